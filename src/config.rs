@@ -1,0 +1,318 @@
+//! Run configuration: the notebook's settings (lower-cased names), their defaults, and validated
+//! overrides from `--set key=value` or a script.
+//!
+//! Raw strings arrive at the boundary and are checked once against [`KEYS`]; the rest of the
+//! library reads typed values.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// A configuration value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Value {
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::Int(i) => write!(f, "{i}"),
+            Value::Float(x) => write!(f, "{x}"),
+            Value::Str(s) => write!(f, "{s}"),
+        }
+    }
+}
+
+/// What values a key accepts.
+#[derive(Debug, Clone, Copy)]
+pub enum Kind {
+    Bool,
+    /// Inclusive range.
+    Int(i64, i64),
+    Str,
+    Choice(&'static [&'static str]),
+}
+
+/// One documented configuration key.
+#[derive(Debug, Clone, Copy)]
+pub struct KeySpec {
+    pub name: &'static str,
+    pub kind: Kind,
+    pub default: &'static str,
+    pub doc: &'static str,
+}
+
+/// Every key a run understands, with its default. Names follow the notebook's constants.
+pub const KEYS: &[KeySpec] = &[
+    KeySpec {
+        name: "data_root_classical",
+        kind: Kind::Str,
+        default: "data/demo/classical",
+        doc: "dataset root for the classical pipeline (holds splits/)",
+    },
+    KeySpec {
+        name: "data_root_deep",
+        kind: Kind::Str,
+        default: "data/demo/deep",
+        doc: "dataset root for the deep pipeline (holds splits/)",
+    },
+    KeySpec {
+        name: "resize_w",
+        kind: Kind::Int(8, 4096),
+        default: "320",
+        doc: "classical frame width (INTER_AREA resize)",
+    },
+    KeySpec {
+        name: "resize_h",
+        kind: Kind::Int(8, 4096),
+        default: "240",
+        doc: "classical frame height",
+    },
+    KeySpec {
+        name: "img_size",
+        kind: Kind::Int(16, 1024),
+        default: "224",
+        doc: "deep frame size (square)",
+    },
+    KeySpec {
+        name: "classical_sampling",
+        kind: Kind::Choice(&["uniform", "random", "dense"]),
+        default: "uniform",
+        doc: "frame sampling for classical features",
+    },
+    KeySpec {
+        name: "deep_sampling",
+        kind: Kind::Choice(&["uniform", "random"]),
+        default: "uniform",
+        doc: "frame sampling for deep models",
+    },
+    KeySpec {
+        name: "fast_mode",
+        kind: Kind::Bool,
+        default: "true",
+        doc: "the notebook's FAST_MODE (dense sampling keeps 120 frames, else 500)",
+    },
+    KeySpec {
+        name: "cache_dir",
+        kind: Kind::Str,
+        default: "cache",
+        doc: "where feature and activation caches go (safe to delete)",
+    },
+    KeySpec {
+        name: "seed",
+        kind: Kind::Int(0, i64::MAX),
+        default: "42",
+        doc: "seed for every random choice",
+    },
+    KeySpec {
+        name: "report_dir",
+        kind: Kind::Str,
+        default: "reports",
+        doc: "reports are written to REPORT_DIR/RUN_NAME/index.html",
+    },
+    KeySpec {
+        name: "run_name",
+        kind: Kind::Str,
+        default: "comparative_analysis",
+        doc: "name of this run's report folder",
+    },
+    KeySpec {
+        name: "sample_frames_per_class",
+        kind: Kind::Int(0, 64),
+        default: "4",
+        doc: "frames shown per class in the dataset section",
+    },
+];
+
+/// A validated configuration: every key of [`KEYS`], with its default or an override.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Config {
+    values: BTreeMap<String, Value>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let values = KEYS
+            .iter()
+            .map(|k| {
+                (
+                    k.name.to_string(),
+                    parse(k, k.default).expect("defaults are valid"),
+                )
+            })
+            .collect();
+        Config { values }
+    }
+}
+
+impl Config {
+    /// Defaults overridden by `key=value` strings (as given to `--set`).
+    pub fn with_overrides<S: AsRef<str>>(overrides: &[S]) -> Result<Config> {
+        let mut cfg = Config::default();
+        for o in overrides {
+            let o = o.as_ref();
+            let (k, v) = o.split_once('=').ok_or_else(|| {
+                Error::Config(format!(
+                    "`--set {o}`: expected key=value, e.g. --set seed=7"
+                ))
+            })?;
+            cfg.set(k.trim(), v.trim())?;
+        }
+        Ok(cfg)
+    }
+
+    /// Set `key` from its string form, checking the key and the value.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<()> {
+        let spec = spec(key)?;
+        let v = parse(spec, value)?;
+        self.values.insert(key.to_string(), v);
+        Ok(())
+    }
+
+    /// The value of `key`.
+    pub fn get(&self, key: &str) -> Result<&Value> {
+        spec(key)?;
+        Ok(&self.values[key])
+    }
+
+    pub fn str(&self, key: &str) -> Result<&str> {
+        match self.get(key)? {
+            Value::Str(s) => Ok(s),
+            v => Err(Error::Config(format!("{key} is {v}, not a string"))),
+        }
+    }
+
+    pub fn int(&self, key: &str) -> Result<i64> {
+        match self.get(key)? {
+            Value::Int(i) => Ok(*i),
+            v => Err(Error::Config(format!("{key} is {v}, not an integer"))),
+        }
+    }
+
+    pub fn bool(&self, key: &str) -> Result<bool> {
+        match self.get(key)? {
+            Value::Bool(b) => Ok(*b),
+            v => Err(Error::Config(format!("{key} is {v}, not true/false"))),
+        }
+    }
+
+    /// All keys and values, in name order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
+        self.values.iter().map(|(k, v)| (k.as_str(), v))
+    }
+}
+
+fn spec(key: &str) -> Result<&'static KeySpec> {
+    KEYS.iter().find(|k| k.name == key).ok_or_else(|| {
+        let names: Vec<&str> = KEYS.iter().map(|k| k.name).collect();
+        let hint = match closest(key, &names) {
+            Some(c) => format!(" (did you mean `{c}`?)"),
+            None => String::new(),
+        };
+        Error::Config(format!(
+            "unknown key `{key}`{hint}; known keys: {}",
+            names.join(", ")
+        ))
+    })
+}
+
+fn parse(spec: &KeySpec, raw: &str) -> Result<Value> {
+    let bad = |what: &str| Error::Config(format!("{} = `{raw}`: {what}", spec.name));
+    match spec.kind {
+        Kind::Bool => match raw.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" => Ok(Value::Bool(true)),
+            "false" | "0" | "no" | "off" => Ok(Value::Bool(false)),
+            _ => Err(bad("expected true or false")),
+        },
+        Kind::Int(lo, hi) => {
+            let i: i64 = raw.parse().map_err(|_| bad("expected an integer"))?;
+            if i < lo || i > hi {
+                return Err(bad(&format!("must be between {lo} and {hi}")));
+            }
+            Ok(Value::Int(i))
+        }
+        Kind::Str => Ok(Value::Str(raw.to_string())),
+        Kind::Choice(opts) => {
+            if opts.contains(&raw) {
+                Ok(Value::Str(raw.to_string()))
+            } else {
+                Err(bad(&format!("expected one of {}", opts.join(", "))))
+            }
+        }
+    }
+}
+
+/// The candidate nearest to `word` by edit distance, if it is reasonably close.
+pub fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    candidates
+        .iter()
+        .map(|c| (levenshtein(word, c), *c))
+        .filter(|(d, c)| *d <= (c.len().max(word.len()) / 3).max(2))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_follow_the_notebook() {
+        let c = Config::default();
+        assert_eq!(c.int("resize_w").unwrap(), 320);
+        assert_eq!(c.int("resize_h").unwrap(), 240);
+        assert_eq!(c.int("img_size").unwrap(), 224);
+        assert_eq!(c.int("seed").unwrap(), 42);
+        assert_eq!(c.str("classical_sampling").unwrap(), "uniform");
+        assert!(c.bool("fast_mode").unwrap());
+    }
+
+    #[test]
+    fn overrides_are_typed_and_checked() {
+        let c = Config::with_overrides(&["seed=7", "fast_mode=false", "classical_sampling=dense"])
+            .unwrap();
+        assert_eq!(c.int("seed").unwrap(), 7);
+        assert!(!c.bool("fast_mode").unwrap());
+        assert_eq!(c.str("classical_sampling").unwrap(), "dense");
+
+        let e = Config::with_overrides(&["resize_w=abc"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("resize_w") && e.contains("integer"), "{e}");
+        let e = Config::with_overrides(&["classical_sampling=sparse"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("uniform, random, dense"), "{e}");
+        let e = Config::with_overrides(&["sed=1"]).unwrap_err().to_string();
+        assert!(e.contains("did you mean `seed`"), "{e}");
+        let e = Config::with_overrides(&["seed"]).unwrap_err().to_string();
+        assert!(e.contains("key=value"), "{e}");
+        let e = Config::with_overrides(&["resize_w=100000"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("between"), "{e}");
+    }
+}

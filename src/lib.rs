@@ -1,0 +1,28 @@
+//! # vidcompare
+//!
+//! Compare classical and deep-learning video classification, the way the seed research notebook
+//! does, from editable Rhai scripts over one Rust library, with a self-contained HTML report.
+//!
+//! The data flows one way:
+//!
+//! ```text
+//! splits/*.txt -> dataset -> video (decode, sample, resize) -> features / deep
+//!              -> metrics + efficiency -> results (JSON) -> report (HTML)
+//! ```
+//!
+//! - [`dataset`]: `ROOT/splits/{train,val,test}.txt` reading and validation; the demo-data generator.
+//! - [`video`]: FFmpeg decoding, exact metadata, the notebook's sampling strategies, INTER_AREA resize,
+//!   encoding.
+//! - [`report`]: the report document (sections of prose, tables, charts, images), saved as JSON and
+//!   rendered to one HTML file.
+//! - [`script`]: the Rhai host that exposes all of the above to experiment scripts.
+//! - [`config`]: the run's settings, named after the notebook's constants.
+
+pub mod config;
+pub mod dataset;
+pub mod error;
+pub mod report;
+pub mod script;
+pub mod video;
+
+pub use error::{Error, Result};
