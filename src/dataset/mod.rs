@@ -1,0 +1,8 @@
+//! Datasets laid out as `ROOT/splits/{train,val,test}.txt`, and the built-in demo data.
+
+pub mod splits;
+pub mod summary;
+pub mod synth;
+
+pub use splits::{Dataset, Sample, SplitName};
+pub use synth::{DemoCounts, DemoSize, DemoSummary, generate};
