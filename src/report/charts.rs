@@ -1,0 +1,609 @@
+//! Charts as inline SVG: grouped bars and lines with markers, drawn with plotters' SVG backend.
+//!
+//! plotters is built without font features, so it measures text only roughly and writes every
+//! label as an SVG `<text>` element that the browser lays out. Category labels, the legend and the
+//! x-axis label are placed here rather than by plotters' mesh, so long model names can be rotated
+//! or thinned instead of overlapping, and the legend never covers data.
+
+use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use super::model::{Chart, ChartKind};
+use crate::error::{Error, Result};
+
+/// Width of every chart in SVG user units; the page scales it to the column width.
+pub const WIDTH: u32 = 720;
+/// Height of a chart whose category labels fit horizontally; rotated labels add to it.
+pub const BASE_HEIGHT: u32 = 360;
+
+/// Okabe-Ito colours, ordered so the first few are the most distinct for every colour vision
+/// (yellow last: it is faint on white).
+const PALETTE: [RGBColor; 8] = [
+    RGBColor(0x00, 0x72, 0xB2), // blue
+    RGBColor(0xE6, 0x9F, 0x00), // orange
+    RGBColor(0x00, 0x9E, 0x73), // bluish green
+    RGBColor(0xD5, 0x5E, 0x00), // vermillion
+    RGBColor(0x56, 0xB4, 0xE9), // sky blue
+    RGBColor(0xCC, 0x79, 0xA7), // reddish purple
+    RGBColor(0x00, 0x00, 0x00), // black
+    RGBColor(0xF0, 0xE4, 0x42), // yellow
+];
+
+const TEXT: RGBColor = RGBColor(0x22, 0x22, 0x22);
+const MUTED: RGBColor = RGBColor(0x55, 0x55, 0x55);
+const GRID: RGBColor = RGBColor(0xE4, 0xE4, 0xE4);
+const FONT: &str = "sans-serif";
+/// Rough average glyph width of a 12 px sans-serif font, for layout only.
+const CHAR_W: f64 = 6.6;
+const LABEL_PX: f64 = 12.0;
+/// Rotated labels longer than this are cut with an ellipsis; the full name is in the data table.
+const MAX_LABEL_CHARS: usize = 24;
+const LEFT_AREA: u32 = 64;
+const MARGIN: u32 = 12;
+
+/// The colour of series `i`.
+pub fn series_color(i: usize) -> RGBColor {
+    PALETTE[i % PALETTE.len()]
+}
+
+/// The colour of series `i` as `#rrggbb`, for HTML legends and tables.
+pub fn series_color_hex(i: usize) -> String {
+    let RGBColor(r, g, b) = series_color(i);
+    format!("#{r:02x}{g:02x}{b:02x}")
+}
+
+/// A text style whose SVG `font-size` is `px` (plotters writes the size divided by 1.24).
+fn font(px: f64) -> TextStyle<'static> {
+    (FONT, px * 1.24).into_font().color(&TEXT)
+}
+
+fn draw_err(title: &str, e: impl std::fmt::Display) -> Error {
+    Error::Report(format!("chart `{title}`: drawing failed: {e}"))
+}
+
+/// Draw `chart` as a standalone SVG document (`viewBox` set, so it scales with CSS
+/// `width: 100%; height: auto`).
+///
+/// Missing (NaN) values are skipped; with `log_y`, values <= 0 are skipped too and a note in the
+/// corner says how many. A chart with nothing to plot still renders, saying so.
+///
+/// ```
+/// use vidcompare::report::{Chart, render_svg};
+/// let mut c = Chart::bar("Accuracy", "model", "accuracy", vec!["SVM".into(), "R3D".into()]);
+/// c.add_series("test", vec![0.61, 0.83]);
+/// let svg = render_svg(&c).unwrap();
+/// assert!(svg.starts_with("<svg") && svg.contains("font-weight=\"bold\">\nAccuracy"));
+/// ```
+pub fn render_svg(chart: &Chart) -> Result<String> {
+    chart.validate()?;
+    let layout = Layout::new(chart);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, layout.height)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| draw_err(&chart.title, e))?;
+        draw(chart, &layout, &root).map_err(|e| draw_err(&chart.title, e))?;
+        root.present().map_err(|e| draw_err(&chart.title, e))?;
+    }
+    Ok(add_accessibility(&svg, &chart.title))
+}
+
+/// Give the `<svg>` element an accessible name (the title) and an image role.
+fn add_accessibility(svg: &str, title: &str) -> String {
+    let label: String = title
+        .chars()
+        .map(|c| match c {
+            '"' => "&quot;".to_string(),
+            '&' => "&amp;".to_string(),
+            '<' => "&lt;".to_string(),
+            '>' => "&gt;".to_string(),
+            c => c.to_string(),
+        })
+        .collect();
+    match svg.strip_prefix("<svg ") {
+        Some(rest) => format!("<svg role=\"img\" aria-label=\"{label}\" {rest}"),
+        None => svg.to_string(),
+    }
+}
+
+/// Where things go, decided before drawing so the SVG can grow for rotated labels.
+struct Layout {
+    height: u32,
+    title_h: u32,
+    legend_rows: Vec<Vec<(usize, i32)>>,
+    legend_h: u32,
+    labels: Vec<String>,
+    rotate: bool,
+    label_step: usize,
+    label_area: u32,
+}
+
+impl Layout {
+    fn new(chart: &Chart) -> Layout {
+        let n = chart.categories.len().max(1);
+        let plot_w = f64::from(WIDTH - LEFT_AREA - 2 * MARGIN);
+        let slot = plot_w / n as f64;
+        let text_w = |s: &str| s.chars().count() as f64 * CHAR_W;
+        let widest = chart
+            .categories
+            .iter()
+            .map(|c| text_w(c))
+            .fold(0.0, f64::max);
+        // Every bar needs its name, so long names turn vertical; a line's x axis is an ordered
+        // scale, where labelling every k-th point reads better than a wall of vertical numbers.
+        let short = widest <= 8.0 * CHAR_W;
+        let rotate = widest > slot * 0.9 && !(chart.kind == ChartKind::Line && short);
+        let labels: Vec<String> = chart
+            .categories
+            .iter()
+            .map(|c| {
+                if rotate {
+                    shorten(c, MAX_LABEL_CHARS)
+                } else {
+                    c.clone()
+                }
+            })
+            .collect();
+        // Rotated labels stand side by side one line-height apart; horizontal ones need their width.
+        let needed = if rotate { LABEL_PX * 1.4 } else { widest + 8.0 };
+        let label_step = ((needed / slot).ceil() as usize).max(1);
+        let label_h = if rotate {
+            labels.iter().map(|l| text_w(l)).fold(0.0, f64::max).ceil() as u32 + 10
+        } else {
+            LABEL_PX as u32 + 10
+        };
+        let x_desc_h = if chart.x_label.is_empty() { 4 } else { 22 };
+        let label_area = label_h + x_desc_h;
+
+        let title_h = if chart.title.is_empty() { 8 } else { 30 };
+        let mut legend_rows: Vec<Vec<(usize, i32)>> = Vec::new();
+        if chart.series.len() > 1 {
+            let max_w = f64::from(WIDTH - 2 * MARGIN);
+            let mut x = 0.0;
+            let mut row = Vec::new();
+            for (i, s) in chart.series.iter().enumerate() {
+                let w = 26.0 + text_w(&s.name) + 18.0;
+                if x + w > max_w && !row.is_empty() {
+                    legend_rows.push(std::mem::take(&mut row));
+                    x = 0.0;
+                }
+                row.push((i, x as i32));
+                x += w;
+            }
+            legend_rows.push(row);
+        }
+        let legend_h = legend_rows.len() as u32 * 20;
+        let extra = label_area.saturating_sub(LABEL_PX as u32 + 10 + 22);
+        Layout {
+            height: BASE_HEIGHT + extra + legend_h.saturating_sub(20),
+            title_h,
+            legend_rows,
+            legend_h,
+            labels,
+            rotate,
+            label_step,
+            label_area,
+        }
+    }
+}
+
+/// `s` cut to `max` characters with an ellipsis in the middle: model names often share a prefix
+/// (`Deep-2D-EffNetB0-avg`, `Deep-2D-EffNetB0-attn`) and differ at the end.
+fn shorten(s: &str, max: usize) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    if chars.len() <= max {
+        return s.to_string();
+    }
+    let head = (max - 1) / 2;
+    let tail = max - 1 - head;
+    let mut out: String = chars[..head].iter().collect();
+    out.push('…');
+    out.extend(&chars[chars.len() - tail..]);
+    out
+}
+
+/// Tick label for a linear axis: up to six significant digits, no float noise.
+fn tick_linear(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() {
+        return "0".to_string();
+    }
+    let a = v.abs();
+    if !(1e-3..1e6).contains(&a) {
+        let s = format!("{v:.5e}");
+        let (mantissa, exp) = s.split_once('e').unwrap_or((&s, "0"));
+        let mantissa = mantissa.trim_end_matches('0').trim_end_matches('.');
+        return format!("{mantissa}e{exp}");
+    }
+    let s = format!("{v:.6}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// Tick label for a log axis: only powers of ten are labelled, as decimals near 1 and as
+/// `10ⁿ` beyond.
+fn tick_log(v: f64) -> String {
+    let e = v.log10();
+    if (e - e.round()).abs() > 1e-6 {
+        return String::new();
+    }
+    let e = e.round() as i32;
+    if (-3..=4).contains(&e) {
+        tick_linear(10f64.powi(e))
+    } else {
+        let sup: String = e
+            .to_string()
+            .chars()
+            .map(|c| match c {
+                '-' => '⁻',
+                d => ['⁰', '¹', '²', '³', '⁴', '⁵', '⁶', '⁷', '⁸', '⁹'][d as usize - '0' as usize],
+            })
+            .collect();
+        format!("10{sup}")
+    }
+}
+
+/// The y range to show and how many values had to be left out.
+fn y_range(chart: &Chart) -> (f64, f64, usize) {
+    let values = chart.series.iter().flat_map(|s| s.values.iter().copied());
+    let mut dropped = 0;
+    let mut lo = f64::INFINITY;
+    let mut hi = f64::NEG_INFINITY;
+    for v in values {
+        if !v.is_finite() {
+            continue;
+        }
+        if chart.log_y && v <= 0.0 {
+            dropped += 1;
+            continue;
+        }
+        lo = lo.min(v);
+        hi = hi.max(v);
+    }
+    if lo > hi {
+        return if chart.log_y {
+            (0.1, 10.0, dropped)
+        } else {
+            (0.0, 1.0, dropped)
+        };
+    }
+    if chart.log_y {
+        // Whole decades, so the first and last ticks are labelled.
+        let lo = 10f64.powf(lo.log10().floor());
+        let mut hi = 10f64.powf(hi.log10().ceil());
+        if hi <= lo {
+            hi = lo * 10.0;
+        }
+        // Widen by a hair so float error in plotters' decade walk keeps both end ticks.
+        return (lo * (1.0 - 1e-9), hi * (1.0 + 1e-9), dropped);
+    }
+    let (mut lo, mut hi) = match chart.kind {
+        // Bars start at zero: a bar's length is its value.
+        ChartKind::Bar => (lo.min(0.0), hi.max(0.0)),
+        ChartKind::Line => (lo, hi),
+    };
+    let span = hi - lo;
+    let pad = if span > 0.0 {
+        span * 0.06
+    } else {
+        lo.abs().max(1.0) * 0.1
+    };
+    if chart.kind == ChartKind::Line || hi > 0.0 {
+        hi += pad;
+    }
+    if chart.kind == ChartKind::Line || lo < 0.0 {
+        lo -= pad;
+    }
+    (lo, hi, dropped)
+}
+
+type Root<'a> = DrawingArea<SVGBackend<'a>, plotters::coord::Shift>;
+
+fn draw(chart: &Chart, layout: &Layout, root: &Root<'_>) -> Result<(), Box<dyn std::error::Error>> {
+    let w = WIDTH as i32;
+    if !chart.title.is_empty() {
+        root.draw(&Text::new(
+            chart.title.clone(),
+            (w / 2, 8),
+            (FONT, 16.0 * 1.24, FontStyle::Bold)
+                .into_font()
+                .color(&TEXT)
+                .pos(Pos::new(HPos::Center, VPos::Top)),
+        ))?;
+    }
+    draw_legend(chart, layout, root)?;
+
+    let (lo, hi, dropped) = y_range(chart);
+    let has_data = chart.series.iter().any(|s| {
+        s.values
+            .iter()
+            .any(|v| v.is_finite() && (!chart.log_y || *v > 0.0))
+    });
+    let (_, plot_area) = root.split_vertically(layout.title_h + layout.legend_h);
+    if chart.log_y {
+        plot(
+            chart,
+            layout,
+            &plot_area,
+            root,
+            (lo..hi).log_scale(),
+            lo,
+            true,
+        )?;
+    } else {
+        plot(
+            chart,
+            layout,
+            &plot_area,
+            root,
+            lo..hi,
+            lo.max(0.0).min(hi),
+            false,
+        )?;
+    }
+    let h = layout.height as i32;
+    if !has_data {
+        root.draw(&Text::new(
+            "no data to plot",
+            (w / 2, (layout.title_h as i32 + h) / 2),
+            font(14.0)
+                .color(&MUTED)
+                .pos(Pos::new(HPos::Center, VPos::Center)),
+        ))?;
+    }
+    if dropped > 0 {
+        let s = if dropped == 1 { "" } else { "s" };
+        root.draw(&Text::new(
+            format!("{dropped} value{s} ≤ 0 not shown on the log scale"),
+            (w - MARGIN as i32, h - 4),
+            font(11.0)
+                .color(&MUTED)
+                .pos(Pos::new(HPos::Right, VPos::Bottom)),
+        ))?;
+    }
+    Ok(())
+}
+
+fn draw_legend(
+    chart: &Chart,
+    layout: &Layout,
+    root: &Root<'_>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    for (r, row) in layout.legend_rows.iter().enumerate() {
+        let y = layout.title_h as i32 + r as i32 * 20 + 8;
+        for &(i, x) in row {
+            let x = x + MARGIN as i32;
+            let color = series_color(i);
+            match chart.kind {
+                ChartKind::Bar => {
+                    root.draw(&Rectangle::new(
+                        [(x, y - 6), (x + 18, y + 6)],
+                        color.filled(),
+                    ))?;
+                }
+                ChartKind::Line => {
+                    root.draw(&PathElement::new(
+                        vec![(x, y), (x + 18, y)],
+                        color.stroke_width(2),
+                    ))?;
+                    draw_marker(root, i, (x + 9, y))?;
+                }
+            }
+            root.draw(&Text::new(
+                chart.series[i].name.clone(),
+                (x + 24, y),
+                font(12.0).pos(Pos::new(HPos::Left, VPos::Center)),
+            ))?;
+        }
+    }
+    Ok(())
+}
+
+/// Series `i`'s marker: the shape changes with the index as well as the colour, so lines stay
+/// distinguishable in greyscale print and past the eighth colour.
+fn draw_marker<DB: DrawingBackend, CT: plotters::coord::CoordTranslate>(
+    area: &DrawingArea<DB, CT>,
+    i: usize,
+    at: CT::From,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>>
+where
+    CT::From: Clone,
+{
+    let style = series_color(i).filled();
+    match (i + i / PALETTE.len()) % 4 {
+        0 => area.draw(&Circle::new(at, 4, style)),
+        1 => area.draw(&TriangleMarker::new(at, 5, style)),
+        2 => area.draw(&(EmptyElement::at(at) + Rectangle::new([(-4, -4), (4, 4)], style))),
+        _ => area
+            .draw(&(EmptyElement::at(at) + Cross::new((0, 0), 4, series_color(i).stroke_width(2)))),
+    }
+}
+
+/// Draw axes, grid, data and category labels. `base` is where bars start (0, or the bottom of a
+/// log axis).
+fn plot<Y>(
+    chart: &Chart,
+    layout: &Layout,
+    area: &Root<'_>,
+    root: &Root<'_>,
+    y_spec: Y,
+    base: f64,
+    log: bool,
+) -> Result<(), Box<dyn std::error::Error>>
+where
+    Y: AsRangedCoord<Value = f64>,
+    Y::CoordDescType: ValueFormatter<f64>,
+{
+    let n = chart.categories.len().max(1);
+    let mut ctx = ChartBuilder::on(area)
+        .margin_left(MARGIN)
+        .margin_right(MARGIN + 4)
+        .margin_top(6)
+        .margin_bottom(4)
+        .x_label_area_size(layout.label_area)
+        .y_label_area_size(LEFT_AREA)
+        .build_cartesian_2d(-0.5..(n as f64 - 0.5), y_spec)?;
+
+    let tick: &dyn Fn(&f64) -> String = if log {
+        &|v| tick_log(*v)
+    } else {
+        &|v| tick_linear(*v)
+    };
+    ctx.configure_mesh()
+        .disable_x_mesh()
+        .x_labels(0)
+        .y_labels(8)
+        .max_light_lines(0)
+        .bold_line_style(GRID.stroke_width(1))
+        .axis_style(MUTED.stroke_width(1))
+        .y_label_formatter(tick)
+        .y_label_style(font(11.0))
+        .y_desc(chart.y_label.clone())
+        .axis_desc_style(font(12.0))
+        .draw()?;
+
+    let k = chart.series.len().max(1);
+    let finite = |v: f64| v.is_finite() && (!log || v > 0.0);
+    match chart.kind {
+        ChartKind::Bar => {
+            let group = 0.8;
+            let bar = group / k as f64;
+            for (si, s) in chart.series.iter().enumerate() {
+                let color = series_color(si);
+                ctx.draw_series(
+                    s.values
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, v)| finite(**v))
+                        .map(|(ci, &v)| {
+                            let x0 = ci as f64 - group / 2.0 + si as f64 * bar;
+                            Rectangle::new([(x0, base), (x0 + bar * 0.92, v)], color.filled())
+                        }),
+                )?;
+            }
+        }
+        ChartKind::Line => {
+            for (si, s) in chart.series.iter().enumerate() {
+                let color = series_color(si);
+                // A missing value breaks the line rather than bridging the gap.
+                let mut run: Vec<(f64, f64)> = Vec::new();
+                let points = s
+                    .values
+                    .iter()
+                    .copied()
+                    .enumerate()
+                    .map(|(i, v)| (i as f64, v));
+                for (x, v) in points.chain(std::iter::once((f64::NAN, f64::NAN))) {
+                    if finite(v) {
+                        run.push((x, v));
+                    } else if !run.is_empty() {
+                        ctx.draw_series(LineSeries::new(run.drain(..), color.stroke_width(2)))?;
+                    }
+                }
+                for (ci, &v) in s.values.iter().enumerate() {
+                    if finite(v) {
+                        draw_marker(ctx.plotting_area(), si, (ci as f64, v))?;
+                    }
+                }
+            }
+        }
+    }
+
+    // Category labels under their slots, in root pixel coordinates.
+    let (y_lo, _) = {
+        let r = ctx.y_range();
+        (r.start, r.end)
+    };
+    for (ci, label) in layout.labels.iter().enumerate() {
+        if ci % layout.label_step != 0 {
+            continue;
+        }
+        let (px, py) = ctx.backend_coord(&(ci as f64, y_lo));
+        let style = if layout.rotate {
+            font(LABEL_PX)
+                .transform(FontTransform::Rotate270)
+                .pos(Pos::new(HPos::Right, VPos::Center))
+        } else {
+            font(LABEL_PX).pos(Pos::new(HPos::Center, VPos::Top))
+        };
+        let y = py + 6;
+        root.draw(&Text::new(label.clone(), (px, y), style))?;
+        root.draw(&PathElement::new(
+            vec![(px, py), (px, py + 4)],
+            MUTED.stroke_width(1),
+        ))?;
+    }
+    if !chart.x_label.is_empty() {
+        let (x0, y0) = ctx.backend_coord(&(-0.5, y_lo));
+        let (x1, _) = ctx.backend_coord(&(n as f64 - 0.5, y_lo));
+        root.draw(&Text::new(
+            chart.x_label.clone(),
+            ((x0 + x1) / 2, y0 + layout.label_area as i32 - 4),
+            font(12.0).pos(Pos::new(HPos::Center, VPos::Bottom)),
+        ))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_are_clean() {
+        assert_eq!(tick_linear(0.30000000000000004), "0.3");
+        assert_eq!(tick_linear(1.25), "1.25");
+        assert_eq!(tick_linear(12000.0), "12000");
+        assert_eq!(tick_linear(2_500_000.0), "2.5e6");
+        assert_eq!(tick_linear(0.0001), "1e-4");
+        assert_eq!(tick_log(1e-4), "10⁻⁴");
+        assert_eq!(tick_log(1e-3), "0.001");
+        assert_eq!(tick_log(1000.0), "1000");
+        assert_eq!(tick_log(1e6), "10⁶");
+        assert_eq!(tick_log(2e-4), "");
+    }
+
+    #[test]
+    fn bar_range_starts_at_zero_and_log_range_is_whole_decades() {
+        let mut c = Chart::bar("t", "", "", vec!["a".into(), "b".into()]);
+        c.add_series("s", vec![0.5, 1.0]);
+        let (lo, hi, _) = y_range(&c);
+        assert_eq!(lo, 0.0);
+        assert!(hi > 1.0 && hi < 1.1);
+        c.log_y = true;
+        c.series[0].values = vec![3e-4, -1.0];
+        c.add_series("t", vec![f64::NAN, 250.0]);
+        let (lo, hi, dropped) = y_range(&c);
+        assert!(
+            (lo - 1e-4).abs() < 1e-12 && (hi - 1e3).abs() < 1e-5,
+            "{lo} {hi}"
+        );
+        assert_eq!(dropped, 1);
+    }
+
+    #[test]
+    fn long_labels_rotate_and_shorten() {
+        let cats: Vec<String> = (0..12)
+            .map(|i| format!("Deep-3D-R3D18-with-a-very-long-name-{i}"))
+            .collect();
+        let c = Chart::bar("t", "model", "acc", cats);
+        let l = Layout::new(&c);
+        assert!(l.rotate);
+        assert!(
+            l.labels
+                .iter()
+                .all(|s| s.chars().count() <= MAX_LABEL_CHARS)
+        );
+        assert!(l.height > BASE_HEIGHT);
+        assert_eq!(l.labels[3], "Deep-3D-R3D…-long-name-3");
+        let short = Chart::bar("t", "", "", vec!["a".into(), "b".into()]);
+        assert!(!Layout::new(&short).rotate);
+        // Many short x values on a line chart are thinned, not rotated.
+        let epochs = Chart::line(
+            "t",
+            "",
+            "",
+            (1..=40).map(|i| (i * 25).to_string()).collect(),
+        );
+        let l = Layout::new(&epochs);
+        assert!(!l.rotate && l.label_step > 1);
+    }
+}

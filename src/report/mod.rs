@@ -1,0 +1,43 @@
+//! The report: a document of sections (prose, tables, charts, images) saved as JSON and rendered to
+//! one self-contained HTML file with minijinja templates and plotters SVG charts.
+//!
+//! A script builds a [`Report`] section by section; [`Report::write`] saves it as `results.json`
+//! (the document, with `"schema_version": 1`) and renders `index.html` from it. Because charts are
+//! drawn from the saved data at render time, `vidcompare render` on an old `results.json`, perhaps
+//! with edited templates, reproduces or restyles the page without rerunning anything.
+//!
+//! ```
+//! use vidcompare::report::{Cell, Chart, Column, Report, RunMeta, Table};
+//!
+//! let mut report = Report::new("Comparison", RunMeta::default());
+//! let mut t = Table::new("Test set", vec![Column::text("model"), Column::higher("accuracy", 3)]);
+//! t.add_row(vec!["Classical-SVM".into(), Cell::num(0.612)]).unwrap();
+//! t.add_row(vec!["Deep-3D-R3D18".into(), Cell::num(0.834)]).unwrap();
+//! let mut chart = Chart::bar("Accuracy", "model", "accuracy",
+//!                            vec!["Classical-SVM".into(), "Deep-3D-R3D18".into()]);
+//! chart.add_series("test", vec![0.612, 0.834]);
+//! report.section("results", "Results").unwrap()
+//!     .markdown("The 3D network wins **by 22 points**.")
+//!     .table(t)
+//!     .chart(chart);
+//! let html = report.render_html(None).unwrap();
+//! assert!(html.contains(r#"<td class="best" data-sort="0.834">0.834</td>"#));
+//! ```
+//!
+//! - [`model`]: the document types, JSON save/load, best-value logic.
+//! - [`meta`]: [`RunMeta`], the provenance shown in the page header.
+//! - [`charts`]: bar and line charts as SVG.
+//! - [`render`]: Markdown, templates (from a folder or embedded) and the HTML page.
+
+pub mod charts;
+pub mod meta;
+pub mod model;
+pub mod render;
+
+pub use charts::render_svg;
+pub use meta::{DatasetMeta, RunMeta};
+pub use model::{
+    Better, Block, Cell, Chart, ChartKind, Column, ImageItem, Report, SCHEMA_VERSION, Section,
+    Series, Table, image_item, is_valid_section_id,
+};
+pub use render::{EMBEDDED_TEMPLATES, MAIN_TEMPLATE, format_duration, markdown_to_html};
