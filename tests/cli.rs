@@ -1,0 +1,119 @@
+//! The `vidcompare` binary end to end: the notebook script on generated data, and clean failures.
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use vidcompare::dataset::synth::{DemoCounts, generate_root};
+
+fn vidcompare(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_vidcompare"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("binary runs")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn notebook_script_renders_the_dataset_section_from_generated_data() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("demo/classical");
+    let counts = DemoCounts {
+        train: 1,
+        val: 1,
+        test: 1,
+    };
+    generate_root(&root, counts, 3, false).unwrap();
+    let reports = tmp.path().join("reports");
+    let r = root.display().to_string();
+    let out = vidcompare(&[
+        "run",
+        "scripts/comparative_analysis.rhai",
+        "--quiet",
+        "--set",
+        &format!("data_root_classical={r}"),
+        "--set",
+        &format!("data_root_deep={r}"),
+        "--set",
+        &format!("report_dir={}", reports.display()),
+        "--set",
+        "run_name=e2e",
+    ]);
+    assert!(out.status.success(), "stderr:\n{}", text(&out.stderr));
+    let index = reports.join("e2e/index.html");
+    assert!(text(&out.stdout).contains(&format!("report: {}", index.display())));
+    let html = fs::read_to_string(&index).unwrap();
+    assert!(html.contains("id=\"dataset\""));
+    assert!(html.contains("Dataset summary per split"));
+    assert!(html.contains("<svg"));
+    assert!(html.contains("data:image/"));
+    for class in ["left-right", "up-down", "circle"] {
+        assert!(html.contains(class), "class {class} missing");
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(reports.join("e2e/results.json")).unwrap())
+            .unwrap();
+    assert_eq!(json["sections"][0]["id"], "dataset");
+    // 3 classes x (1 train + 1 val + 1 test) = 9 listed and readable videos per root.
+    let table = json["sections"][0]["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["type"] == "table")
+        .unwrap();
+    let rows = table["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 6, "2 roots x 3 splits");
+    for row in rows {
+        assert_eq!(row[2], 3, "videos per split: {row}");
+        assert_eq!(row[3], 3, "readable per split: {row}");
+        assert_eq!(row[4], 3, "classes per split: {row}");
+    }
+}
+
+#[test]
+fn bad_split_file_fails_with_file_and_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    fs::create_dir_all(root.join("splits")).unwrap();
+    fs::write(root.join("a.mp4"), b"").unwrap();
+    fs::write(root.join("splits/train.txt"), "a.mp4 0\nb.mp4 zero\n").unwrap();
+    fs::write(root.join("splits/val.txt"), "a.mp4 0\n").unwrap();
+    fs::write(root.join("splits/test.txt"), "a.mp4 0\n").unwrap();
+    let out = vidcompare(&[
+        "run",
+        "scripts/comparative_analysis.rhai",
+        "--quiet",
+        "--set",
+        &format!("data_root_classical={}", root.display()),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "{}:2:",
+            Path::new(root).join("splits/train.txt").display()
+        )),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn unknown_set_key_and_missing_video_fail_cleanly() {
+    let out = vidcompare(&["run", "scripts/comparative_analysis.rhai", "--set", "sed=1"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("did you mean `seed`"), "{err}");
+
+    let out = vidcompare(&["inspect", "no/such/video.mp4"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("no/such/video.mp4") && !err.contains("panicked"),
+        "{err}"
+    );
+}
