@@ -126,6 +126,36 @@ pub const KEYS: &[KeySpec] = &[
         doc: "name of this run's report folder",
     },
     KeySpec {
+        name: "feature_set",
+        kind: Kind::Choice(&["notebook", "motion+"]),
+        default: "motion+",
+        doc: "classical features: the notebook's vector, or it plus whole-clip motion (motion+)",
+    },
+    KeySpec {
+        name: "feature_families",
+        kind: Kind::Str,
+        default: "color,texture,shape,motion",
+        doc: "feature families to extract (comma-separated subset)",
+    },
+    KeySpec {
+        name: "enhance",
+        kind: Kind::Bool,
+        default: "true",
+        doc: "NL-means denoise + unsharp mask before classical features (the notebook's enhance_frame)",
+    },
+    KeySpec {
+        name: "horn_schunck",
+        kind: Kind::Choice(&["real", "placeholder"]),
+        default: "real",
+        doc: "dense Horn-Schunck flow features, or the notebook's zero placeholder (same layout)",
+    },
+    KeySpec {
+        name: "motion_weight",
+        kind: Kind::Int(0, 1000),
+        default: "0",
+        doc: "weight of the motion family before PCA in the motion+ models (0 = auto: as much variance as all appearance features)",
+    },
+    KeySpec {
         name: "sample_frames_per_class",
         kind: Kind::Int(0, 64),
         default: "4",

@@ -21,6 +21,7 @@
 pub mod config;
 pub mod dataset;
 pub mod error;
+pub mod features;
 pub mod report;
 pub mod script;
 pub mod video;

@@ -7,6 +7,7 @@
 //! one module per notebook section. Editing a script never needs a rebuild.
 
 mod dataset;
+mod features;
 mod report;
 mod video;
 
@@ -152,9 +153,11 @@ pub(crate) fn build_engine(state: Shared, script_dir: &Path, max_ops: Option<u64
 
     engine.register_static_module("dataset", dataset::module(state.clone()).into());
     engine.register_static_module("video", video::module(state.clone()).into());
+    engine.register_static_module("features", features::module(state.clone()).into());
     engine.register_static_module("report", report::module(state).into());
     video::register_types(&mut engine);
     dataset::register_types(&mut engine);
+    features::register_types(&mut engine);
     engine
 }
 
@@ -214,7 +217,10 @@ pub fn run_script(path: &Path, opts: RunOptions) -> Result<RunOutcome> {
     } else {
         None
     };
-    Ok(RunOutcome { report, index_html })
+    Ok(RunOutcome {
+        report,
+        index_html,
+    })
 }
 
 /// Format a Rhai error as `error: message`, then `--> file:line:column`, the source line with a
@@ -342,6 +348,7 @@ pub fn known_functions() -> Vec<String> {
     for (ns, names) in [
         ("dataset", dataset::FUNCTIONS),
         ("video", video::FUNCTIONS),
+        ("features", features::FUNCTIONS),
         ("report", report::FUNCTIONS),
     ] {
         v.extend(names.iter().map(|n| format!("{ns}::{n}")));

@@ -1,0 +1,247 @@
+//! The notebook's `enhance_frame` and its parts against OpenCV (fixtures made by
+//! `tools/fixtures_enhance.py`).
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+use vidcompare::features::convert::to_gray;
+use vidcompare::video::Frame;
+use vidcompare::video::enhance::{
+    EnhanceParams, denoise_nl_means_colored, enhance, gaussian_blur, gaussian_kernel,
+    gaussian_kernel_fixed, lab_to_lrgb, lrgb_to_lab, nl_means_gray,
+};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/features")
+        .join(name)
+}
+
+fn load_rgb(name: &str) -> Frame {
+    image::open(fixture(name))
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
+        .to_rgb8()
+}
+
+fn reference() -> Value {
+    let text = std::fs::read_to_string(fixture("enhance_reference.json")).expect("reference json");
+    serde_json::from_str(&text).expect("valid json")
+}
+
+const SMALL: [&str; 3] = ["noisy_64x48", "proc_97x73", "tiny_9x7"];
+
+/// Byte-for-byte equality, reporting the count and the first differing byte rather than whole
+/// images.
+fn assert_same_bytes(what: &str, got: &[u8], want: &[u8]) {
+    assert_eq!(got.len(), want.len(), "{what}: size");
+    let bad: Vec<usize> = (0..got.len()).filter(|&i| got[i] != want[i]).collect();
+    assert!(
+        bad.is_empty(),
+        "{what}: {} of {} bytes differ, first at {}: {} vs OpenCV {}",
+        bad.len(),
+        got.len(),
+        bad[0],
+        got[bad[0]],
+        want[bad[0]]
+    );
+}
+
+/// Same checksum as `cube_checksum` in the fixture scripts.
+fn checksum(bytes: &[u8]) -> u64 {
+    bytes.iter().enumerate().fold(0u64, |acc, (k, &v)| {
+        let w = (k as u64).wrapping_mul(2_654_435_761).wrapping_add(12_345) & 0xffff_ffff;
+        acc.wrapping_add(u64::from(v).wrapping_mul(w))
+    })
+}
+
+fn byte_cube() -> Frame {
+    Frame::from_fn(4096, 4096, |x, y| {
+        let p = y * 4096 + x;
+        image::Rgb([(p >> 16) as u8, (p >> 8) as u8, p as u8])
+    })
+}
+
+#[test]
+fn lab_conversions_are_bit_exact_for_every_input() {
+    let r = reference();
+    let cube = byte_cube();
+    assert_eq!(
+        checksum(lrgb_to_lab(&cube).as_raw()),
+        r["cube_checksum"]["lrgb_to_lab"].as_u64().unwrap(),
+        "COLOR_LBGR2Lab differs from OpenCV for some colour"
+    );
+    assert_eq!(
+        checksum(lab_to_lrgb(&cube).as_raw()),
+        r["cube_checksum"]["lab_to_lrgb"].as_u64().unwrap(),
+        "COLOR_Lab2LBGR differs from OpenCV for some Lab triplet"
+    );
+}
+
+#[test]
+fn lab_images_match_opencv() {
+    for name in SMALL {
+        let frame = load_rgb(&format!("enhance_{name}.png"));
+        let want = load_rgb(&format!("enhance_{name}_lab.png"));
+        assert_same_bytes(
+            &format!("{name} lab"),
+            lrgb_to_lab(&frame).as_raw(),
+            want.as_raw(),
+        );
+    }
+}
+
+#[test]
+fn gaussian_kernels_match_opencv() {
+    let r = reference();
+    for k in r["gaussian_kernels"].as_array().unwrap() {
+        let n = k["n"].as_u64().unwrap() as usize;
+        let sigma = k["sigma"].as_f64().unwrap();
+        let got = gaussian_kernel(n, sigma);
+        let want: Vec<f64> = k["weights"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        assert_eq!(got.len(), want.len());
+        // OpenCV evaluates exp with its own software double; a last-bit difference is allowed.
+        for (g, w) in got.iter().zip(&want) {
+            assert!(
+                (g - w).abs() <= 4.0 * f64::EPSILON * w,
+                "n={n} sigma={sigma}: {g} vs {w}"
+            );
+        }
+    }
+    // The 8-bit fixed-point kernel for sigma 1, worked out by hand from the weights above:
+    // 256 * 0.004433 = 1.13 -> 1 (carry 0.13); 13.83 + 0.13 -> 14 (carry -0.04);
+    // 61.96 - 0.04 -> 62; centre 256 - 2 * 77 = 102.
+    assert_eq!(
+        gaussian_kernel_fixed(7, 1.0),
+        vec![1, 14, 62, 102, 62, 14, 1]
+    );
+}
+
+#[test]
+fn gaussian_blur_matches_opencv() {
+    for name in SMALL {
+        let den = load_rgb(&format!("enhance_{name}_den.png"));
+        let want = load_rgb(&format!("enhance_{name}_blur.png"));
+        assert_same_bytes(
+            &format!("{name} blur 1.0"),
+            gaussian_blur(&den, 1.0).as_raw(),
+            want.as_raw(),
+        );
+        let frame = load_rgb(&format!("enhance_{name}.png"));
+        let want = load_rgb(&format!("enhance_{name}_blur15.png"));
+        assert_same_bytes(
+            &format!("{name} blur 1.5"),
+            gaussian_blur(&frame, 1.5).as_raw(),
+            want.as_raw(),
+        );
+    }
+}
+
+#[test]
+fn grey_nl_means_matches_opencv() {
+    for name in SMALL {
+        let gray = to_gray(&load_rgb(&format!("enhance_{name}.png")));
+        let want = image::open(fixture(&format!("enhance_{name}_nlgray.png")))
+            .unwrap()
+            .to_luma8();
+        let got = nl_means_gray(&gray, 12.0, 5, 11);
+        assert_same_bytes(
+            &format!("{name} fastNlMeansDenoising"),
+            got.as_raw(),
+            want.as_raw(),
+        );
+    }
+}
+
+#[test]
+fn coloured_nl_means_matches_opencv() {
+    let p = EnhanceParams::default();
+    for name in SMALL {
+        let frame = load_rgb(&format!("enhance_{name}.png"));
+        let want = load_rgb(&format!("enhance_{name}_den.png"));
+        let got = denoise_nl_means_colored(&frame, &p);
+        assert_same_bytes(
+            &format!("{name} fastNlMeansDenoisingColored"),
+            got.as_raw(),
+            want.as_raw(),
+        );
+    }
+}
+
+#[test]
+fn enhance_matches_the_notebook() {
+    let p = EnhanceParams::default();
+    for name in SMALL
+        .iter()
+        .map(|n| n.to_string())
+        .chain(["real_320x240".to_string()])
+    {
+        let input = if name == "real_320x240" {
+            "color_real_320x240.png".to_string()
+        } else {
+            format!("enhance_{name}.png")
+        };
+        let frame = load_rgb(&input);
+        let want = load_rgb(&format!("enhance_{name}_out.png"));
+        assert_same_bytes(
+            &format!("{name} enhance_frame"),
+            enhance(&frame, &p).as_raw(),
+            want.as_raw(),
+        );
+    }
+}
+
+/// Best-of-n seconds of `f` (the minimum is the least disturbed by other work on the machine).
+fn best_of<T>(n: usize, mut f: impl FnMut() -> T) -> f64 {
+    (0..n)
+        .map(|_| {
+            let t = std::time::Instant::now();
+            std::hint::black_box(f());
+            t.elapsed().as_secs_f64()
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+/// Time per 320x240 frame (release build: `cargo test --release --test features_enhance --
+/// --ignored --nocapture`).
+#[test]
+#[ignore]
+fn timing_per_frame() {
+    let frame = load_rgb("color_real_320x240.png");
+    let p = EnhanceParams::default();
+    let n = 15;
+    let den = best_of(n, || denoise_nl_means_colored(&frame, &p));
+    let all = best_of(n, || enhance(&frame, &p));
+    let blur = best_of(n, || gaussian_blur(&frame, 1.0));
+    let lab = best_of(n, || lab_to_lrgb(&lrgb_to_lab(&frame)));
+    let single = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap()
+        .install(|| best_of(n, || denoise_nl_means_colored(&frame, &p)));
+    println!(
+        "320x240, best of {n}, {} threads: NL-means {:.1} ms (1 thread {:.1} ms), \
+         Lab round trip {:.2} ms, blur {:.2} ms, enhance {:.1} ms",
+        rayon::current_num_threads(),
+        den * 1e3,
+        single * 1e3,
+        lab * 1e3,
+        blur * 1e3,
+        all * 1e3
+    );
+}
+
+/// A fixed amount of NL-means work for profilers (`perf stat` on this test alone).
+#[test]
+#[ignore]
+fn nl_means_workload() {
+    let frame = load_rgb("color_real_320x240.png");
+    let p = EnhanceParams::default();
+    for _ in 0..10 {
+        std::hint::black_box(denoise_nl_means_colored(&frame, &p));
+    }
+}
