@@ -18,11 +18,14 @@
 //! - [`script`]: the Rhai host that exposes all of the above to experiment scripts.
 //! - [`config`]: the run's settings, named after the notebook's constants.
 
+pub mod classical;
 pub mod config;
 pub mod dataset;
 pub mod error;
 pub mod features;
+pub mod metrics;
 pub mod report;
+pub mod results;
 pub mod script;
 pub mod video;
 

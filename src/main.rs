@@ -6,8 +6,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use vidcompare::classical::pipeline::ClassicalPipeline;
 use vidcompare::config::{Config, KEYS};
 use vidcompare::dataset::{DemoSize, generate};
+use vidcompare::features::extract::{FeatureOptions, extract_video};
 use vidcompare::report::Report;
 use vidcompare::script::{RunOptions, run_script};
 use vidcompare::video::probe;
@@ -68,6 +70,21 @@ enum Command {
         out: Option<PathBuf>,
         #[arg(long)]
         templates: Option<PathBuf>,
+    },
+    /// Extract classical features from videos and print their length, frames and time
+    /// (settings from --set, as in a run).
+    Features {
+        videos: Vec<PathBuf>,
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// Write the vectors as CSV (one row per video, a header of feature names).
+        #[arg(long)]
+        csv: Option<PathBuf>,
+    },
+    /// Classify videos with a saved classical pipeline (REPORT_DIR/.../models/*.pipeline).
+    Predict {
+        model: PathBuf,
+        videos: Vec<PathBuf>,
     },
     /// List the configuration keys with their defaults.
     Config,
@@ -170,6 +187,90 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             });
             let p = report.write(&dir, default_templates(templates).as_deref())?;
             println!("report: {}", p.display());
+        }
+        Command::Features { videos, set, csv } => {
+            let opts = FeatureOptions::from_config(&Config::with_overrides(&set)?)?;
+            let layout = opts.layout();
+            println!(
+                "feature set {} ({} values: {})",
+                opts.set.as_str(),
+                layout.len(),
+                layout
+                    .family_sizes()
+                    .iter()
+                    .map(|(f, n)| format!("{f} {n}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            let mut rows = Vec::new();
+            let mut failed = 0;
+            for v in &videos {
+                match extract_video(v, &opts) {
+                    Ok(f) => {
+                        println!("{}: {} frames, {:.3} s", v.display(), f.n_frames, f.seconds);
+                        for w in &f.warnings {
+                            eprintln!("warning: {}: {w}", v.display());
+                        }
+                        rows.push((v.clone(), f.values));
+                    }
+                    Err(e) => {
+                        failed += 1;
+                        eprintln!("{e}");
+                    }
+                }
+            }
+            if let Some(path) = csv {
+                let mut out = String::from("video");
+                for i in 0..layout.len() {
+                    out.push(',');
+                    out.push_str(&layout.name(i));
+                }
+                out.push('\n');
+                for (v, values) in &rows {
+                    out.push_str(&format!("\"{}\"", v.display()));
+                    for x in values {
+                        out.push_str(&format!(",{x}"));
+                    }
+                    out.push('\n');
+                }
+                std::fs::write(&path, out).map_err(|e| vidcompare::Error::io(&path, e))?;
+                println!("wrote {}", path.display());
+            }
+            if failed > 0 {
+                anyhow::bail!("{failed} of {} videos failed", videos.len());
+            }
+        }
+        Command::Predict { model, videos } => {
+            let p = ClassicalPipeline::load(&model)?;
+            let mut failed = 0;
+            for v in &videos {
+                match p.predict_video(v) {
+                    Ok((class, scores)) => println!(
+                        "{}\t{}\t{}",
+                        v.display(),
+                        p.class_names
+                            .get(class)
+                            .cloned()
+                            .unwrap_or(class.to_string()),
+                        scores
+                            .iter()
+                            .zip(&p.class_names)
+                            .map(|(s, c)| format!("{c}={s:.3}"))
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    ),
+                    Err(e) => {
+                        failed += 1;
+                        eprintln!("{e}");
+                    }
+                }
+            }
+            if failed > 0 {
+                anyhow::bail!(
+                    "{failed} of {} videos could not be classified",
+                    videos.len()
+                );
+            }
         }
         Command::Config => {
             for k in KEYS {

@@ -19,11 +19,12 @@ fn text(b: &[u8]) -> String {
 }
 
 #[test]
-fn notebook_script_renders_the_dataset_section_from_generated_data() {
+fn notebook_script_renders_its_sections_from_generated_data() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("demo/classical");
+    // Three training videos per class: the grid search needs stratified 3-fold CV.
     let counts = DemoCounts {
-        train: 1,
+        train: 3,
         val: 1,
         test: 1,
     };
@@ -42,6 +43,15 @@ fn notebook_script_renders_the_dataset_section_from_generated_data() {
         &format!("report_dir={}", reports.display()),
         "--set",
         "run_name=e2e",
+        "--set",
+        &format!("cache_dir={}", tmp.path().join("cache").display()),
+        // Small frames and no enhancement keep the test quick; the arithmetic is the same.
+        "--set",
+        "enhance=false",
+        "--set",
+        "resize_w=160",
+        "--set",
+        "resize_h=120",
     ]);
     assert!(out.status.success(), "stderr:\n{}", text(&out.stderr));
     let index = reports.join("e2e/index.html");
@@ -68,10 +78,43 @@ fn notebook_script_renders_the_dataset_section_from_generated_data() {
     let rows = table["rows"].as_array().unwrap();
     assert_eq!(rows.len(), 6, "2 roots x 3 splits");
     for row in rows {
-        assert_eq!(row[2], 3, "videos per split: {row}");
-        assert_eq!(row[3], 3, "readable per split: {row}");
+        let per_class = if row[1] == "train" { 3 } else { 1 };
+        assert_eq!(row[2], 3 * per_class, "videos per split: {row}");
+        assert_eq!(row[3], 3 * per_class, "readable per split: {row}");
         assert_eq!(row[4], 3, "classes per split: {row}");
     }
+
+    // The classical section: six models (3 classifiers x 2 feature sets) on 3 test videos.
+    assert_eq!(json["sections"][1]["id"], "classical");
+    assert!(html.contains("id=\"classical\""));
+    assert!(html.contains("confusion matrix"));
+    let models: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(reports.join("e2e/models.json")).unwrap())
+            .unwrap();
+    let models = models["models"].as_array().unwrap();
+    assert_eq!(models.len(), 6);
+    for m in models {
+        assert_eq!(m["protocol"]["n_videos"], 3);
+        let acc = m["metrics"]["accuracy"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&acc));
+    }
+
+    // A saved pipeline classifies a video from the command line.
+    let video = root.join("videos/circle/test_000.mp4");
+    let out = vidcompare(&[
+        "predict",
+        &reports
+            .join("e2e/models/classical-rf-motion.pipeline")
+            .display()
+            .to_string(),
+        &video.display().to_string(),
+    ]);
+    assert!(out.status.success(), "stderr:\n{}", text(&out.stderr));
+    let line = text(&out.stdout);
+    assert!(
+        line.contains("circle=") && line.contains("up-down="),
+        "{line}"
+    );
 }
 
 #[test]

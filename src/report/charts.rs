@@ -77,6 +77,9 @@ fn draw_err(title: &str, e: impl std::fmt::Display) -> Error {
 /// ```
 pub fn render_svg(chart: &Chart) -> Result<String> {
     chart.validate()?;
+    if chart.kind == ChartKind::Heatmap {
+        return Ok(add_accessibility(&heatmap_svg(chart), &chart.title));
+    }
     let layout = Layout::new(chart);
     let mut svg = String::new();
     {
@@ -277,7 +280,7 @@ fn y_range(chart: &Chart) -> (f64, f64, usize) {
     }
     let (mut lo, mut hi) = match chart.kind {
         // Bars start at zero: a bar's length is its value.
-        ChartKind::Bar => (lo.min(0.0), hi.max(0.0)),
+        ChartKind::Bar | ChartKind::Heatmap => (lo.min(0.0), hi.max(0.0)),
         ChartKind::Line => (lo, hi),
     };
     let span = hi - lo;
@@ -373,7 +376,7 @@ fn draw_legend(
             let x = x + MARGIN as i32;
             let color = series_color(i);
             match chart.kind {
-                ChartKind::Bar => {
+                ChartKind::Bar | ChartKind::Heatmap => {
                     root.draw(&Rectangle::new(
                         [(x, y - 6), (x + 18, y + 6)],
                         color.filled(),
@@ -463,7 +466,7 @@ where
     let k = chart.series.len().max(1);
     let finite = |v: f64| v.is_finite() && (!log || v > 0.0);
     match chart.kind {
-        ChartKind::Bar => {
+        ChartKind::Bar | ChartKind::Heatmap => {
             let group = 0.8;
             let bar = group / k as f64;
             for (si, s) in chart.series.iter().enumerate() {
@@ -541,6 +544,95 @@ where
         ))?;
     }
     Ok(())
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// A heatmap drawn directly as SVG cells: rows are the series (e.g. true classes), columns the
+/// categories (predicted classes); shade grows with the value relative to the row's total, and
+/// each cell shows its value.
+fn heatmap_svg(chart: &Chart) -> String {
+    let (cols, rows) = (chart.categories.len(), chart.series.len());
+    let cell = (360 / cols.max(rows).max(1)).clamp(28, 72) as f64;
+    let label_w = chart
+        .series
+        .iter()
+        .map(|s| s.name.chars().count())
+        .max()
+        .unwrap_or(1) as f64
+        * 7.5
+        + 16.0;
+    let (left, top) = (label_w + 24.0, 44.0);
+    let w = left + cell * cols as f64 + 20.0;
+    let h = top + cell * rows as f64 + 56.0;
+    let mut s = format!(
+        "<svg width=\"{w}\" height=\"{h}\" style=\"max-width:{w}px\" viewBox=\"0 0 {w} {h}\" xmlns=\"http://www.w3.org/2000/svg\">\n\
+         <rect width=\"{w}\" height=\"{h}\" fill=\"#ffffff\"/>\n\
+         <text x=\"{}\" y=\"20\" text-anchor=\"middle\" font-family=\"sans-serif\" font-size=\"15\" font-weight=\"bold\">{}</text>\n",
+        w / 2.0,
+        xml_escape(&chart.title)
+    );
+    for (r, series) in chart.series.iter().enumerate() {
+        let total: f64 = series.values.iter().filter(|v| v.is_finite()).sum();
+        let y = top + cell * r as f64;
+        s.push_str(&format!(
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\" font-family=\"sans-serif\" font-size=\"12\">{}</text>\n",
+            left - 6.0,
+            y + cell / 2.0 + 4.0,
+            xml_escape(&series.name)
+        ));
+        for (c, v) in series.values.iter().enumerate() {
+            let x = left + cell * c as f64;
+            let frac = if total > 0.0 && v.is_finite() {
+                v / total
+            } else {
+                0.0
+            };
+            // White to the report's blue (#0072B2), by the share of the row.
+            let mix = |to: f64| (255.0 + (to - 255.0) * frac).round() as u8;
+            let (cr, cg, cb) = (mix(0.0), mix(114.0), mix(178.0));
+            let ink = if frac > 0.55 { "#ffffff" } else { "#1a1a1a" };
+            let text = if v.is_finite() {
+                if v.fract() == 0.0 {
+                    format!("{v:.0}")
+                } else {
+                    format!("{v:.2}")
+                }
+            } else {
+                "—".into()
+            };
+            s.push_str(&format!(
+                "<rect x=\"{x}\" y=\"{y}\" width=\"{cell}\" height=\"{cell}\" fill=\"rgb({cr},{cg},{cb})\" stroke=\"#d0d4da\"/>\n\
+                 <text x=\"{}\" y=\"{}\" text-anchor=\"middle\" font-family=\"sans-serif\" font-size=\"13\" fill=\"{ink}\">{text}</text>\n",
+                x + cell / 2.0,
+                y + cell / 2.0 + 4.5
+            ));
+        }
+    }
+    for (c, name) in chart.categories.iter().enumerate() {
+        s.push_str(&format!(
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" font-family=\"sans-serif\" font-size=\"12\">{}</text>\n",
+            left + cell * c as f64 + cell / 2.0,
+            top + cell * rows as f64 + 16.0,
+            xml_escape(name)
+        ));
+    }
+    s.push_str(&format!(
+        "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" font-family=\"sans-serif\" font-size=\"12\">{}</text>\n\
+         <text x=\"12\" y=\"{}\" text-anchor=\"middle\" font-family=\"sans-serif\" font-size=\"12\" transform=\"rotate(-90 12 {})\">{}</text>\n</svg>\n",
+        left + cell * cols as f64 / 2.0,
+        top + cell * rows as f64 + 38.0,
+        xml_escape(&chart.x_label),
+        top + cell * rows as f64 / 2.0,
+        top + cell * rows as f64 / 2.0,
+        xml_escape(&chart.y_label)
+    ));
+    s
 }
 
 #[cfg(test)]

@@ -149,6 +149,9 @@ pub enum ChartKind {
     Bar,
     /// Lines with markers, one per series.
     Line,
+    /// A matrix of cells (rows = series, columns = categories) shaded by value, with the value
+    /// written in each cell: confusion matrices.
+    Heatmap,
 }
 
 /// One named series of a chart. A missing value is NaN in memory and `null` in JSON.

@@ -6,6 +6,7 @@
 //! `report::…`, and may `import` other scripts (paths relative to the importing script's folder),
 //! one module per notebook section. Editing a script never needs a rebuild.
 
+mod classical;
 mod dataset;
 mod features;
 mod report;
@@ -54,6 +55,8 @@ impl Default for RunOptions {
 pub struct RunOutcome {
     /// The report the script built (also saved as `results.json` beside the HTML).
     pub report: Report,
+    /// The model results the script produced (saved as `models.json`).
+    pub results: crate::results::ResultsTable,
     /// `REPORT_DIR/RUN_NAME/index.html` when the report was written.
     pub index_html: Option<PathBuf>,
 }
@@ -66,6 +69,8 @@ pub(crate) struct RunState {
     pub config: Config,
     pub progress: bool,
     pub datasets: Vec<crate::report::DatasetMeta>,
+    /// Every model result of the run, saved as `models.json` beside the report.
+    pub results: crate::results::ResultsTable,
 }
 
 pub(crate) type Shared = Arc<Mutex<RunState>>;
@@ -154,10 +159,12 @@ pub(crate) fn build_engine(state: Shared, script_dir: &Path, max_ops: Option<u64
     engine.register_static_module("dataset", dataset::module(state.clone()).into());
     engine.register_static_module("video", video::module(state.clone()).into());
     engine.register_static_module("features", features::module(state.clone()).into());
+    engine.register_static_module("classical", classical::module(state.clone()).into());
     engine.register_static_module("report", report::module(state).into());
     video::register_types(&mut engine);
     dataset::register_types(&mut engine);
     features::register_types(&mut engine);
+    classical::register_types(&mut engine);
     engine
 }
 
@@ -191,6 +198,7 @@ pub fn run_script(path: &Path, opts: RunOptions) -> Result<RunOutcome> {
         config: opts.config.clone(),
         progress: opts.progress,
         datasets: Vec::new(),
+        results: crate::results::ResultsTable::new(),
     }));
 
     let engine = build_engine(state.clone(), script_dir, opts.max_operations);
@@ -207,18 +215,23 @@ pub fn run_script(path: &Path, opts: RunOptions) -> Result<RunOutcome> {
     let mut st = lock(&state);
     let datasets = std::mem::take(&mut st.datasets);
     let mut report = st.report.clone();
+    let results = std::mem::take(&mut st.results);
     drop(st);
     report.meta.datasets = datasets;
     report.meta.duration_s = Some(started.elapsed().as_secs_f64());
 
     let index_html = if opts.write_report {
         let dir = Path::new(opts.config.str("report_dir")?).join(opts.config.str("run_name")?);
+        if !results.models.is_empty() {
+            results.save_json(dir.join("models.json"))?;
+        }
         Some(report.write(&dir, opts.templates_dir.as_deref())?)
     } else {
         None
     };
     Ok(RunOutcome {
         report,
+        results,
         index_html,
     })
 }
@@ -349,6 +362,7 @@ pub fn known_functions() -> Vec<String> {
         ("dataset", dataset::FUNCTIONS),
         ("video", video::FUNCTIONS),
         ("features", features::FUNCTIONS),
+        ("classical", classical::FUNCTIONS),
         ("report", report::FUNCTIONS),
     ] {
         v.extend(names.iter().map(|n| format!("{ns}::{n}")));

@@ -6,8 +6,10 @@ use rhai::{
     NativeCallContext,
 };
 
+use super::classical::ScriptResult;
 use super::{Shared, at, lock, rt};
 use crate::report::{Better, Cell, Chart, ChartKind, Column, Series, Table, image_item};
+use crate::results::ModelResult;
 use crate::video::Frame;
 
 type Res<T> = Result<T, Box<EvalAltResult>>;
@@ -21,6 +23,9 @@ pub(super) const FUNCTIONS: &[&str] = &[
     "line_chart",
     "images",
     "warn",
+    "metrics_table",
+    "confusion",
+    "grid_search",
 ];
 
 /// Run `f` on the current section, or explain how to open one.
@@ -107,12 +112,196 @@ pub(super) fn module(state: Shared) -> Module {
         },
     );
 
+    let st = state.clone();
+    FuncRegistration::new("metrics_table").set_into_module(
+        &mut m,
+        move |ctx: NativeCallContext, caption: ImmutableString, models: Array| {
+            let r = models_from(models).and_then(|ms| {
+                let t = metrics_table(&caption, &ms);
+                with_section(&st, |s| {
+                    s.table(t);
+                })
+            });
+            at(&ctx, r)
+        },
+    );
+
+    let st = state.clone();
+    FuncRegistration::new("confusion").set_into_module(
+        &mut m,
+        move |ctx: NativeCallContext, model: ScriptResult, classes: Array| {
+            let names: Vec<String> = classes.into_iter().map(|c| c.to_string()).collect();
+            let c = confusion_chart(&model, &names);
+            at(
+                &ctx,
+                with_section(&st, |s| {
+                    s.chart(c);
+                }),
+            )
+        },
+    );
+
+    let st = state.clone();
+    FuncRegistration::new("grid_search").set_into_module(
+        &mut m,
+        move |ctx: NativeCallContext, model: ScriptResult| {
+            let r = grid_table(&model).and_then(|t| {
+                with_section(&st, |s| {
+                    s.table(t);
+                })
+            });
+            at(&ctx, r)
+        },
+    );
+
     let st = state;
     FuncRegistration::new("warn").set_into_module(&mut m, move |w: ImmutableString| {
         eprintln!("warning: {w}");
         lock(&st).report.warnings.push(w.to_string());
     });
     m
+}
+
+fn models_from(models: Array) -> Res<Vec<ScriptResult>> {
+    models
+        .into_iter()
+        .enumerate()
+        .map(|(i, m)| {
+            m.try_cast::<ScriptResult>()
+                .ok_or_else(|| rt(format!("item {i} is not a ModelResult")))
+        })
+        .collect()
+}
+
+fn opt(x: Option<f64>) -> Cell {
+    x.map_or(Cell::Missing, Cell::num)
+}
+
+/// One row per model with the notebook's unified-table columns, best values highlighted.
+fn metrics_table(caption: &str, models: &[ScriptResult]) -> Table {
+    let columns = vec![
+        Column::text("model"),
+        Column::higher("accuracy", 3),
+        Column::higher("precision", 3),
+        Column::higher("recall", 3),
+        Column::higher("F1", 3),
+        Column::higher("macro AUC", 3),
+        Column::lower("train (s)", 3),
+        Column::lower("infer / video, classifier (ms)", 3),
+        Column::lower("infer / video, end to end (s)", 3),
+        Column::lower("model size (MB)", 3),
+        Column::text("params"),
+        Column::text("test videos"),
+    ];
+    let rows = models
+        .iter()
+        .map(|m| {
+            let e = &m.efficiency;
+            vec![
+                Cell::Text(m.name.clone()),
+                Cell::num(m.metrics.accuracy),
+                Cell::num(m.metrics.precision),
+                Cell::num(m.metrics.recall),
+                Cell::num(m.metrics.f1),
+                opt(m.metrics.macro_auc),
+                Cell::num(e.train_time_s),
+                Cell::num(e.infer_time_s_per_video * 1e3),
+                opt(e.infer_time_s_per_video_e2e),
+                opt(e.model_size_mb),
+                match (e.params, &e.params_meaning) {
+                    (Some(p), Some(what)) => Cell::Text(format!("{p} ({what})")),
+                    (Some(p), None) => Cell::Int(p as i64),
+                    _ => Cell::Missing,
+                },
+                Cell::Int(m.protocol.n_videos as i64),
+            ]
+        })
+        .collect();
+    Table {
+        caption: caption.to_string(),
+        columns,
+        rows,
+    }
+}
+
+fn confusion_chart(m: &ModelResult, names: &[String]) -> Chart {
+    let n = m.metrics.confusion.len();
+    let name = |i: usize| names.get(i).cloned().unwrap_or_else(|| format!("C{i}"));
+    Chart {
+        kind: ChartKind::Heatmap,
+        title: format!("{} — confusion matrix (test)", m.name),
+        x_label: "predicted".into(),
+        y_label: "true".into(),
+        categories: (0..n).map(name).collect(),
+        series: m
+            .metrics
+            .confusion
+            .iter()
+            .enumerate()
+            .map(|(i, row)| Series {
+                name: name(i),
+                values: row.iter().map(|&c| c as f64).collect(),
+            })
+            .collect(),
+        log_y: false,
+    }
+}
+
+/// Every grid-search candidate with its fold scores, the chosen one marked.
+fn grid_table(m: &ModelResult) -> Res<Table> {
+    let rows = m.details["grid_search"]
+        .as_array()
+        .ok_or_else(|| rt(format!("{} has no grid search", m.name)))?;
+    let best = m.details["best_index"].as_u64().unwrap_or(0) as usize;
+    let columns = vec![
+        Column::text("parameters"),
+        Column::higher("mean CV accuracy", 3),
+        Column::num("std", 3),
+        Column::text("fold accuracies"),
+        Column::num("rank", 0),
+        Column::text("chosen"),
+    ];
+    let out = rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let params = r["params"]
+                .as_object()
+                .map(|o| {
+                    o.iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                })
+                .unwrap_or_default();
+            let folds = r["fold_scores"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|x| x.as_f64().map_or("—".into(), |x| format!("{x:.3}")))
+                        .collect::<Vec<_>>()
+                        .join(" / ")
+                })
+                .unwrap_or_default();
+            vec![
+                Cell::Text(params.replace('"', "")),
+                r["mean"].as_f64().map_or(Cell::Missing, Cell::num),
+                r["std"].as_f64().map_or(Cell::Missing, Cell::num),
+                Cell::Text(folds),
+                r["rank"].as_i64().map_or(Cell::Missing, Cell::Int),
+                Cell::Text(if i == best {
+                    "✔ best".into()
+                } else {
+                    String::new()
+                }),
+            ]
+        })
+        .collect();
+    Ok(Table {
+        caption: format!("{}: grid search (stratified 3-fold CV on train)", m.name),
+        columns,
+        rows: out,
+    })
 }
 
 fn open_section(state: &Shared, id: &str, title: &str) -> Res<()> {

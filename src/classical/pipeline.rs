@@ -1,0 +1,477 @@
+//! The notebook's classical pipeline end to end (In[7] `prep_and_pca` + In[9]
+//! `train_classical_models`): impute, scale, optional family weights, PCA — all fitted on the
+//! training split — then a grid-searched classifier, evaluated on the test split into a
+//! [`ModelResult`], and saved as one reloadable [`ClassicalPipeline`] file.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use ndarray::Array2;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::models::{FittedModel, ModelSpec, canonical_kind, from_params};
+use super::pca::{Pca, PcaComponents};
+use super::preprocess::{MedianImputer, StandardScaler};
+use super::search::{Estimator, GridSearch, param_grid};
+use crate::error::{Error, IoContext, Result};
+use crate::features::extract::{FeatureMatrix, FeatureOptions, extract_video};
+use crate::features::layout::{Family, Layout};
+use crate::metrics::evaluate;
+use crate::results::{Artifact, Efficiency, ModelKind, ModelResult, Protocol};
+
+/// How features are prepared before the classifier.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PrepOptions {
+    /// PCA on the standardised features (the notebook: 95 % of the variance).
+    pub pca: PcaComponents,
+    /// Multiply a family's standardised columns by this weight before PCA (0 drops the family).
+    /// Families not listed keep weight 1. After standardisation every column has unit variance,
+    /// so without weights the 163,752 per-frame dimensions drown the few hundred motion ones.
+    pub family_weights: Vec<(Family, f64)>,
+}
+
+impl Default for PrepOptions {
+    fn default() -> Self {
+        PrepOptions {
+            pca: PcaComponents::Fraction(0.95),
+            family_weights: Vec::new(),
+        }
+    }
+}
+
+/// The fitted feature transform: imputer, scaler, column weights and PCA.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Preprocessor {
+    pub imputer: MedianImputer,
+    pub scaler: StandardScaler,
+    /// Weight per column after imputation (columns with weight 0 are removed before PCA).
+    pub weights: Vec<f64>,
+    pub pca: Pca,
+}
+
+impl Preprocessor {
+    /// Fit on the training matrix; returns the transform and the training data in PCA space.
+    pub fn fit(
+        x: &Array2<f64>,
+        layout: &Layout,
+        opts: &PrepOptions,
+    ) -> Result<(Self, Array2<f64>)> {
+        let imputer = MedianImputer::fit(x)?;
+        let xi = imputer.transform(x)?;
+        let scaler = StandardScaler::fit(&xi)?;
+        let xs = scaler.transform_owned(xi)?;
+        let families = layout.families();
+        let weights: Vec<f64> = families
+            .iter()
+            .zip(imputer.keep_mask())
+            .filter(|(_, keep)| **keep)
+            .map(|(f, _)| {
+                opts.family_weights
+                    .iter()
+                    .find(|(g, _)| g == f)
+                    .map_or(1.0, |(_, w)| *w)
+            })
+            .collect();
+        if weights.iter().all(|w| *w == 0.0) {
+            return Err(Error::InvalidArgument(
+                "family weights remove every feature".into(),
+            ));
+        }
+        let xw = apply_weights(xs, &weights);
+        let (pca, xp) = Pca::fit_transform(&xw, opts.pca)?;
+        Ok((
+            Preprocessor {
+                imputer,
+                scaler,
+                weights,
+                pca,
+            },
+            xp,
+        ))
+    }
+
+    /// Apply the fitted transform to new rows.
+    pub fn transform(&self, x: &Array2<f64>) -> Result<Array2<f64>> {
+        let xi = self.imputer.transform(x)?;
+        let xs = self.scaler.transform_owned(xi)?;
+        self.pca.transform(&apply_weights(xs, &self.weights))
+    }
+}
+
+/// Scale columns by their weight and drop the zero-weight ones.
+fn apply_weights(mut x: Array2<f64>, weights: &[f64]) -> Array2<f64> {
+    if weights.iter().all(|w| *w == 1.0) {
+        return x;
+    }
+    for (mut col, w) in x.columns_mut().into_iter().zip(weights) {
+        col *= *w;
+    }
+    let keep: Vec<usize> = (0..weights.len()).filter(|&j| weights[j] != 0.0).collect();
+    if keep.len() == weights.len() {
+        x
+    } else {
+        x.select(ndarray::Axis(1), &keep)
+    }
+}
+
+/// Train, validation and test data after preprocessing, as the notebook's `Xtr_p, Xva_p, Xte_p`.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub prep: Arc<Preprocessor>,
+    pub x_train: Array2<f64>,
+    pub x_val: Array2<f64>,
+    pub x_test: Array2<f64>,
+    pub y_train: Vec<usize>,
+    pub y_val: Vec<usize>,
+    pub y_test: Vec<usize>,
+    pub test_paths: Vec<PathBuf>,
+    /// Feature-extraction seconds per test video (for end-to-end latency).
+    pub test_feature_seconds: Vec<f64>,
+    /// Mean frames per test video the features came from.
+    pub test_frames_mean: f64,
+    pub layout: Arc<Layout>,
+    pub options: FeatureOptions,
+    /// Input dimensionality before PCA.
+    pub dim_in: usize,
+    /// Seconds spent fitting the preprocessor.
+    pub fit_seconds: f64,
+}
+
+fn to_f64(m: &FeatureMatrix) -> Array2<f64> {
+    m.x.mapv(f64::from)
+}
+
+/// Fit the preprocessor on `train` and transform all three splits.
+pub fn prepare(
+    train: &FeatureMatrix,
+    val: &FeatureMatrix,
+    test: &FeatureMatrix,
+    options: &FeatureOptions,
+    opts: &PrepOptions,
+) -> Result<Prepared> {
+    for (name, m) in [("train", train), ("val", val), ("test", test)] {
+        if m.n_videos() == 0 {
+            return Err(Error::InvalidArgument(format!(
+                "the {name} split has no usable video ({} skipped)",
+                m.skipped.len()
+            )));
+        }
+    }
+    let t = Instant::now();
+    let (prep, x_train) = Preprocessor::fit(&to_f64(train), &train.layout, opts)?;
+    let fit_seconds = t.elapsed().as_secs_f64();
+    let x_val = prep.transform(&to_f64(val))?;
+    let x_test = prep.transform(&to_f64(test))?;
+    Ok(Prepared {
+        prep: Arc::new(prep),
+        x_train,
+        x_val,
+        x_test,
+        y_train: train.y.clone(),
+        y_val: val.y.clone(),
+        y_test: test.y.clone(),
+        test_paths: test.paths.clone(),
+        test_feature_seconds: test.seconds.clone(),
+        test_frames_mean: test.n_frames.iter().sum::<usize>() as f64 / test.n_videos() as f64,
+        layout: train.layout.clone(),
+        options: options.clone(),
+        dim_in: train.dim(),
+        fit_seconds,
+    })
+}
+
+/// A whole classical model: features options, preprocessor and classifier, saved as one file and
+/// used by `vidcompare predict`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassicalPipeline {
+    pub name: String,
+    pub class_names: Vec<String>,
+    pub features: FeatureOptions,
+    pub prep: Preprocessor,
+    pub model: FittedModel,
+    pub params: Value,
+}
+
+const MAGIC: &[u8; 8] = b"VCPIPE01";
+
+impl ClassicalPipeline {
+    /// Save atomically (temp file + rename), with a checksum so a damaged file is detected.
+    pub fn save(&self, path: &Path) -> Result<u64> {
+        let body = rmp_serde::to_vec_named(self)
+            .map_err(|e| Error::InvalidArgument(format!("serialising the pipeline: {e}")))?;
+        write_checked(path, &body)
+    }
+
+    pub fn load(path: &Path) -> Result<ClassicalPipeline> {
+        let body = read_checked(path)?;
+        rmp_serde::from_slice(&body).map_err(|e| {
+            Error::InvalidArgument(format!(
+                "{}: not a vidcompare pipeline ({e})",
+                path.display()
+            ))
+        })
+    }
+
+    /// Class predictions and probabilities for already-extracted feature rows.
+    pub fn predict_features(&self, x: &Array2<f64>) -> Result<(Vec<usize>, Array2<f64>)> {
+        let xp = self.prep.transform(x)?;
+        Ok((
+            self.model.try_predict(&xp)?,
+            self.model.try_predict_proba(&xp)?,
+        ))
+    }
+
+    /// Extract features from a video and classify it.
+    pub fn predict_video(&self, video: &Path) -> Result<(usize, Vec<f64>)> {
+        let f = extract_video(video, &self.features)?;
+        let x = Array2::from_shape_vec((1, f.values.len()), f.values)
+            .expect("one row")
+            .mapv(f64::from);
+        let (p, proba) = self.predict_features(&x)?;
+        Ok((p[0], proba.row(0).to_vec()))
+    }
+}
+
+fn write_checked(path: &Path, body: &[u8]) -> Result<u64> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).at(dir)?;
+    let mut bytes = Vec::with_capacity(body.len() + 16);
+    bytes.extend_from_slice(MAGIC);
+    bytes.extend_from_slice(body);
+    bytes.extend_from_slice(&xxhash_rust::xxh3::xxh3_64(body).to_le_bytes());
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("model"),
+        std::process::id()
+    ));
+    std::fs::write(&tmp, &bytes).at(&tmp)?;
+    std::fs::rename(&tmp, path).at(path)?;
+    Ok(bytes.len() as u64)
+}
+
+fn read_checked(path: &Path) -> Result<Vec<u8>> {
+    let bytes = std::fs::read(path).at(path)?;
+    let bad = || {
+        Error::InvalidArgument(format!(
+            "{}: not a vidcompare model file, or damaged (checksum mismatch)",
+            path.display()
+        ))
+    };
+    if bytes.len() < 16 || &bytes[..8] != MAGIC {
+        return Err(bad());
+    }
+    let (body, sum) = bytes[8..].split_at(bytes.len() - 16);
+    if xxhash_rust::xxh3::xxh3_64(body).to_le_bytes() != sum {
+        return Err(bad());
+    }
+    Ok(body.to_vec())
+}
+
+/// Notebook model names: `svm` -> `Classical-SVM`, `rf` -> `Classical-RF`, `knn` -> `Classical-kNN`.
+pub fn model_name(kind: &str) -> Result<String> {
+    Ok(match canonical_kind(kind)? {
+        "svm" => "Classical-SVM",
+        "rf" => "Classical-RF",
+        _ => "Classical-kNN",
+    }
+    .to_string())
+}
+
+/// Everything a classical model run produced.
+#[derive(Debug, Clone)]
+pub struct ClassicalRun {
+    pub result: ModelResult,
+    pub pipeline: ClassicalPipeline,
+}
+
+/// What to train in [`train_and_evaluate`].
+#[derive(Debug, Clone, Copy)]
+pub struct Training<'a> {
+    /// `svm`, `rf` or `knn`.
+    pub kind: &'a str,
+    /// The parameter grid (see [`super::models::notebook_grid`]).
+    pub grid: &'a [(&'a str, Vec<Value>)],
+    /// Class names; their number is the number of classes.
+    pub class_names: &'a [String],
+    pub seed: u64,
+    /// Where the classifier and the whole pipeline are saved.
+    pub model_dir: &'a Path,
+    /// Appended to the notebook model name, e.g. ` (motion+)`.
+    pub name_suffix: &'a str,
+}
+
+/// Grid-search `kind` on the training split (stratified 3-fold CV, GridSearchCV semantics), refit
+/// the best, evaluate on the test split, save the classifier and the whole pipeline under
+/// `model_dir`, and fill a [`ModelResult`].
+pub fn train_and_evaluate(data: &Prepared, t: &Training<'_>) -> Result<ClassicalRun> {
+    let Training {
+        kind,
+        grid,
+        class_names,
+        seed,
+        model_dir,
+        name_suffix,
+    } = *t;
+    let n_classes = class_names.len();
+    let kind = canonical_kind(kind)?;
+    let name = format!("{}{name_suffix}", model_name(kind)?);
+    let candidates: Vec<Box<dyn Estimator>> = param_grid(grid)
+        .into_iter()
+        .map(|p| from_params(kind, &Value::Object(p)))
+        .collect::<Result<_>>()?;
+
+    let t = Instant::now();
+    let search =
+        GridSearch { k: 3, seed }.run(&candidates, &data.x_train, &data.y_train, n_classes)?;
+    let best_params = search.rows[search.best_index].params.clone();
+    let spec = ModelSpec::from_params(kind, &best_params)?;
+    let model = spec.fit_model(&data.x_train, &data.y_train, n_classes, seed)?;
+    let train_time_s = t.elapsed().as_secs_f64();
+
+    // Classifier-only latency, as the notebook times `best.predict(X_test)`.
+    let n_test = data.y_test.len();
+    let t = Instant::now();
+    let y_pred = model.try_predict(&data.x_test)?;
+    let predict_s = t.elapsed().as_secs_f64();
+    let proba = model.try_predict_proba(&data.x_test)?;
+    let scores: Vec<Vec<f64>> = proba.rows().into_iter().map(|r| r.to_vec()).collect();
+    let metrics = evaluate(&data.y_test, &y_pred, &scores, n_classes)?;
+
+    let slug = slug(&name);
+    let model_path = model_dir.join(format!("{slug}.model"));
+    let model_bytes = write_checked(
+        &model_path,
+        &rmp_serde::to_vec_named(&model)
+            .map_err(|e| Error::InvalidArgument(format!("serialising {name}: {e}")))?,
+    )?;
+    let pipeline = ClassicalPipeline {
+        name: name.clone(),
+        class_names: class_names.to_vec(),
+        features: data.options.clone(),
+        prep: (*data.prep).clone(),
+        model: model.clone(),
+        params: best_params.clone(),
+    };
+    let pipeline_path = model_dir.join(format!("{slug}.pipeline"));
+    let pipeline_bytes = pipeline.save(&pipeline_path)?;
+
+    // End to end per video: feature extraction (decode included) + preprocessing + classifier.
+    let t = Instant::now();
+    let _ = data.prep.transform(&Array2::zeros((1, data.dim_in)))?;
+    let prep_s = t.elapsed().as_secs_f64();
+    let feat_s = data.test_feature_seconds.iter().sum::<f64>() / n_test.max(1) as f64;
+    let per_video = predict_s / n_test.max(1) as f64;
+
+    let (params, meaning) = model.n_params();
+    let mut efficiency = Efficiency {
+        train_time_s,
+        infer_time_s_per_video: per_video,
+        infer_time_s_per_video_e2e: Some(feat_s + prep_s + per_video),
+        params: Some(params),
+        params_meaning: Some(meaning.to_string()),
+        memory_mb: crate::results::peak_rss_mb(),
+        memory_kind: Some("peak RSS".into()),
+        ..Efficiency::default()
+    };
+    efficiency.set_model_size(model_bytes);
+
+    let importances = model.feature_importances().map(|imp| {
+        let mut idx: Vec<usize> = (0..imp.len()).collect();
+        idx.sort_by(|&a, &b| imp[b].total_cmp(&imp[a]).then(a.cmp(&b)));
+        idx.iter()
+            .take(20)
+            .map(|&i| json!({"component": i, "importance": imp[i]}))
+            .collect::<Vec<_>>()
+    });
+    let details = json!({
+        "grid_search": search.rows,
+        "best_index": search.best_index,
+        "best_params": best_params,
+        "cv_folds": 3,
+        "search_seconds": search.total_seconds,
+        "pca_components": data.prep.pca.n_components(),
+        "dim_in": data.dim_in,
+        "pca_importances_top20": importances,
+        "feature_seconds_per_video": feat_s,
+        "preprocess_seconds_per_video": prep_s,
+        "pipeline_bytes": pipeline_bytes,
+        "warnings": search.warnings,
+    });
+    let result = ModelResult {
+        name: name.clone(),
+        kind: ModelKind::Classical,
+        metrics,
+        efficiency,
+        protocol: Protocol {
+            split: "test".into(),
+            n_videos: n_test,
+            frames_per_video: format!(
+                "{:.1} sampled frames ({})",
+                data.test_frames_mean,
+                sampling_text(&data.options)
+            ),
+            input: format!(
+                "{}x{}{}, {} features -> {} PCA components",
+                data.options.width,
+                data.options.height,
+                if data.options.enhance {
+                    ", enhanced"
+                } else {
+                    ""
+                },
+                data.dim_in,
+                data.prep.pca.n_components()
+            ),
+        },
+        y_true: data.y_test.clone(),
+        y_pred,
+        scores,
+        test_paths: data
+            .test_paths
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect(),
+        score_kind: match kind {
+            "svm" => "Platt-scaled probabilities (pairwise coupling), as SVC(probability=True)",
+            "rf" => "mean of the trees' leaf class fractions (predict_proba)",
+            _ => "neighbour weight fractions (predict_proba)",
+        }
+        .into(),
+        details,
+        artifacts: vec![
+            Artifact::from_file("classifier", &model_path)?,
+            Artifact::from_file("pipeline", &pipeline_path)?,
+        ],
+        notes: Vec::new(),
+    };
+    Ok(ClassicalRun { result, pipeline })
+}
+
+/// `Classical-RF (motion+)` -> `classical-rf-motion`: a file name from a model name.
+fn slug(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.to_lowercase().chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c);
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    out.trim_matches('-').to_string()
+}
+
+fn sampling_text(o: &FeatureOptions) -> String {
+    use crate::video::Sampling;
+    match &o.sampling {
+        Sampling::Uniform { target_fps } => format!("uniform, {target_fps} fps"),
+        Sampling::Random { k } => format!("random {k}"),
+        Sampling::Dense { max_frames } => format!("dense, first {max_frames}"),
+        Sampling::Linspace { n } => format!("{n} evenly spaced"),
+        Sampling::RandomN { n } => format!("random {n}"),
+    }
+}

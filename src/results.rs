@@ -1,0 +1,463 @@
+//! The one result type every model (classical or deep) ends in, and the table of them saved as JSON.
+//!
+//! The report reads a [`ResultsTable`]; it never computes a metric. Sizes and memory are in MiB
+//! (bytes / 1024²), the notebook's "MB".
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::IoContext;
+use crate::metrics::Metrics;
+use crate::{Error, Result};
+
+/// Whether a model is a classical (hand-crafted features + classifier) or a deep one.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub enum ModelKind {
+    /// Hand-crafted features, PCA and a scikit-learn-style classifier.
+    Classical,
+    /// A neural network trained end to end (or fine-tuned).
+    Deep,
+}
+
+/// A file a model run produced (saved model, plot, log), with its size.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Artifact {
+    /// What the file is, e.g. "saved model".
+    pub name: String,
+    /// Where it is, as given when it was recorded.
+    pub path: String,
+    /// Its size in bytes.
+    pub bytes: u64,
+}
+
+impl Artifact {
+    /// Record an existing file, reading its size from disk.
+    pub fn from_file(name: impl Into<String>, path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let bytes = fs::metadata(path).at(path)?.len();
+        Ok(Artifact {
+            name: name.into(),
+            path: path.display().to_string(),
+            bytes,
+        })
+    }
+}
+
+/// Cost of a model: time, size, parameters and memory.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Efficiency {
+    /// Wall-clock training time in seconds (for grid searches, the whole search).
+    pub train_time_s: f64,
+    /// Classifier-only inference time per test video, in seconds (the notebook's column).
+    pub infer_time_s_per_video: f64,
+    /// End-to-end inference time per video: decoding, features or preprocessing, and classifier.
+    #[serde(default)]
+    pub infer_time_s_per_video_e2e: Option<f64>,
+    /// Size of the saved model file in bytes.
+    #[serde(default)]
+    pub model_size_bytes: Option<u64>,
+    /// Size of the saved model in MiB (the notebook's `model_size_mb`).
+    #[serde(default)]
+    pub model_size_mb: Option<f64>,
+    /// Number of parameters; what they are is in [`Self::params_meaning`].
+    #[serde(default)]
+    pub params: Option<u64>,
+    /// Number of trainable parameters (deep models with frozen layers).
+    #[serde(default)]
+    pub params_trainable: Option<u64>,
+    /// What `params` counts: "weights", "support vectors", "tree nodes", "stored samples".
+    #[serde(default)]
+    pub params_meaning: Option<String>,
+    /// Peak memory in MiB; what kind is in [`Self::memory_kind`].
+    #[serde(default)]
+    pub memory_mb: Option<f64>,
+    /// "GPU peak" or "peak RSS".
+    #[serde(default)]
+    pub memory_kind: Option<String>,
+}
+
+impl Efficiency {
+    /// Set the saved-model size from a byte count, in bytes and in MiB (as the notebook's
+    /// `sizeof_file_mb`: bytes / 1024²).
+    pub fn set_model_size(&mut self, bytes: u64) {
+        self.model_size_bytes = Some(bytes);
+        self.model_size_mb = Some(bytes as f64 / (1024.0 * 1024.0));
+    }
+}
+
+/// How a model was evaluated, shown beside its numbers.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Protocol {
+    /// The split evaluated on, e.g. "test".
+    pub split: String,
+    /// Number of videos in that split.
+    pub n_videos: usize,
+    /// Frames used per video, e.g. "1 fps (uniform)", "8 frames", "1 clip x 16 frames".
+    pub frames_per_video: String,
+    /// Input resolution and preprocessing, e.g. "320x240, enhanced".
+    pub input: String,
+}
+
+/// Everything one model run produced: metrics, cost, protocol, raw predictions and extras.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ModelResult {
+    /// The notebook's name, e.g. "Classical-SVM", "Deep-3D-R3D18".
+    pub name: String,
+    /// Classical or deep.
+    pub kind: ModelKind,
+    /// Test-set metrics.
+    pub metrics: Metrics,
+    /// Time, size, parameters, memory.
+    pub efficiency: Efficiency,
+    /// How it was evaluated.
+    pub protocol: Protocol,
+    /// True labels of the test videos, in `test_paths` order.
+    pub y_true: Vec<usize>,
+    /// Predicted labels.
+    pub y_pred: Vec<usize>,
+    /// Class scores per test video (`n_videos x n_classes`).
+    pub scores: Vec<Vec<f64>>,
+    /// Test video paths, as listed in the split file.
+    pub test_paths: Vec<String>,
+    /// How the class scores were obtained: "Platt-scaled probabilities", "vote fractions", "softmax".
+    pub score_kind: String,
+    /// Model-specific extras: grid-search table, best parameters, training curves, importances.
+    #[serde(default)]
+    pub details: serde_json::Value,
+    /// Files the run produced.
+    #[serde(default)]
+    pub artifacts: Vec<Artifact>,
+    /// Remarks for the report (e.g. "the notebook would print nan for the macro AUC").
+    #[serde(default)]
+    pub notes: Vec<String>,
+}
+
+/// One row of the unified comparison table (the notebook's `In[16]` columns).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SummaryRow {
+    /// Model name.
+    pub model: String,
+    /// Classical or deep.
+    pub kind: ModelKind,
+    /// Accuracy.
+    pub accuracy: f64,
+    /// Macro precision.
+    pub precision: f64,
+    /// Macro recall.
+    pub recall: f64,
+    /// Macro F1.
+    pub f1: f64,
+    /// Macro one-vs-rest ROC AUC (over the classes where it is defined).
+    pub macro_auc: Option<f64>,
+    /// Training time, seconds.
+    pub train_time_s: f64,
+    /// Classifier-only inference time per video, seconds.
+    pub infer_time_s_per_video: f64,
+    /// End-to-end inference time per video, seconds.
+    pub infer_time_s_per_video_e2e: Option<f64>,
+    /// Saved model size, MiB.
+    pub model_size_mb: Option<f64>,
+    /// Peak memory, MiB.
+    pub memory_mb: Option<f64>,
+    /// "GPU peak" or "peak RSS".
+    pub memory_kind: Option<String>,
+    /// Parameter count.
+    pub params: Option<u64>,
+    /// What the parameter count counts.
+    pub params_meaning: Option<String>,
+}
+
+/// All model results of a run, in the order they were added.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ResultsTable {
+    /// The models, in insertion order.
+    pub models: Vec<ModelResult>,
+}
+
+impl ResultsTable {
+    /// An empty table.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Add a model. A model with the same name is replaced in place (a rerun supersedes the earlier
+    /// result, keeping its position) and returned.
+    pub fn push(&mut self, result: ModelResult) -> Option<ModelResult> {
+        match self.models.iter_mut().find(|m| m.name == result.name) {
+            Some(slot) => Some(std::mem::replace(slot, result)),
+            None => {
+                self.models.push(result);
+                None
+            }
+        }
+    }
+
+    /// The model called `name`, if any.
+    pub fn get(&self, name: &str) -> Option<&ModelResult> {
+        self.models.iter().find(|m| m.name == name)
+    }
+
+    /// The models by descending accuracy (the notebook sorts its table so); ties keep insertion order.
+    pub fn sorted_by_accuracy(&self) -> Vec<&ModelResult> {
+        let mut sorted: Vec<&ModelResult> = self.models.iter().collect();
+        sorted.sort_by(|a, b| b.metrics.accuracy.total_cmp(&a.metrics.accuracy));
+        sorted
+    }
+
+    /// One row per model, in insertion order, with the unified comparison table's columns.
+    pub fn summary_rows(&self) -> Vec<SummaryRow> {
+        self.models
+            .iter()
+            .map(|m| SummaryRow {
+                model: m.name.clone(),
+                kind: m.kind,
+                accuracy: m.metrics.accuracy,
+                precision: m.metrics.precision,
+                recall: m.metrics.recall,
+                f1: m.metrics.f1,
+                macro_auc: m.metrics.macro_auc,
+                train_time_s: m.efficiency.train_time_s,
+                infer_time_s_per_video: m.efficiency.infer_time_s_per_video,
+                infer_time_s_per_video_e2e: m.efficiency.infer_time_s_per_video_e2e,
+                model_size_mb: m.efficiency.model_size_mb,
+                memory_mb: m.efficiency.memory_mb,
+                memory_kind: m.efficiency.memory_kind.clone(),
+                params: m.efficiency.params,
+                params_meaning: m.efficiency.params_meaning.clone(),
+            })
+            .collect()
+    }
+
+    /// Write the table as pretty JSON, atomically: to a temporary file beside `path`, then renamed
+    /// over it, so a reader never sees a half-written file. Missing parent folders are created.
+    pub fn save_json(&self, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
+        let json = serde_json::to_vec_pretty(self).map_err(|e| {
+            // Only non-string map keys or a failing Serialize impl can get here; none exist in
+            // these types, but a serde_json::Value in `details` is caller-supplied.
+            Error::io(
+                path,
+                std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+            )
+        })?;
+        let parent = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        fs::create_dir_all(&parent).at(&parent)?;
+        let file_name = path.file_name().ok_or_else(|| {
+            Error::InvalidArgument(format!("{}: not a file path", path.display()))
+        })?;
+        let tmp = parent.join(format!(
+            ".{}.tmp-{}",
+            file_name.to_string_lossy(),
+            std::process::id()
+        ));
+        let written = (|| {
+            let mut f = fs::File::create(&tmp)?;
+            f.write_all(&json)?;
+            f.write_all(b"\n")?;
+            f.sync_all()
+        })();
+        if let Err(e) = written {
+            let _ = fs::remove_file(&tmp);
+            return Err(Error::io(&tmp, e));
+        }
+        if let Err(e) = fs::rename(&tmp, path) {
+            let _ = fs::remove_file(&tmp);
+            return Err(Error::io(path, e));
+        }
+        Ok(())
+    }
+
+    /// Read a table written by [`Self::save_json`]. A malformed file gives an error naming the path
+    /// and the line and column where parsing stopped.
+    pub fn load_json(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let text = fs::read_to_string(path).at(path)?;
+        serde_json::from_str(&text).map_err(|e| {
+            let message = format!("line {}, column {}: {e}", e.line(), e.column());
+            Error::io(
+                path,
+                std::io::Error::new(std::io::ErrorKind::InvalidData, message),
+            )
+        })
+    }
+}
+
+/// Peak resident set size of this process in MiB (`VmHWM` in `/proc/self/status`); `None` where
+/// that file does not exist (not Linux) or cannot be read.
+pub fn peak_rss_mb() -> Option<f64> {
+    let status = fs::read_to_string("/proc/self/status").ok()?;
+    parse_vm_hwm_mb(&status)
+}
+
+/// The `VmHWM:   123456 kB` line of a `/proc/<pid>/status` text, in MiB.
+fn parse_vm_hwm_mb(status: &str) -> Option<f64> {
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let mut fields = line["VmHWM:".len()..].split_whitespace();
+    let value: f64 = fields.next()?.parse().ok()?;
+    match fields.next() {
+        Some("kB") => Some(value / 1024.0),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::evaluate;
+
+    fn model(name: &str, kind: ModelKind, y_pred: Vec<usize>) -> ModelResult {
+        let y_true = vec![0, 0, 1, 1, 2];
+        let scores: Vec<Vec<f64>> = y_pred
+            .iter()
+            .map(|&p| {
+                let mut row = vec![0.1; 3];
+                row[p] = 0.8;
+                row
+            })
+            .collect();
+        let metrics = evaluate(&y_true, &y_pred, &scores, 3).unwrap();
+        let mut efficiency = Efficiency {
+            train_time_s: 4.5,
+            infer_time_s_per_video: 1.9e-5,
+            params: Some(42),
+            params_meaning: Some("support vectors".into()),
+            memory_mb: Some(12.25),
+            memory_kind: Some("peak RSS".into()),
+            ..Efficiency::default()
+        };
+        efficiency.set_model_size(21_555);
+        ModelResult {
+            name: name.into(),
+            kind,
+            metrics,
+            efficiency,
+            protocol: Protocol {
+                split: "test".into(),
+                n_videos: 5,
+                frames_per_video: "1 fps (uniform)".into(),
+                input: "320x240, enhanced".into(),
+            },
+            y_true,
+            y_pred,
+            scores,
+            test_paths: (0..5).map(|i| format!("videos/v{i}.mp4")).collect(),
+            score_kind: "Platt-scaled probabilities".into(),
+            details: serde_json::json!({"best_params": {"C": 10.0, "kernel": "rbf"}}),
+            artifacts: vec![Artifact {
+                name: "saved model".into(),
+                path: "cache/svm.bin".into(),
+                bytes: 21_555,
+            }],
+            notes: vec!["a note".into()],
+        }
+    }
+
+    fn table() -> ResultsTable {
+        let mut t = ResultsTable::new();
+        t.push(model(
+            "Classical-SVM",
+            ModelKind::Classical,
+            vec![0, 1, 1, 1, 2],
+        )); // 0.8
+        t.push(model(
+            "Classical-kNN",
+            ModelKind::Classical,
+            vec![0, 1, 0, 1, 0],
+        )); // 0.4
+        t.push(model("Deep-3D-R3D18", ModelKind::Deep, vec![0, 0, 1, 1, 2])); // 1.0
+        t
+    }
+
+    #[test]
+    fn json_round_trip_is_exact() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/results.json");
+        let t = table();
+        t.save_json(&path).unwrap();
+        let back = ResultsTable::load_json(&path).unwrap();
+        assert_eq!(back, t);
+        // No temporary file is left beside the result.
+        let names: Vec<_> = fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("results.json")]);
+    }
+
+    #[test]
+    fn sorted_by_accuracy_descends() {
+        let t = table();
+        let names: Vec<&str> = t
+            .sorted_by_accuracy()
+            .iter()
+            .map(|m| m.name.as_str())
+            .collect();
+        assert_eq!(names, ["Deep-3D-R3D18", "Classical-SVM", "Classical-kNN"]);
+    }
+
+    #[test]
+    fn push_replaces_same_name_in_place() {
+        let mut t = table();
+        let old = t.push(model(
+            "Classical-SVM",
+            ModelKind::Classical,
+            vec![0, 0, 1, 1, 2],
+        ));
+        assert_eq!(old.unwrap().metrics.accuracy, 0.8);
+        assert_eq!(t.models.len(), 3);
+        assert_eq!(t.models[0].name, "Classical-SVM");
+        assert_eq!(t.get("Classical-SVM").unwrap().metrics.accuracy, 1.0);
+        assert!(t.get("Classical-RF").is_none());
+    }
+
+    #[test]
+    fn summary_rows_carry_the_table_columns() {
+        let rows = table().summary_rows();
+        assert_eq!(rows.len(), 3);
+        let svm = &rows[0];
+        assert_eq!(svm.model, "Classical-SVM");
+        assert_eq!(svm.kind, ModelKind::Classical);
+        assert_eq!(svm.accuracy, 0.8);
+        // SVM predictions [0,1,1,1,2] vs [0,0,1,1,2]: P = (1 + 2/3 + 1)/3, R = (1/2 + 1 + 1)/3.
+        assert!((svm.precision - (1.0 + 2.0 / 3.0 + 1.0) / 3.0).abs() < 1e-15);
+        assert!((svm.recall - 2.5 / 3.0).abs() < 1e-15);
+        assert_eq!(svm.train_time_s, 4.5);
+        assert_eq!(svm.infer_time_s_per_video, 1.9e-5);
+        assert_eq!(svm.infer_time_s_per_video_e2e, None);
+        assert_eq!(svm.model_size_mb, Some(21_555.0 / 1_048_576.0));
+        assert_eq!(svm.memory_mb, Some(12.25));
+        assert_eq!(svm.params, Some(42));
+        assert_eq!(rows[2].model, "Deep-3D-R3D18");
+        assert_eq!(rows[2].macro_auc, Some(1.0));
+    }
+
+    #[test]
+    fn load_errors_name_path_and_position() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.json");
+        fs::write(&path, "{\n  \"models\": [\n    {\"name\": 3}\n  ]\n}\n").unwrap();
+        let msg = ResultsTable::load_json(&path).unwrap_err().to_string();
+        assert!(msg.contains("bad.json"), "{msg}");
+        assert!(msg.contains("line 3, column"), "{msg}");
+
+        let missing = dir.path().join("missing.json");
+        let msg = ResultsTable::load_json(&missing).unwrap_err().to_string();
+        assert!(msg.contains("missing.json"), "{msg}");
+    }
+
+    #[test]
+    fn vm_hwm_is_parsed_in_mib() {
+        let status = "Name:\tx\nVmPeak:\t  9000 kB\nVmHWM:\t    2048 kB\nVmRSS:\t 1000 kB\n";
+        assert_eq!(parse_vm_hwm_mb(status), Some(2.0));
+        assert_eq!(parse_vm_hwm_mb("Name:\tx\n"), None);
+        if cfg!(target_os = "linux") {
+            assert!(peak_rss_mb().unwrap() > 0.0);
+        }
+    }
+}

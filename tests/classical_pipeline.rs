@@ -1,0 +1,159 @@
+//! The classical pipeline end to end on feature matrices with a known answer: preprocessing fitted
+//! on train only, family weights, grid search, evaluation, and saved pipelines that reload.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use ndarray::Array2;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde_json::json;
+use vidcompare::classical::pca::PcaComponents;
+use vidcompare::classical::pipeline::{
+    ClassicalPipeline, PrepOptions, Preprocessor, Training, prepare, train_and_evaluate,
+};
+use vidcompare::features::extract::{FeatureMatrix, FeatureOptions};
+use vidcompare::features::layout::{Family, Labels, Layout, Segment};
+
+/// 3 classes told apart only by the two "motion" columns; 40 "colour" columns are noise.
+fn matrix(n_per_class: usize, seed: u64) -> FeatureMatrix {
+    let mut layout = Layout::new();
+    layout.push(Segment::new(Family::Color, "noise", Labels::Count(40)));
+    layout.push(Segment::new(Family::Motion, "signal", Labels::Count(2)));
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let n = 3 * n_per_class;
+    let mut x = Array2::<f32>::zeros((n, 42));
+    let mut y = Vec::new();
+    for i in 0..n {
+        let c = i % 3;
+        y.push(c);
+        for j in 0..40 {
+            x[[i, j]] = rng.r#gen::<f32>() * 10.0;
+        }
+        let centres = [(0.0, 0.0), (1.0, 0.0), (0.0, 1.0)];
+        x[[i, 40]] = centres[c].0 + 0.05 * rng.r#gen::<f32>();
+        x[[i, 41]] = centres[c].1 + 0.05 * rng.r#gen::<f32>();
+    }
+    FeatureMatrix {
+        x,
+        y,
+        paths: (0..n).map(|i| PathBuf::from(format!("v{i}.mp4"))).collect(),
+        layout: Arc::new(layout),
+        seconds: vec![0.5; n],
+        n_frames: vec![4; n],
+        skipped: Vec::new(),
+        warnings: Vec::new(),
+        cache_hits: 0,
+    }
+}
+
+#[test]
+fn family_weights_decide_what_pca_sees() {
+    let tr = matrix(8, 1);
+    let x = tr.x.mapv(f64::from);
+    // Unweighted: 40 noise columns dominate the leading components.
+    let opts = PrepOptions {
+        pca: PcaComponents::Count(2),
+        family_weights: vec![],
+    };
+    let (p, _) = Preprocessor::fit(&x, &tr.layout, &opts).unwrap();
+    let motion_share = |p: &Preprocessor| {
+        let c = p.pca.components();
+        let first = c.row(0);
+        let m: f64 = first.iter().skip(first.len() - 2).map(|v| v * v).sum();
+        m / first.iter().map(|v| v * v).sum::<f64>()
+    };
+    assert!(motion_share(&p) < 0.5);
+    // Dropping colour leaves only the two motion columns.
+    let opts = PrepOptions {
+        pca: PcaComponents::Count(2),
+        family_weights: vec![(Family::Color, 0.0)],
+    };
+    let (p, xp) = Preprocessor::fit(&x, &tr.layout, &opts).unwrap();
+    assert_eq!(p.pca.n_features(), 2);
+    assert_eq!(xp.ncols(), 2);
+    assert!((motion_share(&p) - 1.0).abs() < 1e-12);
+    // Removing every family is refused.
+    let opts = PrepOptions {
+        pca: PcaComponents::Count(2),
+        family_weights: vec![(Family::Color, 0.0), (Family::Motion, 0.0)],
+    };
+    assert!(Preprocessor::fit(&x, &tr.layout, &opts).is_err());
+}
+
+#[test]
+fn grid_search_evaluate_save_and_reload() {
+    let (tr, va, te) = (matrix(8, 1), matrix(2, 2), matrix(4, 3));
+    let opts = PrepOptions {
+        pca: PcaComponents::Fraction(0.95),
+        family_weights: vec![(Family::Motion, 30.0)],
+    };
+    let data = prepare(&tr, &va, &te, &FeatureOptions::default(), &opts).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let classes: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
+    let grid = vec![
+        ("n_neighbors", vec![json!(1), json!(3)]),
+        ("weights", vec![json!("uniform")]),
+        ("metric", vec![json!("euclidean")]),
+    ];
+    let run = train_and_evaluate(
+        &data,
+        &Training {
+            kind: "knn",
+            grid: &grid,
+            class_names: &classes,
+            seed: 7,
+            model_dir: dir.path(),
+            name_suffix: "",
+        },
+    )
+    .unwrap();
+    let r = &run.result;
+    assert_eq!(r.name, "Classical-kNN");
+    // The motion columns separate the classes perfectly once weighted up.
+    assert_eq!(r.metrics.accuracy, 1.0);
+    assert_eq!(
+        r.metrics.confusion,
+        vec![vec![4, 0, 0], vec![0, 4, 0], vec![0, 0, 4]]
+    );
+    assert_eq!(r.details["grid_search"].as_array().unwrap().len(), 2);
+    assert_eq!(r.protocol.n_videos, 12);
+    let e = &r.efficiency;
+    assert!(e.model_size_bytes.unwrap() > 0);
+    assert_eq!(e.params, Some((24 * data.x_train.ncols()) as u64));
+    // End to end = feature extraction (0.5 s per video here) + preprocessing + classifier.
+    assert!(e.infer_time_s_per_video_e2e.unwrap() >= 0.5);
+
+    let saved = dir.path().join("classical-knn.pipeline");
+    let p = ClassicalPipeline::load(&saved).unwrap();
+    assert_eq!(p, run.pipeline);
+    let (pred, proba) = p.predict_features(&te.x.mapv(f64::from)).unwrap();
+    assert_eq!(pred, r.y_pred);
+    assert_eq!(proba.nrows(), 12);
+
+    // A damaged file is detected, not trusted.
+    let mut bytes = std::fs::read(&saved).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 1;
+    std::fs::write(&saved, &bytes).unwrap();
+    let err = ClassicalPipeline::load(&saved).unwrap_err().to_string();
+    assert!(err.contains("damaged"), "{err}");
+}
+
+#[test]
+fn an_empty_split_is_a_clear_error() {
+    let (tr, va) = (matrix(4, 1), matrix(1, 2));
+    let mut te = matrix(1, 3);
+    te.x = Array2::zeros((0, 42));
+    te.y.clear();
+    let err = prepare(
+        &tr,
+        &va,
+        &te,
+        &FeatureOptions::default(),
+        &PrepOptions::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("test split has no usable video"), "{err}");
+}
