@@ -14,7 +14,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use vidcompare::dataset::Dataset;
-use vidcompare::features::extract::{FeatureOptions, extract_video};
+use vidcompare::features::extract::{FeatureOptions, FeatureSet, extract_video};
 use vidcompare::features::{color, convert, motion, shape, texture};
 use vidcompare::video::decode_sampled;
 use vidcompare::video::enhance::{EnhanceParams, enhance};
@@ -37,7 +37,11 @@ fn main() {
         }
     };
     let videos: Vec<PathBuf> = ds.all().map(|(_, s)| s.path.clone()).take(max).collect();
-    let opts = FeatureOptions::default();
+    // The notebook's vector, so both sides compute the same thing (motion+ adds whole-clip flow).
+    let opts = FeatureOptions {
+        set: FeatureSet::Notebook,
+        ..FeatureOptions::default()
+    };
     println!(
         "classical features on {} videos of {root} ({}x{}, enhance on, {} cores)",
         videos.len(),

@@ -28,7 +28,7 @@ fn reference() -> Value {
     serde_json::from_str(&text).expect("valid json")
 }
 
-const SMALL: [&str; 3] = ["noisy_64x48", "proc_97x73", "tiny_9x7"];
+const SMALL: [&str; 3] = ["noisy_64x48", "odd_37x29", "tiny_9x7"];
 
 /// Byte-for-byte equality, reporting the count and the first differing byte rather than whole
 /// images.
@@ -75,19 +75,6 @@ fn lab_conversions_are_bit_exact_for_every_input() {
         r["cube_checksum"]["lab_to_lrgb"].as_u64().unwrap(),
         "COLOR_Lab2LBGR differs from OpenCV for some Lab triplet"
     );
-}
-
-#[test]
-fn lab_images_match_opencv() {
-    for name in SMALL {
-        let frame = load_rgb(&format!("enhance_{name}.png"));
-        let want = load_rgb(&format!("enhance_{name}_lab.png"));
-        assert_same_bytes(
-            &format!("{name} lab"),
-            lrgb_to_lab(&frame).as_raw(),
-            want.as_raw(),
-        );
-    }
 }
 
 #[test]
@@ -175,17 +162,8 @@ fn coloured_nl_means_matches_opencv() {
 #[test]
 fn enhance_matches_the_notebook() {
     let p = EnhanceParams::default();
-    for name in SMALL
-        .iter()
-        .map(|n| n.to_string())
-        .chain(["real_320x240".to_string()])
-    {
-        let input = if name == "real_320x240" {
-            "color_real_320x240.png".to_string()
-        } else {
-            format!("enhance_{name}.png")
-        };
-        let frame = load_rgb(&input);
+    for name in SMALL {
+        let frame = load_rgb(&format!("enhance_{name}.png"));
         let want = load_rgb(&format!("enhance_{name}_out.png"));
         assert_same_bytes(
             &format!("{name} enhance_frame"),
@@ -193,6 +171,27 @@ fn enhance_matches_the_notebook() {
             want.as_raw(),
         );
     }
+}
+
+/// The realistic frame, compared through checksums of OpenCV's outputs (to keep the fixtures
+/// small): bit-exact, beyond the project's target of a mean difference under 0.5 and at most 3
+/// grey levels.
+#[test]
+fn realistic_frame_is_bit_exact() {
+    let r = reference();
+    let frame = load_rgb("color_real_320x240.png");
+    let p = EnhanceParams::default();
+    let den = denoise_nl_means_colored(&frame, &p);
+    assert_eq!(
+        checksum(den.as_raw()),
+        r["real_320x240"]["den"].as_u64().unwrap(),
+        "fastNlMeansDenoisingColored of the 320x240 frame"
+    );
+    assert_eq!(
+        checksum(enhance(&frame, &p).as_raw()),
+        r["real_320x240"]["out"].as_u64().unwrap(),
+        "enhance_frame of the 320x240 frame"
+    );
 }
 
 /// Best-of-n seconds of `f` (the minimum is the least disturbed by other work on the machine).

@@ -6,8 +6,8 @@ Writes, under tests/fixtures/features/ (all images stored in RGB channel order):
   color_<name>.png          test frames: two procedural ones (64x48, 97x73; gradients, shapes
                             and seeded noise), one with a constant blue channel, and a realistic
                             320x240 frame (see REAL_FRAME below)
-  color_<name>_gray.png     cv2.cvtColor(bgr, COLOR_BGR2GRAY)   (procedural frames only)
-  color_<name>_hsv.png      cv2.cvtColor(bgr, COLOR_BGR2HSV), channels H, S, V   (idem)
+  color_proc_64x48_gray.png cv2.cvtColor(bgr, COLOR_BGR2GRAY) of one frame, for diagnostics
+  color_proc_64x48_hsv.png  cv2.cvtColor(bgr, COLOR_BGR2HSV), channels H, S, V   (idem)
   color_reference.json      per frame: the notebook's color_hist_rgb, color_hist_hsv,
                             color_moments and avg_color (In[6], copied verbatim below; NaN is
                             written as null), and checksums of the gray and HSV conversions of
@@ -158,7 +158,7 @@ def main():
         if name != "real_320x240":
             save_rgb(path, rgb)
         bgr = np.ascontiguousarray(rgb[:, :, ::-1])
-        if name != "real_320x240":  # the cube checksums cover its conversions; keep the size down
+        if name == "proc_64x48":  # a sample for diagnostics; the cube checksums cover the rest
             gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
             save_rgb(os.path.join(OUT, f"color_{name}_gray.png"), gray)
             save_rgb(os.path.join(OUT, f"color_{name}_hsv.png"), cv2.cvtColor(bgr, cv2.COLOR_BGR2HSV))

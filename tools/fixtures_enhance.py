@@ -3,22 +3,21 @@
 
 Writes, under tests/fixtures/features/ (all images stored in RGB channel order):
 
-  enhance_<name>.png             inputs: a noisy procedural 64x48 frame, a procedural 97x73
-                                 frame and a 9x7 one (smaller than the 21x21 search window, so
-                                 borders fold several times); the realistic 320x240 input is
-                                 color_real_320x240.png from tools/fixtures_color.py
-  enhance_<name>_lab.png         cv2.cvtColor(bgr, COLOR_LBGR2Lab), channels L, a, b
+  enhance_<name>.png             inputs: a noisy procedural 64x48 frame, a procedural 37x29
+                                 frame (odd sizes) and a 9x7 one (smaller than the 21x21 search
+                                 window, so borders fold several times); the realistic 320x240
+                                 input is color_real_320x240.png from tools/fixtures_color.py
   enhance_<name>_den.png         cv2.fastNlMeansDenoisingColored(bgr, None, 5, 5, 7, 21)
   enhance_<name>_blur.png        cv2.GaussianBlur(den, (0, 0), 1.0)
   enhance_<name>_blur15.png      cv2.GaussianBlur(frame, (0, 0), 1.5)   (an 11-tap kernel)
   enhance_<name>_nlgray.png      cv2.fastNlMeansDenoising(gray, None, 12, 5, 11)
                                  (single channel, other windows)
   enhance_<name>_out.png         the notebook's enhance_frame(bgr) (In[5], verbatim below)
-  enhance_reference.json         cv2.getGaussianKernel for a few sizes, and checksums of
-                                 COLOR_LBGR2Lab over all 2^24 colours and of COLOR_Lab2LBGR over
-                                 all 2^24 Lab byte triplets (same checksum as fixtures_color.py)
-
-For the 320x240 frame only the enhanced image is stored (size).
+  enhance_reference.json         cv2.getGaussianKernel for a few sizes; checksums (the one of
+                                 fixtures_color.py) of COLOR_LBGR2Lab over all 2^24 colours, of
+                                 COLOR_Lab2LBGR over all 2^24 Lab byte triplets, and of the
+                                 denoised and enhanced 320x240 frame (stored as checksums to keep
+                                 the fixtures small)
 
 Run from the repository root after tools/fixtures_color.py (deterministic):
 
@@ -92,14 +91,13 @@ def main():
     os.makedirs(OUT, exist_ok=True)
     small = {
         "noisy_64x48": procedural(64, 48, 11, 18),
-        "proc_97x73": procedural(97, 73, 12, 8),
+        "odd_37x29": procedural(37, 29, 12, 8),
         "tiny_9x7": procedural(9, 7, 13, 25),
     }
     for name, rgb in small.items():
         bgr = np.ascontiguousarray(rgb[:, :, ::-1])
         p = lambda suffix: os.path.join(OUT, f"enhance_{name}{suffix}.png")
         save_rgb(p(""), rgb)
-        save_rgb(p("_lab"), cv2.cvtColor(bgr, cv2.COLOR_LBGR2Lab))
         den = cv2.fastNlMeansDenoisingColored(bgr, None, 5, 5, 7, 21)
         save_rgb(p("_den"), den[:, :, ::-1])
         save_rgb(p("_blur"), cv2.GaussianBlur(den, (0, 0), 1.0)[:, :, ::-1])
@@ -110,7 +108,8 @@ def main():
 
     real = load_rgb(os.path.join(OUT, "color_real_320x240.png"))
     bgr = np.ascontiguousarray(real[:, :, ::-1])
-    save_rgb(os.path.join(OUT, "enhance_real_320x240_out.png"), enhance_frame(bgr)[:, :, ::-1])
+    real_den = cv2.fastNlMeansDenoisingColored(bgr, None, 5, 5, 7, 21)[:, :, ::-1].copy()
+    real_out = enhance_frame(bgr)[:, :, ::-1].copy()
 
     c = cube()
     ref = {
@@ -124,6 +123,8 @@ def main():
             # Input channels (L, a, b) -> OpenCV's BGR output reversed to RGB.
             "lab_to_lrgb": cube_checksum(cv2.cvtColor(c, cv2.COLOR_Lab2LBGR)[:, :, ::-1].copy()),
         },
+        # RGB bytes of the realistic frame's denoised and enhanced versions.
+        "real_320x240": {"den": cube_checksum(real_den), "out": cube_checksum(real_out)},
         "opencv_version": cv2.__version__,
     }
     with open(os.path.join(OUT, "enhance_reference.json"), "w") as f:

@@ -24,12 +24,14 @@
 //!   with an 8-bit fixed-point kernel (`[1, 14, 62, 102, 62, 14, 1] / 256` for sigma 1);
 //! - `addWeighted`: float arithmetic rounded half to even.
 //!
-//! Speed: the naive NL-means costs search^2 x template^2 operations per pixel. Here each of the
-//! search offsets is handled for a band of rows at once: per-pixel squared differences are summed
-//! down the template's height with a running column sum (adding the row entering the window,
-//! subtracting the one leaving it), across its width with a short sliding sum, and turned into
-//! weights through the table, so a pixel costs a few operations per offset whatever the template
-//! size. Row bands run in parallel with rayon.
+//! Speed: the naive NL-means costs search^2 x template^2 operations per pixel. Here each search
+//! offset is handled for a band of rows at once: per-pixel squared differences are summed down
+//! the template's height with a running column sum (adding the row entering the window,
+//! subtracting the one leaving it), across its width in one pass, and turned into weights through
+//! the table, so a pixel costs a few operations per offset whatever the template size. The patch
+//! distance is symmetric, so only half the offsets are computed, each weight serving both pixels
+//! of the pair. Row bands run in parallel with rayon, and the inner loops are compiled for AVX2
+//! where the CPU has it.
 
 use std::sync::OnceLock;
 
@@ -806,6 +808,8 @@ impl<const C: usize> Job<'_, C> {
         }
     }
 
+    /// Visit the half of the search offsets that comes after the centre (row by row), for the
+    /// pixels p of rows `r0..r1`, adding each weight to p's sums and to its partner p + d's.
     #[inline(always)]
     fn band_impl(&self, r0: isize, r1: isize) -> Partial<C> {
         let (w, b, t, s, pw) = (self.w, self.b, self.t, self.s, self.pw);
