@@ -402,6 +402,29 @@ pub fn train_and_evaluate(data: &Prepared, t: &Training<'_>) -> Result<Classical
         "pipeline_bytes": pipeline_bytes,
         "warnings": search.warnings,
     });
+    let mut notes = Vec::new();
+    let agree = scores
+        .iter()
+        .zip(&y_pred)
+        .filter(|(s, p)| {
+            let argmax = s
+                .iter()
+                .enumerate()
+                .max_by(|a, b| a.1.total_cmp(b.1))
+                .map(|(i, _)| i);
+            argmax == Some(**p)
+        })
+        .count();
+    if agree * 2 < n_test {
+        notes.push(format!(
+            "{name}: the class scores used for ROC-AUC disagree with the predictions on {} of {n_test} \
+             test videos. For the SVM these are Platt-scaled probabilities fitted by an internal \
+             5-fold cross-validation, which is unreliable on small training sets; scikit-learn's \
+             SVC(probability=True) behaves the same way (checked on these features), so the AUC \
+             is reported as the notebook would compute it.",
+            n_test - agree
+        ));
+    }
     let result = ModelResult {
         name: name.clone(),
         kind: ModelKind::Classical,
@@ -447,7 +470,7 @@ pub fn train_and_evaluate(data: &Prepared, t: &Training<'_>) -> Result<Classical
             Artifact::from_file("classifier", &model_path)?,
             Artifact::from_file("pipeline", &pipeline_path)?,
         ],
-        notes: Vec::new(),
+        notes,
     };
     Ok(ClassicalRun { result, pipeline })
 }

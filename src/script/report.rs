@@ -118,8 +118,15 @@ pub(super) fn module(state: Shared) -> Module {
         move |ctx: NativeCallContext, caption: ImmutableString, models: Array| {
             let r = models_from(models).and_then(|ms| {
                 let t = metrics_table(&caption, &ms);
+                let notes: Vec<String> = ms
+                    .iter()
+                    .flat_map(|m| m.notes.iter().map(|n| format!("- {n}")))
+                    .collect();
                 with_section(&st, |s| {
                     s.table(t);
+                    if !notes.is_empty() {
+                        s.markdown(&format!("**Notes**\n\n{}", notes.join("\n")));
+                    }
                 })
             });
             at(&ctx, r)
