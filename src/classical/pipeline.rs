@@ -395,6 +395,7 @@ pub fn train_and_evaluate(data: &Prepared, t: &Training<'_>) -> Result<Classical
         "cv_folds": 3,
         "search_seconds": search.total_seconds,
         "pca_components": data.prep.pca.n_components(),
+        "preprocess_fit_seconds": data.fit_seconds,
         "dim_in": data.dim_in,
         "pca_importances_top20": importances,
         "feature_seconds_per_video": feat_s,
