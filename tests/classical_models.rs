@@ -683,7 +683,7 @@ fn fitted_models_round_trip_through_bincode_and_keep_score_width() {
         let bytes = bincode::serialize(&model).unwrap();
         let back: FittedModel = bincode::deserialize(&bytes).unwrap();
         assert_eq!(back, model, "{kind}");
-        let scores = vidcompare::classical::search::Fitted::scores(&back, &x_test);
+        let scores = vidcompare::classical::search::Fitted::scores(&back, &x_test).unwrap();
         assert!(
             scores
                 .iter()
@@ -700,7 +700,7 @@ fn fitted_models_round_trip_through_bincode_and_keep_score_width() {
             .fit(&x, &y, n_classes, 11)
             .unwrap();
         assert_eq!(
-            boxed.predict(&x_test),
+            boxed.predict(&x_test).unwrap(),
             model.try_predict(&x_test).unwrap(),
             "{kind}"
         );

@@ -518,8 +518,8 @@ impl Estimator for WeightedNearestCentroid {
 }
 
 impl Fitted for Centroids {
-    fn predict(&self, x: &Array2<f64>) -> Vec<usize> {
-        x.rows()
+    fn predict(&self, x: &Array2<f64>) -> vidcompare::Result<Vec<usize>> {
+        Ok(x.rows()
             .into_iter()
             .map(|row| {
                 let p = [row[0], row[1] * self.weight];
@@ -534,19 +534,20 @@ impl Fitted for Centroids {
                 }
                 best.0
             })
-            .collect()
+            .collect())
     }
 
-    fn scores(&self, x: &Array2<f64>) -> Vec<Vec<f64>> {
+    fn scores(&self, x: &Array2<f64>) -> vidcompare::Result<Vec<Vec<f64>>> {
         let n_classes = self.centroids.len();
-        self.predict(x)
+        Ok(self
+            .predict(x)?
             .into_iter()
             .map(|c| {
                 (0..n_classes)
                     .map(|k| f64::from(u8::from(k == c)))
                     .collect()
             })
-            .collect()
+            .collect())
     }
 }
 
@@ -601,7 +602,10 @@ fn grid_search_matches_grid_search_cv() {
         f["best_index"].as_u64().unwrap() as usize
     );
     assert_eq!((result.rows[0].rank, result.rows[4].rank), (1, 1));
-    assert_eq!(result.best.predict(&x), labels(&f["best_predictions"]));
+    assert_eq!(
+        result.best.predict(&x).unwrap(),
+        labels(&f["best_predictions"])
+    );
     assert!(result.warnings.is_empty(), "{:?}", result.warnings);
     let json = serde_json::to_value(&result).unwrap();
     assert_eq!(json["best_index"], 0);

@@ -39,11 +39,11 @@ pub trait Estimator: Send + Sync {
 /// A trained classifier.
 pub trait Fitted: Send + Sync {
     /// The predicted class of each row of `x`.
-    fn predict(&self, x: &Array2<f64>) -> Vec<usize>;
+    fn predict(&self, x: &Array2<f64>) -> Result<Vec<usize>>;
 
     /// One score vector of length `n_classes` per row of `x` (probabilities, or softmaxed
     /// decision values), used for ROC AUC.
-    fn scores(&self, x: &Array2<f64>) -> Vec<Vec<f64>>;
+    fn scores(&self, x: &Array2<f64>) -> Result<Vec<Vec<f64>>>;
 }
 
 /// The folds of scikit-learn's `StratifiedKFold(n_splits=k, shuffle=False).split(X, y)`, as
@@ -275,14 +275,14 @@ impl GridSearch {
                 let t0 = Instant::now();
                 let fitted = candidates[c].fit(&x_train, &y_train, n_classes, self.seed);
                 let fit_seconds = t0.elapsed().as_secs_f64();
-                let score = fitted.map(|model| {
-                    let predicted = model.predict(&x.select(Axis(0), test));
+                let score = fitted.and_then(|model| {
+                    let predicted = model.predict(&x.select(Axis(0), test))?;
                     let correct = test
                         .iter()
                         .zip(&predicted)
                         .filter(|&(&i, &p)| y[i] == p)
                         .count();
-                    correct as f64 / test.len() as f64
+                    Ok(correct as f64 / test.len() as f64)
                 });
                 (score, fit_seconds)
             })

@@ -465,17 +465,15 @@ impl FittedSvm {
 }
 
 impl Fitted for FittedSvm {
-    /// # Panics
-    /// If `x` has a different number of columns than the training matrix.
-    fn predict(&self, x: &Array2<f64>) -> Vec<usize> {
-        self.try_predict(x).unwrap_or_else(|e| panic!("{e}"))
+    /// Errors when `x` has a different number of columns than the training matrix.
+    fn predict(&self, x: &Array2<f64>) -> Result<Vec<usize>> {
+        self.try_predict(x)
     }
 
-    /// # Panics
-    /// If `x` has a different number of columns than the training matrix.
-    fn scores(&self, x: &Array2<f64>) -> Vec<Vec<f64>> {
-        let proba = self.try_predict_proba(x).unwrap_or_else(|e| panic!("{e}"));
-        proba.rows().into_iter().map(|r| r.to_vec()).collect()
+    /// Errors when `x` has a different number of columns than the training matrix.
+    fn scores(&self, x: &Array2<f64>) -> Result<Vec<Vec<f64>>> {
+        let proba = self.try_predict_proba(x)?;
+        Ok(proba.rows().into_iter().map(|r| r.to_vec()).collect())
     }
 }
 
