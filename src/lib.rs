@@ -23,6 +23,7 @@ pub mod config;
 pub mod dataset;
 pub mod error;
 pub mod features;
+pub mod interrupt;
 pub mod metrics;
 pub mod report;
 pub mod results;

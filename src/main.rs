@@ -37,6 +37,9 @@ enum Command {
         /// Stop the script after this many Rhai operations (guards against runaway loops).
         #[arg(long)]
         max_operations: Option<u64>,
+        /// Stop the script after this many seconds.
+        #[arg(long)]
+        max_seconds: Option<f64>,
         /// Folder of report templates (default: ./templates when it exists, else built-in).
         #[arg(long)]
         templates: Option<PathBuf>,
@@ -86,6 +89,13 @@ enum Command {
         model: PathBuf,
         videos: Vec<PathBuf>,
     },
+    /// Check every video of a dataset up front: open and fully decode each one (in parallel) and
+    /// print a table of the problems (missing, zero-byte, not a video, audio only, truncated,
+    /// corrupt, too short). Exits with status 1 when some video is unusable.
+    Check {
+        /// The dataset root (holding splits/train.txt, val.txt, test.txt).
+        root: PathBuf,
+    },
     /// List the configuration keys with their defaults.
     Config,
 }
@@ -114,18 +124,28 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             script,
             set,
             max_operations,
+            max_seconds,
             templates,
             quiet,
         } => {
             let config = Config::with_overrides(&set)?;
+            // Ctrl-C stops at the next video boundary; finished videos are already cached.
+            vidcompare::interrupt::install_interrupt_handler()?;
             let opts = RunOptions {
                 config,
                 progress: !quiet,
                 max_operations,
+                max_seconds,
                 templates_dir: default_templates(templates),
                 write_report: true,
             };
-            let out = run_script(&script, opts)?;
+            let out = match run_script(&script, opts) {
+                Err(e) if vidcompare::interrupt::interrupted() => {
+                    eprintln!("{e}");
+                    std::process::exit(vidcompare::interrupt::EXIT_INTERRUPTED);
+                }
+                r => r?,
+            };
             if let Some(p) = out.index_html {
                 println!("report: {}", p.display());
             }
@@ -269,6 +289,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 anyhow::bail!(
                     "{failed} of {} videos could not be classified",
                     videos.len()
+                );
+            }
+        }
+        Command::Check { root } => {
+            let report = vidcompare::dataset::check::check(&root)?;
+            println!("{report}");
+            if report.has_errors() {
+                anyhow::bail!(
+                    "{} of {} videos are unusable",
+                    report.counts.errors,
+                    report.counts.videos
                 );
             }
         }

@@ -189,3 +189,20 @@ report::bar_chart(#{ title: "t", x_label: "model", y_label: "s", categories: ["a
         "{msg}"
     );
 }
+
+#[test]
+fn runaway_script_is_stopped_by_the_time_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("loop.rhai"),
+        "let i = 0;\nloop { i += 1; }\n",
+    )
+    .unwrap();
+    let mut o = opts(&[]);
+    o.max_seconds = Some(0.2);
+    let t = std::time::Instant::now();
+    let msg = script_error(dir.path(), "loop.rhai", o);
+    assert!(msg.contains("time limit of 0.2 s"), "{msg}");
+    assert!(msg.contains("loop.rhai:2:"), "{msg}");
+    assert!(t.elapsed().as_secs_f64() < 10.0);
+}

@@ -152,69 +152,17 @@ impl Dataset {
     /// Read and validate the dataset at `root`; see the [module docs](self) for the format and the
     /// checks. On failure the error lists every problem found, each with file and line.
     pub fn load(root: impl AsRef<Path>) -> Result<Dataset> {
-        let root = root.as_ref().to_path_buf();
-        let mut problems = Vec::new();
+        load_impl(root.as_ref(), false).map(|(ds, _)| ds)
+    }
 
-        match fs::metadata(&root) {
-            Ok(m) if m.is_dir() => {}
-            Ok(_) => {
-                return Err(Error::Dataset(vec![problem(
-                    &root,
-                    None,
-                    "dataset root is not a directory",
-                )]));
-            }
-            Err(e) => {
-                return Err(Error::Dataset(vec![problem(
-                    &root,
-                    None,
-                    format!("dataset root cannot be read: {e}"),
-                )]));
-            }
-        }
-
-        let splits_dir = root.join(SPLITS_DIR);
-        let mut splits: [Vec<Sample>; 3] = Default::default();
-        if !splits_dir.is_dir() {
-            problems.push(problem(
-                &splits_dir,
-                None,
-                format!(
-                    "splits directory not found (expected {SPLITS_DIR}/train.txt, val.txt and test.txt under the root)"
-                ),
-            ));
-        } else {
-            for (i, name) in SplitName::ALL.iter().enumerate() {
-                let file = splits_dir.join(name.file_name());
-                if !file.is_file() {
-                    problems.push(problem(&file, None, "split file not found"));
-                    continue;
-                }
-                let (samples, mut found) = parse_split_file(&file, &root);
-                let empty = samples.is_empty() && found.is_empty();
-                problems.append(&mut found);
-                if empty {
-                    problems.push(problem(&file, None, "split file lists no samples"));
-                }
-                splits[i] = samples;
-            }
-            check_duplicates(&splits_dir, &splits, &mut problems);
-        }
-
-        let n_classes = check_labels(&splits_dir, &splits, &mut problems);
-        let class_names = read_class_names(&root, n_classes, &mut problems);
-
-        if !problems.is_empty() {
-            return Err(Error::Dataset(problems));
-        }
-        let [train, val, test] = splits;
-        Ok(Dataset {
-            root,
-            train,
-            val,
-            test,
-            class_names,
-        })
+    /// [`Dataset::load`], except that a video file that does not exist is not fatal: its sample is
+    /// dropped from its split and its problem (`file:line: video file not found: ...`) is returned
+    /// as a warning. Every other problem stays fatal, and so does a split that dropping leaves
+    /// without any sample (the error names its split file). Labels, duplicates and the class count
+    /// are checked on the split files as written, so a missing video never changes `n_classes`.
+    pub fn load_lenient(root: impl AsRef<Path>) -> Result<(Dataset, Vec<Problem>)> {
+        let (ds, missing) = load_impl(root.as_ref(), true)?;
+        Ok((ds, missing.into_iter().map(|m| m.problem).collect()))
     }
 
     /// The samples of one split.
@@ -253,6 +201,138 @@ impl Dataset {
     }
 }
 
+/// A sample whose video file does not exist, dropped by [`Dataset::load_lenient`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MissingVideo {
+    /// The split it was listed in.
+    pub split: SplitName,
+    /// The sample as parsed from its line.
+    pub sample: Sample,
+    /// `splits/X.txt:line: video file not found: ...`.
+    pub problem: Problem,
+}
+
+/// [`Dataset::load`] and [`Dataset::load_lenient`]; in lenient mode missing videos are dropped
+/// and returned instead of being fatal.
+pub(crate) fn load_impl(root: &Path, lenient: bool) -> Result<(Dataset, Vec<MissingVideo>)> {
+    let root = root.to_path_buf();
+    let mut problems = Vec::new();
+
+    match fs::metadata(&root) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => {
+            return Err(Error::Dataset(vec![problem(
+                &root,
+                None,
+                "dataset root is not a directory",
+            )]));
+        }
+        Err(e) => {
+            return Err(Error::Dataset(vec![problem(
+                &root,
+                None,
+                format!("dataset root cannot be read: {e}"),
+            )]));
+        }
+    }
+
+    let splits_dir = root.join(SPLITS_DIR);
+    let mut splits: [Vec<Sample>; 3] = Default::default();
+    // Lenient mode: problems of videos that do not exist, and their lines, per split.
+    let mut missing: [Vec<Problem>; 3] = Default::default();
+    let mut missing_lines: [Vec<Option<usize>>; 3] = Default::default();
+    if !splits_dir.is_dir() {
+        problems.push(problem(
+            &splits_dir,
+            None,
+            format!(
+                "splits directory not found (expected {SPLITS_DIR}/train.txt, val.txt and test.txt under the root)"
+            ),
+        ));
+    } else {
+        for (i, name) in SplitName::ALL.iter().enumerate() {
+            let file = splits_dir.join(name.file_name());
+            if !file.is_file() {
+                problems.push(problem(&file, None, "split file not found"));
+                continue;
+            }
+            let (samples, found, missing_at) = parse_split_file_impl(&file, &root);
+            let empty = samples.is_empty() && found.is_empty();
+            for (k, p) in found.into_iter().enumerate() {
+                if lenient && missing_at.contains(&k) {
+                    missing_lines[i].push(p.line);
+                    missing[i].push(p);
+                } else {
+                    problems.push(p);
+                }
+            }
+            if empty {
+                problems.push(problem(&file, None, "split file lists no samples"));
+            }
+            splits[i] = samples;
+        }
+        check_duplicates(&splits_dir, &splits, &mut problems);
+    }
+
+    let n_classes = check_labels(&splits_dir, &splits, &mut problems);
+    let class_names = read_class_names(&root, n_classes, &mut problems);
+
+    // Dropping happens after the checks above so that they see the split files as written.
+    let mut dropped = Vec::new();
+    for (i, name) in SplitName::ALL.iter().enumerate() {
+        if missing[i].is_empty() {
+            continue;
+        }
+        let (gone, kept): (Vec<Sample>, Vec<Sample>) = std::mem::take(&mut splits[i])
+            .into_iter()
+            .partition(|s| missing_lines[i].contains(&Some(s.line)));
+        if kept.is_empty() {
+            problems.push(problem(
+                &splits_dir.join(name.file_name()),
+                None,
+                format!(
+                    "no usable video left in the {name} split: all {} listed video{} missing",
+                    missing[i].len(),
+                    if missing[i].len() == 1 {
+                        " is"
+                    } else {
+                        "s are"
+                    }
+                ),
+            ));
+        }
+        splits[i] = kept;
+        for p in std::mem::take(&mut missing[i]) {
+            match gone.iter().find(|s| Some(s.line) == p.line) {
+                Some(sample) => dropped.push(MissingVideo {
+                    split: *name,
+                    sample: sample.clone(),
+                    problem: p,
+                }),
+                // The line had no sample (a bad label, already a fatal problem): keep it listed.
+                None => problems.push(p),
+            }
+        }
+    }
+
+    if !problems.is_empty() {
+        // Failing anyway: list the missing videos too, so that one run shows every problem.
+        problems.extend(dropped.into_iter().map(|m| m.problem));
+        return Err(Error::Dataset(problems));
+    }
+    let [train, val, test] = splits;
+    Ok((
+        Dataset {
+            root,
+            train,
+            val,
+            test,
+            class_names,
+        },
+        dropped,
+    ))
+}
+
 /// Parse one split file whose paths are relative to `root`.
 ///
 /// Returns the samples that parsed, and the problems found (each at `path` and its line). A line
@@ -261,13 +341,21 @@ impl Dataset {
 /// coverage do not report spurious follow-on problems. Cross-line checks (duplicates, label range)
 /// are [`Dataset::load`]'s job.
 pub fn parse_split_file(path: &Path, root: &Path) -> (Vec<Sample>, Vec<Problem>) {
+    let (samples, problems, _) = parse_split_file_impl(path, root);
+    (samples, problems)
+}
+
+/// [`parse_split_file`], plus the positions in the problem list of the "video file not found"
+/// problems, which [`Dataset::load_lenient`] turns into warnings.
+fn parse_split_file_impl(path: &Path, root: &Path) -> (Vec<Sample>, Vec<Problem>, Vec<usize>) {
+    let mut missing_at = Vec::new();
     let mut samples = Vec::new();
     let mut problems = Vec::new();
     let bytes = match fs::read(path) {
         Ok(b) => b,
         Err(e) => {
             problems.push(problem(path, None, format!("cannot read split file: {e}")));
-            return (samples, problems);
+            return (samples, problems, missing_at);
         }
     };
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
@@ -328,6 +416,7 @@ pub fn parse_split_file(path: &Path, root: &Path) -> (Vec<Sample>, Vec<Problem>)
                 }
             }
             Err(_) => {
+                missing_at.push(problems.len());
                 problems.push(problem(
                     path,
                     Some(line_no),
@@ -344,7 +433,7 @@ pub fn parse_split_file(path: &Path, root: &Path) -> (Vec<Sample>, Vec<Problem>)
             });
         }
     }
-    (samples, problems)
+    (samples, problems, missing_at)
 }
 
 /// Split a non-blank, trimmed line into (path, label), honouring a double-quoted path.
@@ -497,7 +586,29 @@ fn check_labels(
     splits: &[Vec<Sample>; 3],
     problems: &mut Vec<Problem>,
 ) -> usize {
-    let all: BTreeSet<usize> = splits.iter().flatten().map(|s| s.label).collect();
+    // Every label 0..n-1 must appear somewhere, so a label can't exceed the number of videos
+    // listed. Checking that first also keeps an absurd label (10^12, usize::MAX) from sizing
+    // anything below.
+    let total: usize = splits.iter().map(Vec::len).sum();
+    for (name, samples) in SplitName::ALL.iter().zip(splits) {
+        for s in samples.iter().filter(|s| s.label >= total) {
+            problems.push(problem(
+                &splits_dir.join(name.file_name()),
+                Some(s.line),
+                format!(
+                    "label {} is too large: with {total} videos listed, labels can only run from 0 to {}",
+                    s.label,
+                    total - 1
+                ),
+            ));
+        }
+    }
+    let all: BTreeSet<usize> = splits
+        .iter()
+        .flatten()
+        .map(|s| s.label)
+        .filter(|&l| l < total)
+        .collect();
     let Some(&max) = all.iter().next_back() else {
         return 0;
     };

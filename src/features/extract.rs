@@ -436,12 +436,40 @@ impl FeatureMatrix {
 
 /// Extract features for every sample, in parallel, through the cache when one is given. Videos
 /// that fail are listed in [`FeatureMatrix::skipped`] (and on stderr), never silently dropped.
+///
+/// After an interrupt ([`crate::interrupt::interrupted`]) the videos not yet started are listed
+/// as skipped; [`try_extract_samples`] turns that into an error instead.
 pub fn extract_samples(
     samples: &[Sample],
     opts: &FeatureOptions,
     cache: Option<&FeatureCache>,
     progress: bool,
 ) -> FeatureMatrix {
+    extract_impl(samples, opts, cache, progress).0
+}
+
+/// [`extract_samples`], stopping at the next video boundary after an interrupt (Ctrl-C) with the
+/// error of [`crate::interrupt::interrupted_error`]. Videos finished before the interrupt are in
+/// the cache, so running again resumes where this stopped.
+pub fn try_extract_samples(
+    samples: &[Sample],
+    opts: &FeatureOptions,
+    cache: Option<&FeatureCache>,
+    progress: bool,
+) -> Result<FeatureMatrix> {
+    match extract_impl(samples, opts, cache, progress) {
+        (_, true) => Err(crate::interrupt::interrupted_error()),
+        (m, false) => Ok(m),
+    }
+}
+
+/// The matrix, and whether an interrupt left some videos unstarted.
+fn extract_impl(
+    samples: &[Sample],
+    opts: &FeatureOptions,
+    cache: Option<&FeatureCache>,
+    progress: bool,
+) -> (FeatureMatrix, bool) {
     let layout = Arc::new(opts.layout());
     let fingerprint = opts.fingerprint();
     let bar = if progress {
@@ -461,12 +489,24 @@ pub fn extract_samples(
     let results: Vec<(Result<Extracted>, &Sample)> = samples
         .par_iter()
         .map(|s| {
+            // Checked between videos: a video already started finishes and reaches the cache.
+            if crate::interrupt::interrupted() {
+                return (Err(crate::interrupt::interrupted_error()), s);
+            }
             let r = one(s, opts, cache, &fingerprint);
             bar.inc(1);
             (r, s)
         })
         .collect();
     bar.finish_and_clear();
+    let not_started = results
+        .iter()
+        .filter(|(r, _)| {
+            r.as_ref()
+                .is_err_and(crate::interrupt::is_interrupted_error)
+        })
+        .count();
+    let stopped = not_started > 0;
 
     let dim = layout.len();
     let mut data = Vec::with_capacity(samples.len() * dim);
@@ -509,11 +549,22 @@ pub fn extract_samples(
             }),
         }
     }
-    for sk in &m.skipped {
-        eprintln!("warning: {}: skipped: {}", sk.path.display(), sk.reason);
+    if stopped {
+        eprintln!(
+            "interrupt: stopped with {not_started} of {} video(s) not started",
+            samples.len()
+        );
+    } else {
+        for sk in &m.skipped {
+            eprintln!("warning: {}: skipped: {}", sk.path.display(), sk.reason);
+        }
+        // A damaged video that still gave frames (e.g. a truncated file) is used, but said so.
+        for w in &m.warnings {
+            eprintln!("warning: {w}");
+        }
     }
     m.x = Array2::from_shape_vec((m.y.len(), dim), data).expect("rows have the layout's length");
-    m
+    (m, stopped)
 }
 
 fn strip_path(msg: &str, path: &Path) -> String {

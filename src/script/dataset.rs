@@ -94,8 +94,20 @@ pub(super) fn module(state: Shared) -> Module {
     m
 }
 
+/// Lenient: a listed video that does not exist is dropped with a warning (stderr and the report)
+/// instead of failing the run; every other dataset problem still stops the script.
 fn load(st: &Shared, root: &str) -> Res<ScriptDataset> {
-    let ds = Dataset::load(root).map_err(rt)?;
+    let (ds, missing) = Dataset::load_lenient(root).map_err(rt)?;
+    if !missing.is_empty() {
+        let mut s = lock(st);
+        for p in &missing {
+            let w = format!("{p} (skipped)");
+            eprintln!("warning: {w}");
+            if !s.report.warnings.contains(&w) {
+                s.report.warnings.push(w);
+            }
+        }
+    }
     let name = ds
         .root
         .file_name()

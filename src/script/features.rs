@@ -13,7 +13,7 @@ use super::{Shared, at, lock, rt};
 use crate::config::Config;
 use crate::dataset::SplitName;
 use crate::features::cache::FeatureCache;
-use crate::features::extract::{FeatureMatrix, FeatureOptions, extract_samples};
+use crate::features::extract::{FeatureMatrix, FeatureOptions, try_extract_samples};
 
 type Res<T> = Result<T, Box<EvalAltResult>>;
 
@@ -99,7 +99,7 @@ fn extract(st: &Shared, ds: &ScriptDataset, split: &str, overrides: &Map) -> Res
         )
     };
     let cache = FeatureCache::new(Path::new(&cache_dir).join("features"));
-    let m = extract_samples(ds.split(split), &opts, Some(&cache), progress);
+    let m = try_extract_samples(ds.split(split), &opts, Some(&cache), progress).map_err(rt)?;
     let mut s = lock(st);
     for sk in &m.skipped {
         let w = format!(

@@ -32,6 +32,8 @@ pub struct RunOptions {
     pub progress: bool,
     /// Stop a runaway script after this many Rhai operations (None: unlimited).
     pub max_operations: Option<u64>,
+    /// Stop the script after this many seconds of wall-clock time (None: unlimited).
+    pub max_seconds: Option<f64>,
     /// Folder of report templates to use instead of the built-in copies (edits need no rebuild).
     pub templates_dir: Option<PathBuf>,
     /// Write the report when the script finishes (tests may turn this off).
@@ -44,6 +46,7 @@ impl Default for RunOptions {
             config: Config::default(),
             progress: true,
             max_operations: None,
+            max_seconds: None,
             templates_dir: None,
             write_report: true,
         }
@@ -124,12 +127,31 @@ fn value_to_dynamic(v: &Value) -> Dynamic {
 }
 
 /// Build an engine with every vidcompare namespace registered, sharing `state`.
-pub(crate) fn build_engine(state: Shared, script_dir: &Path, max_ops: Option<u64>) -> Engine {
+pub(crate) fn build_engine(
+    state: Shared,
+    script_dir: &Path,
+    max_ops: Option<u64>,
+    max_seconds: Option<f64>,
+) -> Engine {
     let mut engine = Engine::new();
     engine.set_module_resolver(FileModuleResolver::new_with_path(script_dir));
     if let Some(n) = max_ops {
         engine.set_max_operations(n);
     }
+    // Ctrl-C and the time limit stop the script between Rhai operations (long library calls
+    // check the interrupt flag themselves).
+    let started = Instant::now();
+    engine.on_progress(move |_| {
+        if crate::interrupt::interrupted() {
+            return Some(crate::interrupt::INTERRUPTED_MESSAGE.into());
+        }
+        match max_seconds {
+            Some(s) if started.elapsed().as_secs_f64() > s => {
+                Some(format!("time limit of {s} s reached (--max-seconds)").into())
+            }
+            _ => None,
+        }
+    });
     engine.set_max_expr_depths(256, 256);
 
     engine
@@ -201,7 +223,12 @@ pub fn run_script(path: &Path, opts: RunOptions) -> Result<RunOutcome> {
         results: crate::results::ResultsTable::new(),
     }));
 
-    let engine = build_engine(state.clone(), script_dir, opts.max_operations);
+    let engine = build_engine(
+        state.clone(),
+        script_dir,
+        opts.max_operations,
+        opts.max_seconds,
+    );
     let mut ast = engine
         .compile(&source)
         .map_err(|e| Error::Script(format_error(path, &EvalAltResult::from(e), script_dir)))?;
@@ -273,6 +300,9 @@ pub fn format_error(main: &Path, err: &EvalAltResult, script_dir: &Path) -> Stri
     // Rhai appends " (line L, position C)"; we print the position our own way.
     if let Some(i) = msg.rfind(" (line ") {
         msg.truncate(i);
+    }
+    if let EvalAltResult::ErrorTerminated(why, _) = e {
+        msg = format!("script stopped: {why}");
     }
     if let EvalAltResult::ErrorFunctionNotFound(sig, _) = e {
         if let Some(hint) = function_hint(sig) {
