@@ -379,6 +379,12 @@ fn the_notebook_runs_to_the_end_and_reports_every_bad_video() {
     // The classical pipeline used the 15 good videos plus the one-frame one.
     let html = fs::read_to_string(dir.path().join("reports/robust/index.html")).unwrap();
     assert!(html.contains("id=\"classical\""));
+    // The classical section says how many videos it left out: the four that can't be decoded at
+    // all (the missing one was dropped when the splits were read, and warned about there).
+    assert!(
+        html.contains("4 of 21 videos could not be used"),
+        "classical section does not count the excluded videos"
+    );
 }
 
 #[test]
