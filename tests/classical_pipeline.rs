@@ -131,6 +131,28 @@ fn grid_search_evaluate_save_and_reload() {
     assert_eq!(pred, r.y_pred);
     assert_eq!(proba.nrows(), 12);
 
+    // A second model on the same features shares the preprocessor file.
+    let grid = vec![("n_neighbors", vec![json!(5)])];
+    train_and_evaluate(
+        &data,
+        &Training {
+            kind: "knn",
+            grid: &grid,
+            class_names: &classes,
+            seed: 7,
+            model_dir: dir.path(),
+            name_suffix: " (b)",
+        },
+    )
+    .unwrap();
+    let preps: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".vcprep"))
+        .collect();
+    assert_eq!(preps.len(), 1);
+    assert!(ClassicalPipeline::load(&dir.path().join("classical-knn-b.pipeline")).is_ok());
+
     // A damaged file is detected, not trusted.
     let mut bytes = std::fs::read(&saved).unwrap();
     let mid = bytes.len() / 2;
@@ -138,6 +160,13 @@ fn grid_search_evaluate_save_and_reload() {
     std::fs::write(&saved, &bytes).unwrap();
     let err = ClassicalPipeline::load(&saved).unwrap_err().to_string();
     assert!(err.contains("damaged"), "{err}");
+
+    // A missing preprocessor file is an error naming it.
+    std::fs::remove_file(preps[0].path()).unwrap();
+    let err = ClassicalPipeline::load(&dir.path().join("classical-knn-b.pipeline"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains(".vcprep"), "{err}");
 }
 
 #[test]

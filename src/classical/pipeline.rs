@@ -196,21 +196,71 @@ pub struct ClassicalPipeline {
 
 const MAGIC: &[u8; 8] = b"VCPIPE01";
 
+/// What a pipeline file holds: everything but the preprocessor, which lives in a
+/// content-addressed file beside it (`prep-<hash>.vcprep`) so that the models trained on the same
+/// features share one copy (the scaler and PCA of a 163,828-dimensional vector are ~30 MB).
+#[derive(Serialize, Deserialize)]
+struct SavedPipeline {
+    name: String,
+    class_names: Vec<String>,
+    features: FeatureOptions,
+    prep_file: String,
+    model: FittedModel,
+    params: Value,
+}
+
 impl ClassicalPipeline {
-    /// Save atomically (temp file + rename), with a checksum so a damaged file is detected.
+    /// Save atomically (temp file + rename), with checksums so a damaged file is detected; the
+    /// preprocessor goes to a shared content-addressed file in the same folder. Returns the bytes
+    /// written or already present (pipeline file + preprocessor file).
     pub fn save(&self, path: &Path) -> Result<u64> {
-        let body = rmp_serde::to_vec_named(self)
-            .map_err(|e| Error::InvalidArgument(format!("serialising the pipeline: {e}")))?;
-        write_checked(path, &body)
+        let ser = |what: &str, e: rmp_serde::encode::Error| {
+            Error::InvalidArgument(format!("serialising the {what}: {e}"))
+        };
+        let prep = rmp_serde::to_vec_named(&self.prep).map_err(|e| ser("preprocessor", e))?;
+        let prep_file = format!("prep-{:016x}.vcprep", xxhash_rust::xxh3::xxh3_64(&prep));
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let prep_path = dir.join(&prep_file);
+        let prep_bytes = match std::fs::metadata(&prep_path) {
+            Ok(m) if read_checked(&prep_path).is_ok() => m.len(),
+            _ => write_checked(&prep_path, &prep)?,
+        };
+        let saved = SavedPipeline {
+            name: self.name.clone(),
+            class_names: self.class_names.clone(),
+            features: self.features.clone(),
+            prep_file,
+            model: self.model.clone(),
+            params: self.params.clone(),
+        };
+        let body = rmp_serde::to_vec_named(&saved).map_err(|e| ser("pipeline", e))?;
+        Ok(write_checked(path, &body)? + prep_bytes)
     }
 
+    /// Load a pipeline and the preprocessor file it names (in the same folder).
     pub fn load(path: &Path) -> Result<ClassicalPipeline> {
+        let not_ours = |e: rmp_serde::decode::Error, p: &Path| {
+            Error::InvalidArgument(format!("{}: not a vidcompare pipeline ({e})", p.display()))
+        };
         let body = read_checked(path)?;
-        rmp_serde::from_slice(&body).map_err(|e| {
-            Error::InvalidArgument(format!(
-                "{}: not a vidcompare pipeline ({e})",
-                path.display()
-            ))
+        let saved: SavedPipeline = rmp_serde::from_slice(&body).map_err(|e| not_ours(e, path))?;
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let prep_path = dir.join(&saved.prep_file);
+        let prep = rmp_serde::from_slice(&read_checked(&prep_path)?)
+            .map_err(|e| not_ours(e, &prep_path))?;
+        Ok(ClassicalPipeline {
+            name: saved.name,
+            class_names: saved.class_names,
+            features: saved.features,
+            prep,
+            model: saved.model,
+            params: saved.params,
         })
     }
 
