@@ -38,6 +38,8 @@ pub enum Kind {
     Bool,
     /// Inclusive range.
     Int(i64, i64),
+    /// Inclusive range.
+    Float(f64, f64),
     Str,
     Choice(&'static [&'static str]),
 }
@@ -79,9 +81,75 @@ pub const KEYS: &[KeySpec] = &[
     },
     KeySpec {
         name: "img_size",
-        kind: Kind::Int(16, 1024),
-        default: "224",
-        doc: "deep frame size (square)",
+        kind: Kind::Int(0, 1024),
+        default: "0",
+        doc: "deep frame size, square (0 = from deep_profile: 112 quick, 224 notebook)",
+    },
+    KeySpec {
+        name: "deep_profile",
+        kind: Kind::Choice(&["quick", "notebook"]),
+        default: "quick",
+        doc: "deep settings: quick (112 px, 8 frames, 8-frame clips, 2 epochs; for CPUs) or the notebook's (224 px, 32 frames, 16-frame clips, 6 epochs)",
+    },
+    KeySpec {
+        name: "num_frames",
+        kind: Kind::Int(0, 512),
+        default: "0",
+        doc: "frames per video for the 2D models (0 = from deep_profile)",
+    },
+    KeySpec {
+        name: "clip_len",
+        kind: Kind::Int(0, 512),
+        default: "0",
+        doc: "frames per clip for R3D-18 (0 = from deep_profile)",
+    },
+    KeySpec {
+        name: "epochs",
+        kind: Kind::Int(0, 1000),
+        default: "0",
+        doc: "deep training epochs (0 = from deep_profile)",
+    },
+    KeySpec {
+        name: "batch_size",
+        kind: Kind::Int(1, 1024),
+        default: "2",
+        doc: "deep training batch size (videos)",
+    },
+    KeySpec {
+        name: "lr",
+        kind: Kind::Float(1e-8, 10.0),
+        default: "1e-4",
+        doc: "Adam learning rate (weight decay 1e-4 as L2, StepLR halving every max(2, epochs/2) epochs)",
+    },
+    KeySpec {
+        name: "patience",
+        kind: Kind::Int(1, 1000),
+        default: "4",
+        doc: "early stopping: epochs without a better validation accuracy",
+    },
+    KeySpec {
+        name: "device",
+        kind: Kind::Choice(&["auto", "cpu", "cuda"]),
+        default: "auto",
+        doc: "where deep models run: auto (CUDA when built with --features cuda and a GPU is present), cpu, cuda",
+    },
+    KeySpec {
+        name: "weights_efficientnet",
+        kind: Kind::Str,
+        default: "",
+        doc: "torchvision efficientnet_b0 weights (.safetensors, or zip-format .pth); empty = trained from scratch",
+    },
+    KeySpec {
+        name: "weights_r3d",
+        kind: Kind::Str,
+        default: "",
+        doc: "torchvision r3d_18 weights (.safetensors, or zip-format .pth); empty = trained from scratch",
+    },
+    KeySpec {
+        name: "norm_3d",
+        kind: Kind::Choice(&["kinetics", "imagenet"]),
+        default: "kinetics",
+        doc: "input normalisation of R3D-18: Kinetics-400 statistics (torchvision's), or the notebook's ImageNet values",
     },
     KeySpec {
         name: "classical_sampling",
@@ -228,6 +296,14 @@ impl Config {
         }
     }
 
+    pub fn float(&self, key: &str) -> Result<f64> {
+        match self.get(key)? {
+            Value::Float(x) => Ok(*x),
+            Value::Int(i) => Ok(*i as f64),
+            v => Err(Error::Config(format!("{key} is {v}, not a number"))),
+        }
+    }
+
     pub fn bool(&self, key: &str) -> Result<bool> {
         match self.get(key)? {
             Value::Bool(b) => Ok(*b),
@@ -269,6 +345,13 @@ fn parse(spec: &KeySpec, raw: &str) -> Result<Value> {
                 return Err(bad(&format!("must be between {lo} and {hi}")));
             }
             Ok(Value::Int(i))
+        }
+        Kind::Float(lo, hi) => {
+            let x: f64 = raw.parse().map_err(|_| bad("expected a number"))?;
+            if !(lo..=hi).contains(&x) {
+                return Err(bad(&format!("must be between {lo} and {hi}")));
+            }
+            Ok(Value::Float(x))
         }
         Kind::Str => Ok(Value::Str(raw.to_string())),
         Kind::Choice(opts) => {

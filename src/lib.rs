@@ -21,6 +21,7 @@
 pub mod classical;
 pub mod config;
 pub mod dataset;
+pub mod deep;
 pub mod error;
 pub mod features;
 pub mod interrupt;

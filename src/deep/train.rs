@@ -1,0 +1,504 @@
+//! Training and evaluation of the deep models, as the notebook's `train_deep_2d_variant` /
+//! `train_deep_3d` / `eval_deep_*`: Adam with L2 weight decay (torch.optim.Adam), StepLR, early
+//! stopping on validation accuracy, and the best-validation checkpoint.
+//!
+//! The frozen trunk of each model is run once per video (in eval mode) and its activations kept,
+//! so every epoch runs only the fine-tuned tail: the notebook recomputes the frozen layers for
+//! every batch of every epoch, with the same result (frozen layers in eval mode are a fixed
+//! function of the input).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use candle_core::backprop::GradStore;
+use candle_core::{D, DType, Tensor, Var};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::{Deserialize, Serialize};
+
+use super::nn::Noise;
+use super::weights::{ParamStore, candle_err, load_checkpoint, save_tensors};
+use crate::{Error, Result};
+
+/// What one forward pass of a model's fine-tuned tail gives for a batch of videos.
+pub struct TailOutput {
+    /// Class logits `(B, n_classes)`.
+    pub logits: Tensor,
+    /// The pooled video embedding before the head `(B, D)` (t-SNE views).
+    pub embedding: Tensor,
+    /// Temporal attention weights `(B, T)` (attention pooling only).
+    pub attention: Option<Tensor>,
+}
+
+/// A video model split into a frozen trunk and a fine-tuned tail.
+pub trait VideoNet {
+    /// The model's input for one clip, e.g. `(T, 3, S, S)` or `(3, T, S, S)`.
+    fn input(&self, clip: &super::data::Clip) -> Result<Tensor>;
+    /// The frozen trunk's activations for one video's input (eval mode, no gradient).
+    fn trunk(&self, input: &Tensor) -> Result<Tensor>;
+    /// The tail on a batch of trunk activations; training mode when `noise` is given.
+    fn tail(&self, trunks: &[&Tensor], noise: Option<&mut Noise>) -> Result<TailOutput>;
+}
+
+/// Settings of one training run.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TrainOptions {
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub lr: f64,
+    /// L2 penalty added to the gradient, as torch.optim.Adam's `weight_decay`.
+    pub weight_decay: f64,
+    /// Early-stopping patience on validation accuracy.
+    pub patience: usize,
+    /// StepLR period in epochs (the notebook: `max(2, epochs / 2)`).
+    pub step_size: usize,
+    /// StepLR factor.
+    pub gamma: f64,
+    pub seed: u64,
+}
+
+impl TrainOptions {
+    /// The notebook's settings for `epochs` epochs.
+    pub fn notebook(epochs: usize, seed: u64) -> TrainOptions {
+        TrainOptions {
+            epochs,
+            batch_size: 2,
+            lr: 1e-4,
+            weight_decay: 1e-4,
+            patience: 4,
+            step_size: (epochs / 2).max(2),
+            gamma: 0.5,
+            seed,
+        }
+    }
+}
+
+/// One epoch's numbers.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct EpochRecord {
+    pub epoch: usize,
+    /// Learning rate used during the epoch.
+    pub lr: f64,
+    pub train_loss: f64,
+    pub train_acc: f64,
+    pub val_loss: f64,
+    pub val_acc: f64,
+    /// Seconds of the training pass (the notebook's `tr_t`).
+    pub train_seconds: f64,
+    /// Seconds of the validation pass.
+    pub val_seconds: f64,
+}
+
+/// What training did.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TrainReport {
+    pub history: Vec<EpochRecord>,
+    /// Epoch whose weights were kept (best validation accuracy, first on ties).
+    pub best_epoch: usize,
+    pub best_val_acc: f64,
+    /// True when early stopping ended training before the last epoch.
+    pub stopped_early: bool,
+}
+
+/// torch.optim.Adam: `g += weight_decay * p`, bias-corrected first and second moments,
+/// `p -= lr * m_hat / (sqrt(v_hat) + eps)`.
+pub struct Adam {
+    vars: Vec<(String, Var)>,
+    m: Vec<Tensor>,
+    v: Vec<Tensor>,
+    step: i32,
+    pub lr: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+    pub weight_decay: f64,
+}
+
+impl Adam {
+    /// Adam over `vars` with torch's defaults (betas 0.9, 0.999; eps 1e-8).
+    pub fn new(vars: Vec<(String, Var)>, lr: f64, weight_decay: f64) -> Result<Adam> {
+        let zeros = |v: &Var| v.as_tensor().zeros_like().map_err(candle_err);
+        let m = vars.iter().map(|(_, v)| zeros(v)).collect::<Result<_>>()?;
+        let v = vars.iter().map(|(_, v)| zeros(v)).collect::<Result<_>>()?;
+        Ok(Adam {
+            vars,
+            m,
+            v,
+            step: 0,
+            lr,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay,
+        })
+    }
+
+    /// One update from `grads`; parameters without a gradient are left alone (as torch).
+    pub fn step(&mut self, grads: &GradStore) -> Result<()> {
+        self.step += 1;
+        let bc1 = 1.0 - self.beta1.powi(self.step);
+        let bc2 = 1.0 - self.beta2.powi(self.step);
+        for (i, (_, var)) in self.vars.iter().enumerate() {
+            let Some(g) = grads.get(var.as_tensor()) else {
+                continue;
+            };
+            let p = var.as_tensor();
+            let update = (|| -> candle_core::Result<Tensor> {
+                let g = if self.weight_decay != 0.0 {
+                    (g + (p * self.weight_decay)?)?
+                } else {
+                    g.clone()
+                };
+                let m = ((&self.m[i] * self.beta1)? + (&g * (1.0 - self.beta1))?)?;
+                let v = ((&self.v[i] * self.beta2)? + (g.sqr()? * (1.0 - self.beta2))?)?;
+                let denom = ((&v / bc2)?.sqrt()? + self.eps)?;
+                let new_p = (p - ((&m / bc1)? / denom)?.affine(self.lr, 0.0)?)?;
+                self.m[i] = m;
+                self.v[i] = v;
+                Ok(new_p)
+            })()
+            .map_err(candle_err)?;
+            var.set(&update).map_err(candle_err)?;
+        }
+        Ok(())
+    }
+}
+
+/// StepLR's learning rate after `epochs_done` scheduler steps.
+pub fn step_lr(base: f64, epochs_done: usize, step_size: usize, gamma: f64) -> f64 {
+    base * gamma.powi((epochs_done / step_size.max(1)) as i32)
+}
+
+/// The notebook's `EarlyStopper(patience, min_delta=0)`.
+#[derive(Debug, Clone)]
+pub struct EarlyStopper {
+    patience: usize,
+    best: Option<f64>,
+    count: usize,
+}
+
+impl EarlyStopper {
+    pub fn new(patience: usize) -> EarlyStopper {
+        EarlyStopper {
+            patience,
+            best: None,
+            count: 0,
+        }
+    }
+
+    /// Record an epoch's validation metric; true when training should stop.
+    pub fn step(&mut self, metric: f64) -> bool {
+        match self.best {
+            Some(b) if metric <= b => {
+                self.count += 1;
+                self.count >= self.patience
+            }
+            _ => {
+                self.best = Some(metric);
+                self.count = 0;
+                false
+            }
+        }
+    }
+}
+
+/// Run `net`'s trunk on every input once (eval mode): the activations the epochs reuse.
+pub fn trunks(net: &dyn VideoNet, clips: &[std::sync::Arc<super::data::Clip>]) -> Result<Vec<Tensor>> {
+    clips
+        .iter()
+        .map(|c| {
+            if crate::interrupt::interrupted() {
+                return Err(crate::interrupt::interrupted_error());
+            }
+            let x = net.input(c)?;
+            Ok(net.trunk(&x)?.detach())
+        })
+        .collect()
+}
+
+fn labels_tensor(y: &[usize], device: &candle_core::Device) -> Result<Tensor> {
+    let v: Vec<u32> = y.iter().map(|&l| l as u32).collect();
+    Tensor::from_vec(v, y.len(), device).map_err(candle_err)
+}
+
+fn argmax_rows(logits: &Tensor) -> Result<Vec<usize>> {
+    let v: Vec<u32> = logits
+        .argmax(D::Minus1)
+        .and_then(|t| t.to_vec1())
+        .map_err(candle_err)?;
+    Ok(v.into_iter().map(|x| x as usize).collect())
+}
+
+/// Loss and accuracy of the tail over `(trunks, y)` in eval mode.
+fn evaluate_tail(net: &dyn VideoNet, trunks: &[Tensor], y: &[usize], batch: usize) -> Result<(f64, f64)> {
+    let mut loss_sum = 0.0;
+    let mut correct = 0usize;
+    for (chunk, ys) in trunks.chunks(batch).zip(y.chunks(batch)) {
+        let refs: Vec<&Tensor> = chunk.iter().collect();
+        let out = net.tail(&refs, None)?;
+        let target = labels_tensor(ys, out.logits.device())?;
+        let loss = candle_nn::loss::cross_entropy(&out.logits, &target)
+            .and_then(|l| l.to_scalar::<f32>())
+            .map_err(candle_err)?;
+        loss_sum += loss as f64 * ys.len() as f64;
+        correct += argmax_rows(&out.logits)?
+            .iter()
+            .zip(ys)
+            .filter(|(p, t)| p == t)
+            .count();
+    }
+    let n = y.len().max(1) as f64;
+    Ok((loss_sum / n, correct as f64 / n))
+}
+
+/// Where and under which name the best checkpoint is written.
+#[derive(Debug, Clone)]
+pub struct CheckpointPlan {
+    pub path: PathBuf,
+    /// Metadata saved with it (model name, settings fingerprint, ...).
+    pub meta: BTreeMap<String, String>,
+}
+
+/// Train the tail of `net` (whose parameters live in `store`; `trainable` prefixes select the
+/// fine-tuned ones) on cached trunk activations, keeping the best-validation weights in `store`
+/// at the end. With a checkpoint plan, every new best is saved there (atomically, checksummed).
+#[allow(clippy::too_many_arguments)]
+pub fn fit(
+    net: &dyn VideoNet,
+    store: &ParamStore,
+    trainable: &[&str],
+    train: (&[Tensor], &[usize]),
+    val: (&[Tensor], &[usize]),
+    opts: &TrainOptions,
+    checkpoint: Option<&CheckpointPlan>,
+    label: &str,
+    progress: bool,
+) -> Result<TrainReport> {
+    let (xtr, ytr) = train;
+    let (xva, yva) = val;
+    if xtr.is_empty() {
+        return Err(Error::InvalidArgument(format!(
+            "{label}: no usable training video"
+        )));
+    }
+    if opts.epochs == 0 || opts.batch_size == 0 {
+        return Err(Error::Config(format!(
+            "{label}: epochs and batch_size must be at least 1"
+        )));
+    }
+    let vars = store.trainable(trainable);
+    if vars.is_empty() {
+        return Err(Error::InvalidArgument(format!(
+            "{label}: no trainable parameter under {trainable:?}"
+        )));
+    }
+    let mut adam = Adam::new(vars, opts.lr, opts.weight_decay)?;
+    let mut noise = Noise::new(opts.seed);
+    let mut stopper = EarlyStopper::new(opts.patience);
+    let mut history = Vec::new();
+    let mut best: Option<(f64, usize, BTreeMap<String, Tensor>)> = None;
+    let batches = xtr.len().div_ceil(opts.batch_size);
+    let bar = if progress {
+        let b = ProgressBar::new((opts.epochs * batches) as u64);
+        b.set_style(
+            ProgressStyle::with_template("{prefix:>14} [{bar:30}] {pos}/{len} batches {elapsed} {msg}")
+                .expect("static template")
+                .progress_chars("=> "),
+        );
+        b.set_prefix(label.to_string());
+        b
+    } else {
+        ProgressBar::hidden()
+    };
+    let mut stopped_early = false;
+    for epoch in 1..=opts.epochs {
+        adam.lr = step_lr(opts.lr, epoch - 1, opts.step_size, opts.gamma);
+        let started = Instant::now();
+        let order = noise.permutation(xtr.len());
+        let mut loss_sum = 0.0;
+        let mut correct = 0usize;
+        for idx in order.chunks(opts.batch_size) {
+            if crate::interrupt::interrupted() {
+                bar.finish_and_clear();
+                return Err(crate::interrupt::interrupted_error());
+            }
+            let refs: Vec<&Tensor> = idx.iter().map(|&i| &xtr[i]).collect();
+            let ys: Vec<usize> = idx.iter().map(|&i| ytr[i]).collect();
+            let out = net.tail(&refs, Some(&mut noise))?;
+            let target = labels_tensor(&ys, out.logits.device())?;
+            let loss = candle_nn::loss::cross_entropy(&out.logits, &target).map_err(candle_err)?;
+            let grads = loss.backward().map_err(candle_err)?;
+            adam.step(&grads)?;
+            let l = loss.to_scalar::<f32>().map_err(candle_err)? as f64;
+            loss_sum += l * ys.len() as f64;
+            correct += argmax_rows(&out.logits)?
+                .iter()
+                .zip(&ys)
+                .filter(|(p, t)| p == t)
+                .count();
+            bar.inc(1);
+            bar.set_message(format!(
+                "epoch {epoch}/{} loss {:.3}",
+                opts.epochs,
+                loss_sum / (bar.position() as f64 - ((epoch - 1) * batches) as f64).max(1.0)
+                    / opts.batch_size as f64
+            ));
+        }
+        let train_seconds = started.elapsed().as_secs_f64();
+        let n = xtr.len() as f64;
+        let (train_loss, train_acc) = (loss_sum / n, correct as f64 / n);
+        let started = Instant::now();
+        let (val_loss, val_acc) = if xva.is_empty() {
+            (f64::NAN, train_acc)
+        } else {
+            evaluate_tail(net, xva, yva, opts.batch_size)?
+        };
+        let val_seconds = started.elapsed().as_secs_f64();
+        bar.set_message(format!(
+            "epoch {epoch}: train loss {train_loss:.3} acc {train_acc:.3}, val loss {val_loss:.3} acc {val_acc:.3}"
+        ));
+        history.push(EpochRecord {
+            epoch,
+            lr: adam.lr,
+            train_loss,
+            train_acc,
+            val_loss,
+            val_acc,
+            train_seconds,
+            val_seconds,
+        });
+        if best.as_ref().is_none_or(|(b, _, _)| val_acc > *b) {
+            let snap = store.snapshot()?;
+            if let Some(plan) = checkpoint {
+                let mut meta = plan.meta.clone();
+                meta.insert("complete".into(), "false".into());
+                meta.insert("best_epoch".into(), epoch.to_string());
+                save_tensors(&snap, &plan.path, &meta)?;
+            }
+            best = Some((val_acc, epoch, snap));
+        }
+        if stopper.step(val_acc) {
+            stopped_early = epoch < opts.epochs;
+            break;
+        }
+    }
+    bar.finish_and_clear();
+    let (best_val_acc, best_epoch, snap) = best.expect("at least one epoch ran");
+    store.restore(&snap, label)?;
+    let report = TrainReport {
+        history,
+        best_epoch,
+        best_val_acc,
+        stopped_early,
+    };
+    if let Some(plan) = checkpoint {
+        let mut meta = plan.meta.clone();
+        meta.insert("complete".into(), "true".into());
+        meta.insert(
+            "train_report".into(),
+            serde_json::to_string(&report).expect("report serialises"),
+        );
+        save_tensors(&snap, &plan.path, &meta)?;
+    }
+    Ok(report)
+}
+
+/// A finished checkpoint written by [`fit`] for exactly this `fingerprint`: the weights (set into
+/// `store`) and the training report. None when absent, unfinished or made with other settings;
+/// a corrupt file is an error naming it.
+pub fn resume(store: &ParamStore, plan: &CheckpointPlan) -> Result<Option<TrainReport>> {
+    if !plan.path.is_file() {
+        return Ok(None);
+    }
+    let (tensors, meta) = load_checkpoint(&plan.path)?;
+    let same = plan
+        .meta
+        .iter()
+        .all(|(k, v)| meta.get(k).is_some_and(|m| m == v));
+    if !same || meta.get("complete").map(String::as_str) != Some("true") {
+        return Ok(None);
+    }
+    let Some(report) = meta
+        .get("train_report")
+        .and_then(|r| serde_json::from_str::<TrainReport>(r).ok())
+    else {
+        return Ok(None);
+    };
+    store.restore(&tensors, &plan.path.display().to_string())?;
+    Ok(Some(report))
+}
+
+/// Per-video outputs of a model on a split.
+#[derive(Debug, Clone, Default)]
+pub struct Predictions {
+    /// Softmax probabilities per video.
+    pub probs: Vec<Vec<f64>>,
+    pub preds: Vec<usize>,
+    pub logits: Vec<Vec<f32>>,
+    pub embeddings: Vec<Vec<f32>>,
+    /// Attention weights over the sampled frames (attention pooling only).
+    pub attention: Vec<Vec<f32>>,
+    /// Forward-pass seconds per video (trunk + tail, batch of one).
+    pub forward_seconds: Vec<f64>,
+}
+
+/// Run the whole model (trunk and tail, eval mode) on each clip, one video at a time, timing
+/// each forward pass.
+pub fn predict(net: &dyn VideoNet, clips: &[std::sync::Arc<super::data::Clip>]) -> Result<Predictions> {
+    let mut p = Predictions::default();
+    for c in clips {
+        if crate::interrupt::interrupted() {
+            return Err(crate::interrupt::interrupted_error());
+        }
+        let x = net.input(c)?;
+        let started = Instant::now();
+        let trunk = net.trunk(&x)?;
+        let out = net.tail(&[&trunk], None)?;
+        let probs = candle_nn::ops::softmax(&out.logits, D::Minus1)
+            .and_then(|t| t.to_dtype(DType::F64))
+            .and_then(|t| t.squeeze(0))
+            .and_then(|t| t.to_vec1::<f64>())
+            .map_err(candle_err)?;
+        p.forward_seconds.push(started.elapsed().as_secs_f64());
+        let row = |t: &Tensor| -> Result<Vec<f32>> {
+            t.squeeze(0)
+                .and_then(|t| t.to_dtype(DType::F32))
+                .and_then(|t| t.to_vec1::<f32>())
+                .map_err(candle_err)
+        };
+        p.logits.push(row(&out.logits)?);
+        p.embeddings.push(row(&out.embedding)?);
+        if let Some(a) = &out.attention {
+            p.attention.push(row(a)?);
+        }
+        let best = probs
+            .iter()
+            .enumerate()
+            .fold((0usize, f64::NEG_INFINITY), |acc, (i, &v)| if v > acc.1 { (i, v) } else { acc });
+        p.preds.push(best.0);
+        p.probs.push(probs);
+    }
+    Ok(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn step_lr_and_early_stopping_follow_torch_and_the_notebook() {
+        // StepLR(step_size=2, gamma=0.5) over 6 epochs: 1e-4, 1e-4, 5e-5, 5e-5, 2.5e-5, 2.5e-5.
+        let lrs: Vec<f64> = (0..6).map(|e| step_lr(1e-4, e, 2, 0.5)).collect();
+        let want = [1e-4, 1e-4, 5e-5, 5e-5, 2.5e-5, 2.5e-5];
+        for (a, b) in lrs.iter().zip(want) {
+            assert!((a - b).abs() < 1e-15);
+        }
+        // EarlyStopper(patience=2): improvement resets, equal does not count as better.
+        let mut s = EarlyStopper::new(2);
+        assert!(!s.step(0.5));
+        assert!(!s.step(0.5));
+        assert!(!s.step(0.6));
+        assert!(!s.step(0.6));
+        assert!(s.step(0.4));
+    }
+}
