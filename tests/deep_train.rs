@@ -50,9 +50,17 @@ fn adam_matches_torch_optim_adam() {
             let loss = (p.as_tensor() * g).unwrap().sum_all().unwrap();
             let gs = loss.backward().unwrap();
             adam.step(&gs).unwrap();
-            let got = p.as_tensor().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            let got = p
+                .as_tensor()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap();
             for (a, b) in got.iter().zip(floats(want)) {
-                assert!((a - b).abs() <= 1e-6 + 1e-5 * b.abs(), "lr {lr} wd {wd}: {a} vs {b}");
+                assert!(
+                    (a - b).abs() <= 1e-6 + 1e-5 * b.abs(),
+                    "lr {lr} wd {wd}: {a} vs {b}"
+                );
             }
         }
     }
@@ -67,7 +75,10 @@ fn step_lr_matches_torch() {
     let gamma = s["gamma"].as_f64().unwrap();
     for (epoch, want) in s["lrs"].as_array().unwrap().iter().enumerate() {
         let got = step_lr(base, epoch, step, gamma);
-        assert!((got - want.as_f64().unwrap()).abs() < 1e-15, "epoch {epoch}");
+        assert!(
+            (got - want.as_f64().unwrap()).abs() < 1e-15,
+            "epoch {epoch}"
+        );
     }
 }
 

@@ -156,10 +156,7 @@ pub fn load_clip(path: &Path, spec: &ClipSpec) -> Result<(Clip, Vec<String>)> {
     let info = probe(path)?;
     let n = info.frame_count.min(MAX_READ_FRAMES);
     if n == 0 {
-        return Err(Error::video(
-            path,
-            crate::error::VideoErrorKind::NoFrames,
-        ));
+        return Err(Error::video(path, crate::error::VideoErrorKind::NoFrames));
     }
     let indices = spec.sampling()?.indices(n, info.fps, spec.seed);
     let mut unique = indices.clone();
@@ -178,7 +175,11 @@ pub fn load_clip(path: &Path, spec: &ClipSpec) -> Result<(Clip, Vec<String>)> {
         .frames
         .par_iter()
         .map(|(i, f)| {
-            let f = if spec.enhance { enhance(f, &params) } else { f.clone() };
+            let f = if spec.enhance {
+                enhance(f, &params)
+            } else {
+                f.clone()
+            };
             (*i, f)
         })
         .collect();
@@ -396,9 +397,11 @@ pub fn load_clips(
 
 /// Frames as a normalised `(T, 3, S, S)` tensor (the 2D models' input, one video).
 pub fn frames_tensor(clip: &Clip, norm: Norm, device: &Device) -> Result<Tensor> {
-    let (w, h) = clip.frames.first().map(|f| f.dimensions()).ok_or_else(|| {
-        Error::InvalidArgument("a clip with no frames has no tensor".into())
-    })?;
+    let (w, h) = clip
+        .frames
+        .first()
+        .map(|f| f.dimensions())
+        .ok_or_else(|| Error::InvalidArgument("a clip with no frames has no tensor".into()))?;
     let (mean, std) = (norm.mean(), norm.std());
     let plane = (w * h) as usize;
     let mut data = vec![0f32; clip.frames.len() * 3 * plane];

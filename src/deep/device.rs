@@ -53,9 +53,8 @@ pub fn select(pref: DevicePref) -> Result<Device> {
                         .into(),
                 ));
             }
-            Device::new_cuda(0).map_err(|e| {
-                Error::Config(format!("device = cuda: no usable NVIDIA GPU ({e})"))
-            })
+            Device::new_cuda(0)
+                .map_err(|e| Error::Config(format!("device = cuda: no usable NVIDIA GPU ({e})")))
         }
     }
 }

@@ -33,7 +33,13 @@ impl Noise {
         }
         let scale = 1.0 / (1.0 - p);
         let mask: Vec<f32> = (0..x.elem_count())
-            .map(|_| if self.rng.r#gen::<f32>() < p { 0.0 } else { scale })
+            .map(|_| {
+                if self.rng.r#gen::<f32>() < p {
+                    0.0
+                } else {
+                    scale
+                }
+            })
             .collect();
         let mask = Tensor::from_vec(mask, x.shape(), x.device())?.to_dtype(x.dtype())?;
         x * mask
@@ -49,7 +55,13 @@ impl Noise {
         let n = x.dim(0)?;
         let keep = 1.0 - p;
         let mask: Vec<f32> = (0..n)
-            .map(|_| if self.rng.r#gen::<f32>() < keep { 1.0 / keep } else { 0.0 })
+            .map(|_| {
+                if self.rng.r#gen::<f32>() < keep {
+                    1.0 / keep
+                } else {
+                    0.0
+                }
+            })
             .collect();
         let mut shape = vec![1usize; x.rank()];
         shape[0] = n;

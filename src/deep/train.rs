@@ -153,9 +153,10 @@ impl Adam {
                 let v = ((&self.v[i] * self.beta2)? + (g.sqr()? * (1.0 - self.beta2))?)?;
                 let denom = ((&v / bc2)?.sqrt()? + self.eps)?;
                 let new_p = (p - ((&m / bc1)? / denom)?.affine(self.lr, 0.0)?)?;
-                self.m[i] = m;
-                self.v[i] = v;
-                Ok(new_p)
+                // Detached: the moments must not keep every past step's graph alive.
+                self.m[i] = m.detach();
+                self.v[i] = v.detach();
+                Ok(new_p.detach())
             })()
             .map_err(candle_err)?;
             var.set(&update).map_err(candle_err)?;
@@ -203,7 +204,10 @@ impl EarlyStopper {
 }
 
 /// Run `net`'s trunk on every input once (eval mode): the activations the epochs reuse.
-pub fn trunks(net: &dyn VideoNet, clips: &[std::sync::Arc<super::data::Clip>]) -> Result<Vec<Tensor>> {
+pub fn trunks(
+    net: &dyn VideoNet,
+    clips: &[std::sync::Arc<super::data::Clip>],
+) -> Result<Vec<Tensor>> {
     clips
         .iter()
         .map(|c| {
@@ -211,7 +215,9 @@ pub fn trunks(net: &dyn VideoNet, clips: &[std::sync::Arc<super::data::Clip>]) -
                 return Err(crate::interrupt::interrupted_error());
             }
             let x = net.input(c)?;
-            Ok(net.trunk(&x)?.detach())
+            // A fresh, exactly-sized copy: a trunk output may be a view into a much larger
+            // buffer (a convolution's workspace), which would stay alive for the whole run.
+            net.trunk(&x)?.detach().affine(1.0, 0.0).map_err(candle_err)
         })
         .collect()
 }
@@ -230,7 +236,12 @@ fn argmax_rows(logits: &Tensor) -> Result<Vec<usize>> {
 }
 
 /// Loss and accuracy of the tail over `(trunks, y)` in eval mode.
-fn evaluate_tail(net: &dyn VideoNet, trunks: &[Tensor], y: &[usize], batch: usize) -> Result<(f64, f64)> {
+fn evaluate_tail(
+    net: &dyn VideoNet,
+    trunks: &[Tensor],
+    y: &[usize],
+    batch: usize,
+) -> Result<(f64, f64)> {
     let mut loss_sum = 0.0;
     let mut correct = 0usize;
     for (chunk, ys) in trunks.chunks(batch).zip(y.chunks(batch)) {
@@ -255,13 +266,26 @@ fn evaluate_tail(net: &dyn VideoNet, trunks: &[Tensor], y: &[usize], batch: usiz
 #[derive(Debug, Clone)]
 pub struct CheckpointPlan {
     pub path: PathBuf,
-    /// Metadata saved with it (model name, settings fingerprint, ...).
+    /// A hash of everything that determines the trained weights (settings, data, initial
+    /// weights); a finished checkpoint is reused only under the same fingerprint.
+    pub fingerprint: String,
+    /// Other metadata saved with it (model name, timings, ...).
     pub meta: BTreeMap<String, String>,
+}
+
+impl CheckpointPlan {
+    fn metadata(&self, complete: bool) -> BTreeMap<String, String> {
+        let mut meta = self.meta.clone();
+        meta.insert("fingerprint".into(), self.fingerprint.clone());
+        meta.insert("complete".into(), complete.to_string());
+        meta
+    }
 }
 
 /// Train the tail of `net` (whose parameters live in `store`; `trainable` prefixes select the
 /// fine-tuned ones) on cached trunk activations, keeping the best-validation weights in `store`
-/// at the end. With a checkpoint plan, every new best is saved there (atomically, checksummed).
+/// at the end. With a checkpoint plan, every new best is saved there (atomically, checksummed,
+/// marked unfinished); [`save_finished`] marks the final one.
 #[allow(clippy::too_many_arguments)]
 pub fn fit(
     net: &dyn VideoNet,
@@ -301,9 +325,11 @@ pub fn fit(
     let bar = if progress {
         let b = ProgressBar::new((opts.epochs * batches) as u64);
         b.set_style(
-            ProgressStyle::with_template("{prefix:>14} [{bar:30}] {pos}/{len} batches {elapsed} {msg}")
-                .expect("static template")
-                .progress_chars("=> "),
+            ProgressStyle::with_template(
+                "{prefix:>14} [{bar:30}] {pos}/{len} batches {elapsed} {msg}",
+            )
+            .expect("static template")
+            .progress_chars("=> "),
         );
         b.set_prefix(label.to_string());
         b
@@ -340,7 +366,8 @@ pub fn fit(
             bar.set_message(format!(
                 "epoch {epoch}/{} loss {:.3}",
                 opts.epochs,
-                loss_sum / (bar.position() as f64 - ((epoch - 1) * batches) as f64).max(1.0)
+                loss_sum
+                    / (bar.position() as f64 - ((epoch - 1) * batches) as f64).max(1.0)
                     / opts.batch_size as f64
             ));
         }
@@ -370,8 +397,7 @@ pub fn fit(
         if best.as_ref().is_none_or(|(b, _, _)| val_acc > *b) {
             let snap = store.snapshot()?;
             if let Some(plan) = checkpoint {
-                let mut meta = plan.meta.clone();
-                meta.insert("complete".into(), "false".into());
+                let mut meta = plan.metadata(false);
                 meta.insert("best_epoch".into(), epoch.to_string());
                 save_tensors(&snap, &plan.path, &meta)?;
             }
@@ -391,31 +417,37 @@ pub fn fit(
         best_val_acc,
         stopped_early,
     };
-    if let Some(plan) = checkpoint {
-        let mut meta = plan.meta.clone();
-        meta.insert("complete".into(), "true".into());
-        meta.insert(
-            "train_report".into(),
-            serde_json::to_string(&report).expect("report serialises"),
-        );
-        save_tensors(&snap, &plan.path, &meta)?;
-    }
     Ok(report)
 }
 
-/// A finished checkpoint written by [`fit`] for exactly this `fingerprint`: the weights (set into
+/// Save the weights now in `store` as the finished checkpoint of `plan`, with `report`.
+pub fn save_finished(
+    store: &ParamStore,
+    plan: &CheckpointPlan,
+    report: &TrainReport,
+) -> Result<u64> {
+    let mut meta = plan.metadata(true);
+    meta.insert(
+        "train_report".into(),
+        serde_json::to_string(report).expect("report serialises"),
+    );
+    super::weights::save_checkpoint(store, &plan.path, &meta)
+}
+
+/// A finished checkpoint written by [`save_finished`] for exactly this `fingerprint`: the weights (set into
 /// `store`) and the training report. None when absent, unfinished or made with other settings;
 /// a corrupt file is an error naming it.
-pub fn resume(store: &ParamStore, plan: &CheckpointPlan) -> Result<Option<TrainReport>> {
+pub fn resume(
+    store: &ParamStore,
+    plan: &CheckpointPlan,
+) -> Result<Option<(TrainReport, BTreeMap<String, String>)>> {
     if !plan.path.is_file() {
         return Ok(None);
     }
     let (tensors, meta) = load_checkpoint(&plan.path)?;
-    let same = plan
-        .meta
-        .iter()
-        .all(|(k, v)| meta.get(k).is_some_and(|m| m == v));
-    if !same || meta.get("complete").map(String::as_str) != Some("true") {
+    if meta.get("fingerprint") != Some(&plan.fingerprint)
+        || meta.get("complete").map(String::as_str) != Some("true")
+    {
         return Ok(None);
     }
     let Some(report) = meta
@@ -425,7 +457,7 @@ pub fn resume(store: &ParamStore, plan: &CheckpointPlan) -> Result<Option<TrainR
         return Ok(None);
     };
     store.restore(&tensors, &plan.path.display().to_string())?;
-    Ok(Some(report))
+    Ok(Some((report, meta)))
 }
 
 /// Per-video outputs of a model on a split.
@@ -444,15 +476,37 @@ pub struct Predictions {
 
 /// Run the whole model (trunk and tail, eval mode) on each clip, one video at a time, timing
 /// each forward pass.
-pub fn predict(net: &dyn VideoNet, clips: &[std::sync::Arc<super::data::Clip>]) -> Result<Predictions> {
+pub fn predict(
+    net: &dyn VideoNet,
+    clips: &[std::sync::Arc<super::data::Clip>],
+) -> Result<Predictions> {
+    predict_with(net, clips, None)
+}
+
+/// [`predict`], taking the trunk activations from `trunks` when given (then the timings cover
+/// the tail only).
+pub fn predict_with(
+    net: &dyn VideoNet,
+    clips: &[std::sync::Arc<super::data::Clip>],
+    trunks: Option<&[Tensor]>,
+) -> Result<Predictions> {
     let mut p = Predictions::default();
-    for c in clips {
+    for (i, c) in clips.iter().enumerate() {
         if crate::interrupt::interrupted() {
             return Err(crate::interrupt::interrupted_error());
         }
-        let x = net.input(c)?;
-        let started = Instant::now();
-        let trunk = net.trunk(&x)?;
+        let started;
+        let trunk = match trunks.and_then(|t| t.get(i)) {
+            Some(t) => {
+                started = Instant::now();
+                t.clone()
+            }
+            None => {
+                let x = net.input(c)?;
+                started = Instant::now();
+                net.trunk(&x)?
+            }
+        };
         let out = net.tail(&[&trunk], None)?;
         let probs = candle_nn::ops::softmax(&out.logits, D::Minus1)
             .and_then(|t| t.to_dtype(DType::F64))
@@ -474,7 +528,9 @@ pub fn predict(net: &dyn VideoNet, clips: &[std::sync::Arc<super::data::Clip>]) 
         let best = probs
             .iter()
             .enumerate()
-            .fold((0usize, f64::NEG_INFINITY), |acc, (i, &v)| if v > acc.1 { (i, v) } else { acc });
+            .fold((0usize, f64::NEG_INFINITY), |acc, (i, &v)| {
+                if v > acc.1 { (i, v) } else { acc }
+            });
         p.preds.push(best.0);
         p.probs.push(probs);
     }

@@ -404,9 +404,9 @@ pub fn read_weights(path: &Path, arch: Arch) -> Result<HashMap<String, Tensor>> 
                 name
             }
         };
-        let t = t.to_dtype(DType::F32).map_err(|e| {
-            Error::Config(format!("{}: tensor `{mapped}`: {e}", path.display()))
-        })?;
+        let t = t
+            .to_dtype(DType::F32)
+            .map_err(|e| Error::Config(format!("{}: tensor `{mapped}`: {e}", path.display())))?;
         out.insert(mapped, t);
     }
     if out.is_empty() {
@@ -462,7 +462,9 @@ pub fn save_tensors(
     std::fs::create_dir_all(dir).at(dir)?;
     let tmp = dir.join(format!(
         ".{}.{}.tmp",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("checkpoint"),
+        path.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("checkpoint"),
         std::process::id()
     ));
     safetensors::tensor::serialize_to_file(views, Some(info), &tmp)
@@ -485,7 +487,9 @@ fn checksum(bytes: &BTreeMap<&str, (Vec<usize>, Vec<u8>)>) -> u64 {
 
 /// Load a checkpoint written by [`save_checkpoint`], verifying its checksum. A file that fails
 /// to parse or to match its checksum is an error saying it is corrupt.
-pub fn load_checkpoint(path: &Path) -> Result<(BTreeMap<String, Tensor>, BTreeMap<String, String>)> {
+pub fn load_checkpoint(
+    path: &Path,
+) -> Result<(BTreeMap<String, Tensor>, BTreeMap<String, String>)> {
     let buf = std::fs::read(path).at(path)?;
     let corrupt = |why: String| {
         Error::Config(format!(
@@ -526,7 +530,10 @@ pub fn load_checkpoint(path: &Path) -> Result<(BTreeMap<String, Tensor>, BTreeMa
         let t = Tensor::from_vec(v, shape, &Device::Cpu).map_err(candle_err)?;
         tensors.insert(name.to_string(), t);
     }
-    let meta = meta.into_iter().filter(|(k, _)| k != CHECKSUM_KEY).collect();
+    let meta = meta
+        .into_iter()
+        .filter(|(k, _)| k != CHECKSUM_KEY)
+        .collect();
     Ok((tensors, meta))
 }
 

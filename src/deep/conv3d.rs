@@ -1,0 +1,679 @@
+//! 3D convolution and 3D global average pooling on candle, differentiable.
+//!
+//! candle 0.11 has `conv1d`/`conv2d` but no `conv3d`. A 3D convolution with kernel
+//! `(kt, kh, kw)` is a 2D convolution over `(H, W)` whose input channels are the `C * kt`
+//! temporal taps: for output frame `to`, tap `k` reads input frame `to * st + k - pt`. So we
+//! gather the `kt` frames each output frame needs, stack them next to the channels
+//! (`(N, To, C, kt, H, W)`, channel index `c * kt + k`), fold `N * To` into the batch and call
+//! candle's `conv2d` once with the weight reshaped (for free) from `(O, C, kt, kh, kw)` to
+//! `(O, C * kt, kh, kw)`. Every step (pad, narrow, index-select, stack, reshape, conv2d) has a
+//! backward pass in candle, so gradients reach both the input and the weight, on CPU and CUDA.
+//!
+//! This generic path works on `(N, T, C, H, W)` ("NTCHW"): the fold into
+//! `(N * T, C, H, W)` is a free reshape. The public [`conv3d`] and [`Conv3d`]'s [`Module`]
+//! implementation take and return torch's `(N, C, T, H, W)`; [`to_ntchw`] / [`from_ntchw`]
+//! convert.
+//!
+//! CPU fast path: candle's CPU `conv2d` spends as much time on its im2col as on the matrix
+//! product. [`conv3d_channels_last`] keeps activations as `(N, T, H, W, C)`, builds the patch
+//! matrix with one parallel pass of copies (our custom op, whose backward pass is the
+//! matching col2im) and multiplies it with the weight; the product is already channels-last,
+//! and batch norm runs on it as an `(N * T * H * W, C)` matrix. R3D-18 uses this layout
+//! throughout; on other devices or dtypes the convolution falls back to the NTCHW path
+//! between two permutes. Both paths are checked against torch, gradients included.
+
+use candle_core::{CpuStorage, CustomOp1, DType, Layout, Module, Result, Shape, Tensor, bail};
+use candle_nn::{Init, VarBuilder};
+use rayon::prelude::*;
+
+/// 3D convolution with the semantics of `torch.nn.functional.conv3d` (zero padding,
+/// dilation 1, groups 1, no bias).
+///
+/// `x` is `(N, C, T, H, W)`, `w` is `(O, C, kt, kh, kw)`, `stride` and `padding` are
+/// `[t, h, w]`. Returns `(N, O, To, Ho, Wo)` with `To = (T + 2 pt - kt) / st + 1` (and likewise
+/// for H and W). Differentiable in `x` and `w`.
+pub fn conv3d(x: &Tensor, w: &Tensor, stride: [usize; 3], padding: [usize; 3]) -> Result<Tensor> {
+    if x.rank() != 5 {
+        bail!(
+            "conv3d: input must be (N, C, T, H, W), got shape {:?}",
+            x.dims()
+        );
+    }
+    let y = conv3d_ntchw(&to_ntchw(x)?, w, stride, padding)?;
+    from_ntchw(&y)
+}
+
+/// `(N, C, T, H, W)` to the network-internal `(N, T, C, H, W)` layout (a contiguous copy).
+pub fn to_ntchw(x: &Tensor) -> Result<Tensor> {
+    if x.rank() != 5 {
+        bail!(
+            "expected a 5-d (N, C, T, H, W) tensor, got shape {:?}",
+            x.dims()
+        );
+    }
+    x.permute((0, 2, 1, 3, 4))?.contiguous()
+}
+
+/// The network-internal `(N, T, C, H, W)` layout back to torch's `(N, C, T, H, W)`
+/// (a strided view; call `contiguous()` if a flat buffer is needed).
+pub fn from_ntchw(x: &Tensor) -> Result<Tensor> {
+    if x.rank() != 5 {
+        bail!(
+            "expected a 5-d (N, T, C, H, W) tensor, got shape {:?}",
+            x.dims()
+        );
+    }
+    x.permute((0, 2, 1, 3, 4))
+}
+
+/// Output length of a convolution along one axis, or an error naming the axis.
+fn out_len(axis: &str, input: usize, kernel: usize, stride: usize, pad: usize) -> Result<usize> {
+    if stride == 0 {
+        bail!("conv3d: stride along {axis} must be at least 1");
+    }
+    if kernel == 0 {
+        bail!("conv3d: kernel size along {axis} must be at least 1");
+    }
+    let padded = input + 2 * pad;
+    if padded < kernel {
+        bail!(
+            "conv3d: kernel {kernel} along {axis} is larger than the padded input \
+             ({input} + 2 * {pad} = {padded})"
+        );
+    }
+    Ok((padded - kernel) / stride + 1)
+}
+
+/// Indices `start, start + step, ...` (`count` of them) as a u32 tensor on `x`'s device.
+fn strided_indices(x: &Tensor, start: usize, step: usize, count: usize) -> Result<Tensor> {
+    let idx: Vec<u32> = (0..count).map(|i| (start + i * step) as u32).collect();
+    Tensor::from_vec(idx, count, x.device())
+}
+
+/// 3D convolution in the network-internal layout: `x` is `(N, T, C, H, W)`, `w` is
+/// `(O, C, kt, kh, kw)` (torch's layout); returns `(N, To, O, Ho, Wo)`, contiguous.
+pub fn conv3d_ntchw(
+    x: &Tensor,
+    w: &Tensor,
+    stride: [usize; 3],
+    padding: [usize; 3],
+) -> Result<Tensor> {
+    let (n, t, c, h, wd) = match x.dims() {
+        &[n, t, c, h, wd] => (n, t, c, h, wd),
+        d => bail!("conv3d: input must be 5-d, got shape {d:?}"),
+    };
+    let (o, wc, kt, kh, kw) = match w.dims() {
+        &[o, wc, kt, kh, kw] => (o, wc, kt, kh, kw),
+        d => bail!("conv3d: weight must be (O, C, kt, kh, kw), got shape {d:?}"),
+    };
+    if wc != c {
+        bail!(
+            "conv3d: input has {c} channels but the weight {:?} expects {wc}",
+            w.dims()
+        );
+    }
+    if x.dtype() != w.dtype() {
+        bail!(
+            "conv3d: input dtype {:?} differs from weight dtype {:?}",
+            x.dtype(),
+            w.dtype()
+        );
+    }
+    let [st, sh, sw] = stride;
+    let [pt, ph, pw] = padding;
+    let to = out_len("T", t, kt, st, pt)?;
+    let ho = out_len("H", h, kh, sh, ph)?;
+    let wo = out_len("W", wd, kw, sw, pw)?;
+
+    // Temporal taps: tap k of output frame i reads padded frame i * st + k.
+    let xp = if pt > 0 {
+        x.pad_with_zeros(1, pt, pt)?
+    } else {
+        x.clone()
+    };
+    let xp = xp.contiguous()?;
+    let tap = |k: usize| -> Result<Tensor> {
+        let sel = if st == 1 {
+            xp.narrow(1, k, to)?
+        } else {
+            xp.index_select(&strided_indices(&xp, k, st, to)?, 1)?
+        };
+        sel.contiguous()
+    };
+    let stacked = if kt == 1 {
+        tap(0)?
+    } else {
+        let taps = (0..kt).map(tap).collect::<Result<Vec<_>>>()?;
+        // (N, To, C, kt, H, W): channel c * kt + k matches the weight's (C, kt) flattening.
+        Tensor::stack(&taps, 3)?
+    };
+    let x2 = stacked.reshape((n * to, c * kt, h, wd))?;
+    let w2 = w.reshape((o, c * kt, kh, kw))?;
+
+    // candle's conv2d takes one stride and one padding for both axes, and its backward pass
+    // derives the transposed convolution's output padding from H alone; both are right when
+    // the axes agree, including in how many trailing input rows/columns they leave unused.
+    let uniform = sh == sw && ph == pw && (h + 2 * ph - kh) % sh == (wd + 2 * pw - kw) % sw;
+    let y = if uniform {
+        x2.conv2d(&w2, ph, sh, 1, 1)?
+    } else {
+        // Pad explicitly and crop to exactly the rows/columns the windows read: then conv2d
+        // needs no padding and leaves nothing unused along either axis.
+        let x2 = x2
+            .pad_with_zeros(2, ph, ph)?
+            .pad_with_zeros(3, pw, pw)?
+            .narrow(2, 0, (ho - 1) * sh + kh)?
+            .narrow(3, 0, (wo - 1) * sw + kw)?;
+        if sh == sw {
+            x2.conv2d(&w2, 0, sh, 1, 1)?
+        } else {
+            let full = x2.conv2d(&w2, 0, 1, 1, 1)?;
+            full.index_select(&strided_indices(&full, 0, sh, ho)?, 2)?
+                .index_select(&strided_indices(&full, 0, sw, wo)?, 3)?
+        }
+    };
+    y.reshape((n, to, o, ho, wo))
+}
+
+/// Upper bound on the elements of one patch matrix of the channels-last path (4 Mi floats,
+/// 16 MiB): larger convolutions are computed a few output rows at a time. Small blocks stay
+/// below the allocator's mmap threshold, so they reuse memory instead of page-faulting in
+/// fresh zeroed pages on every call (which cost as much as the copies themselves).
+const MAX_PATCH_ELEMENTS: usize = 1 << 22;
+
+/// Geometry of a channels-last 3D convolution (`[t, h, w]` triples).
+#[derive(Clone, Copy, Debug)]
+struct Geometry {
+    batch: usize,
+    input: [usize; 3],
+    channels: usize,
+    kernel: [usize; 3],
+    stride: [usize; 3],
+    padding: [usize; 3],
+    output: [usize; 3],
+}
+
+impl Geometry {
+    /// Columns of the patch matrix: `kt * kh * kw * C`.
+    fn patch_len(&self) -> usize {
+        self.kernel.iter().product::<usize>() * self.channels
+    }
+
+    /// Calls `f(column, input_offset)` for every window element of output position
+    /// `(frame, oh, ow)` that lies inside the input (`input_offset` indexes the first
+    /// channel of that element in the `(N, T, H, W, C)` buffer; `column` is the first column
+    /// of that element in the patch row).
+    fn for_each_tap(&self, frame: usize, oh: usize, ow: usize, mut f: impl FnMut(usize, usize)) {
+        let [t, h, w] = self.input;
+        let c = self.channels;
+        let [kt, kh, kw] = self.kernel;
+        let [st, sh, sw] = self.stride;
+        let [pt, ph, pw] = self.padding;
+        let to = self.output[0];
+        let (n, ot) = (frame / to, frame % to);
+        // Input index of a padded coordinate, if inside the input.
+        let inside = |i: usize, pad: usize, len: usize| i.checked_sub(pad).filter(|&v| v < len);
+        let mut col = 0;
+        for dt in 0..kt {
+            let ti = inside(ot * st + dt, pt, t);
+            for dh in 0..kh {
+                let hi = inside(oh * sh + dh, ph, h);
+                for dw in 0..kw {
+                    if let (Some(ti), Some(hi), Some(wi)) = (ti, hi, inside(ow * sw + dw, pw, w)) {
+                        f(col, (((n * t + ti) * h + hi) * w + wi) * c);
+                    }
+                    col += c;
+                }
+            }
+        }
+    }
+}
+
+/// The contiguous f32 data of a CPU tensor's storage.
+fn f32_slice<'a>(storage: &'a CpuStorage, layout: &Layout, what: &str) -> Result<&'a [f32]> {
+    let data = match storage {
+        CpuStorage::F32(v) => v,
+        _ => bail!("{what}: only f32 is supported"),
+    };
+    match layout.contiguous_offsets() {
+        Some((start, end)) => Ok(&data[start..end]),
+        None => bail!("{what}: the input must be contiguous"),
+    }
+}
+
+/// The im2col of a channels-last clip for the output lines `lines` (indices `frame * Ho + ho`
+/// over the `N * To * Ho` output lines): rows are output positions `(frame, ho, wo)`, columns
+/// are `(dt, dh, dw, c)` ("tap-major": contiguous copies) or, with `channel_major`,
+/// `(c, dt, dh, dw)` (the order of torch's weight, which then needs no permute); zero where a
+/// window reaches into the padding. Its backward pass is [`PatchMatrixAdjoint`].
+#[derive(Clone, Debug)]
+struct PatchMatrix {
+    geometry: Geometry,
+    lines: std::ops::Range<usize>,
+    channel_major: bool,
+}
+
+impl CustomOp1 for PatchMatrix {
+    fn name(&self) -> &'static str {
+        "conv3d-channels-last-patches"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let src = f32_slice(storage, layout, "conv3d patch matrix")?;
+        let g = self.geometry;
+        let (ho, wo) = (g.output[1], g.output[2]);
+        let (k, c) = (g.patch_len(), g.channels);
+        let mut out = vec![0f32; self.lines.len() * wo * k];
+        out.par_chunks_mut(wo * k)
+            .enumerate()
+            .for_each(|(row, dst_line)| {
+                let line = self.lines.start + row;
+                let (frame, oh) = (line / ho, line % ho);
+                for (ow, dst) in dst_line.chunks_mut(k).enumerate() {
+                    if self.channel_major {
+                        let taps = k / c;
+                        g.for_each_tap(frame, oh, ow, |col, at| {
+                            let tap = col / c;
+                            for (ci, v) in src[at..at + c].iter().enumerate() {
+                                dst[ci * taps + tap] = *v;
+                            }
+                        });
+                    } else {
+                        g.for_each_tap(frame, oh, ow, |col, at| {
+                            dst[col..col + c].copy_from_slice(&src[at..at + c]);
+                        });
+                    }
+                }
+            });
+        Ok((
+            CpuStorage::F32(out),
+            Shape::from((self.lines.len() * wo, k)),
+        ))
+    }
+
+    fn bwd(&self, arg: &Tensor, _res: &Tensor, grad_res: &Tensor) -> Result<Option<Tensor>> {
+        let adjoint = PatchMatrixAdjoint {
+            patches: self.clone(),
+        };
+        let grad = grad_res.contiguous()?.apply_op1_no_bwd(&adjoint)?;
+        Ok(Some(grad.reshape(arg.shape())?))
+    }
+}
+
+/// The transpose of [`PatchMatrix`] (col2im): sums each patch-matrix gradient back onto the
+/// input element it was copied from, giving the gradient of the `(N, T, H, W, C)` input.
+struct PatchMatrixAdjoint {
+    patches: PatchMatrix,
+}
+
+impl CustomOp1 for PatchMatrixAdjoint {
+    fn name(&self) -> &'static str {
+        "conv3d-channels-last-patches-adjoint"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let src = f32_slice(storage, layout, "conv3d patch-matrix gradient")?;
+        let g = self.patches.geometry;
+        let lines = &self.patches.lines;
+        let [t, h, w] = g.input;
+        let [to, ho, wo] = g.output;
+        let (k, c) = (g.patch_len(), g.channels);
+        let sample_len = t * h * w * g.channels;
+        let mut out = vec![0f32; g.batch * sample_len];
+        // Windows of one sample only touch that sample: samples run in parallel.
+        out.par_chunks_mut(sample_len)
+            .enumerate()
+            .for_each(|(n, dst)| {
+                let first = lines.start.max(n * to * ho);
+                let last = lines.end.min((n + 1) * to * ho);
+                for line in first..last {
+                    let (frame, oh) = (line / ho, line % ho);
+                    for ow in 0..wo {
+                        let row = ((line - lines.start) * wo + ow) * k;
+                        let taps = k / c;
+                        g.for_each_tap(frame, oh, ow, |col, at| {
+                            let dst = &mut dst[at - n * sample_len..][..c];
+                            if self.patches.channel_major {
+                                let tap = col / c;
+                                for (ci, d) in dst.iter_mut().enumerate() {
+                                    *d += src[row + ci * taps + tap];
+                                }
+                            } else {
+                                let grad = &src[row + col..row + col + c];
+                                for (d, s) in dst.iter_mut().zip(grad) {
+                                    *d += s;
+                                }
+                            }
+                        });
+                    }
+                }
+            });
+        Ok((
+            CpuStorage::F32(out),
+            Shape::from((g.batch, t, h, w, g.channels)),
+        ))
+    }
+}
+
+/// 3D convolution of a channels-last clip: `x` is `(N, T, H, W, C)`, `w` is torch's
+/// `(O, C, kt, kh, kw)`; returns `(N, To, Ho, Wo, O)`, contiguous. Differentiable in `x` and
+/// `w`.
+///
+/// On the CPU with f32 it multiplies the weight, as the `(O, C * kt * kh * kw)` matrix it
+/// already is, by a channel-major patch matrix (our op, with a col2im backward): the
+/// weight's gradient then flows through a single reshape (candle's backward pass costs
+/// two full passes over a tensor per graph node, which for layer4's 7M-element weights is
+/// more than the products). Elsewhere it runs [`conv3d_ntchw`] between two permutes.
+pub fn conv3d_channels_last(
+    x: &Tensor,
+    w: &Tensor,
+    stride: [usize; 3],
+    padding: [usize; 3],
+) -> Result<Tensor> {
+    conv3d_channels_last_chunked(x, w, None, stride, padding, MAX_PATCH_ELEMENTS, true)
+}
+
+/// [`conv3d_channels_last`] with the output channels scaled by `scale` `(O)` (a folded
+/// batch norm), applied to the weight before the product. Meant for inference (the frozen
+/// trunk): it uses the tap-major patch matrix, whose contiguous copies are the fastest to
+/// build, at the price of a permuted copy of the weight.
+pub(crate) fn conv3d_channels_last_scaled(
+    x: &Tensor,
+    w: &Tensor,
+    scale: Option<&Tensor>,
+    stride: [usize; 3],
+    padding: [usize; 3],
+) -> Result<Tensor> {
+    conv3d_channels_last_chunked(x, w, scale, stride, padding, MAX_PATCH_ELEMENTS, false)
+}
+
+/// The channels-last convolution with patch matrices of at most about `max_patch_elements`
+/// elements (at least one output line each), channel-major or tap-major.
+fn conv3d_channels_last_chunked(
+    x: &Tensor,
+    w: &Tensor,
+    scale: Option<&Tensor>,
+    stride: [usize; 3],
+    padding: [usize; 3],
+    max_patch_elements: usize,
+    channel_major: bool,
+) -> Result<Tensor> {
+    let (n, t, h, wd, c) = match x.dims() {
+        &[n, t, h, wd, c] => (n, t, h, wd, c),
+        d => bail!("conv3d: channels-last input must be (N, T, H, W, C), got shape {d:?}"),
+    };
+    let (o, wc, kt, kh, kw) = match w.dims() {
+        &[o, wc, kt, kh, kw] => (o, wc, kt, kh, kw),
+        d => bail!("conv3d: weight must be (O, C, kt, kh, kw), got shape {d:?}"),
+    };
+    if wc != c {
+        bail!(
+            "conv3d: input has {c} channels but the weight {:?} expects {wc}",
+            w.dims()
+        );
+    }
+    let w = match scale {
+        Some(s) => w.broadcast_mul(&s.reshape(((), 1, 1, 1, 1))?)?,
+        None => w.clone(),
+    };
+    let fast = x.device().is_cpu() && x.dtype() == DType::F32 && w.dtype() == DType::F32;
+    if !fast {
+        let y = conv3d_ntchw(&x.permute((0, 1, 4, 2, 3))?, &w, stride, padding)?;
+        return y.permute((0, 1, 3, 4, 2))?.contiguous();
+    }
+    let [st, sh, sw] = stride;
+    let [pt, ph, pw] = padding;
+    let to = out_len("T", t, kt, st, pt)?;
+    let ho = out_len("H", h, kh, sh, ph)?;
+    let wo = out_len("W", wd, kw, sw, pw)?;
+    let geometry = Geometry {
+        batch: n,
+        input: [t, h, wd],
+        channels: c,
+        kernel: [kt, kh, kw],
+        stride,
+        padding,
+        output: [to, ho, wo],
+    };
+    let k = geometry.patch_len();
+    let x = x.contiguous()?;
+    if kt == 1 && kh == 1 && kw == 1 && stride == [1; 3] && padding == [0; 3] {
+        let y = x
+            .reshape((n * t * h * wd, c))?
+            .matmul(&w.reshape((o, c))?.t()?)?;
+        return y.reshape((n, to, ho, wo, o));
+    }
+    // Channel-major: out^T = W (O, K) x patches^T, the weight used as stored.
+    // Tap-major: out = patches x W'^T with W' the weight permuted to (O, kt, kh, kw, C).
+    let w_mat = if channel_major {
+        w.reshape((o, k))?
+    } else {
+        w.permute((0, 2, 3, 4, 1))?.reshape((o, k))?.t()?
+    };
+    let lines_total = n * to * ho;
+    let lines_per_chunk = (max_patch_elements / (wo * k).max(1)).clamp(1, lines_total);
+    let mut chunks = Vec::with_capacity(lines_total.div_ceil(lines_per_chunk));
+    let mut first = 0;
+    while first < lines_total {
+        let last = (first + lines_per_chunk).min(lines_total);
+        let patches = x.apply_op1(PatchMatrix {
+            geometry,
+            lines: first..last,
+            channel_major,
+        })?;
+        chunks.push(if channel_major {
+            w_mat.matmul(&patches.t()?)?
+        } else {
+            patches.matmul(&w_mat)?
+        });
+        first = last;
+    }
+    let y = if chunks.len() == 1 {
+        chunks.swap_remove(0)
+    } else {
+        Tensor::cat(&chunks, if channel_major { 1 } else { 0 })?
+    };
+    let y = if channel_major { y.t()? } else { y };
+    y.reshape((n, to, ho, wo, o))
+}
+
+/// Global average pooling of an `(N, C, T, H, W)` tensor to `(N, C, 1, 1, 1)`, as
+/// `torch.nn.AdaptiveAvgPool3d((1, 1, 1))`.
+pub fn adaptive_avg_pool3d_to_1(x: &Tensor) -> Result<Tensor> {
+    let (n, c, _, _, _) = match x.dims() {
+        &[n, c, t, h, w] => (n, c, t, h, w),
+        d => bail!("adaptive_avg_pool3d: input must be (N, C, T, H, W), got shape {d:?}"),
+    };
+    x.flatten_from(2)?.mean(2)?.reshape((n, c, 1, 1, 1))
+}
+
+/// Global average pooling in the network-internal layout: `(N, T, C, H, W)` to `(N, C)`.
+pub fn global_avg_pool_ntchw(x: &Tensor) -> Result<Tensor> {
+    let (n, t, c, h, w) = match x.dims() {
+        &[n, t, c, h, w] => (n, t, c, h, w),
+        d => bail!("global average pooling: input must be (N, T, C, H, W), got shape {d:?}"),
+    };
+    // Sum over the whole (T, H, W) volume at once, like torch's mean.
+    x.permute((0, 2, 1, 3, 4))?
+        .reshape((n, c, t * h * w))?
+        .mean(2)
+}
+
+/// A 3D convolution layer with torch's parameter names (`weight`, optional `bias`).
+#[derive(Clone, Debug)]
+pub struct Conv3d {
+    weight: Tensor,
+    bias: Option<Tensor>,
+    stride: [usize; 3],
+    padding: [usize; 3],
+}
+
+impl Conv3d {
+    /// Loads (or, from a `VarMap`, creates) `weight` `(out_c, in_c, kt, kh, kw)` and, when
+    /// `bias`, `bias` `(out_c)` under `vb`. New weights follow torchvision's video ResNet
+    /// initialisation (Kaiming normal, fan-out, ReLU gain); a new bias is zero.
+    pub fn new(
+        vb: VarBuilder,
+        in_c: usize,
+        out_c: usize,
+        kernel: [usize; 3],
+        stride: [usize; 3],
+        padding: [usize; 3],
+        bias: bool,
+    ) -> Result<Self> {
+        if kernel.contains(&0) || stride.contains(&0) {
+            bail!("Conv3d: kernel {kernel:?} and stride {stride:?} must be positive");
+        }
+        let fan_out = (out_c * kernel.iter().product::<usize>()).max(1);
+        let stdev = (2.0 / fan_out as f64).sqrt();
+        let [kt, kh, kw] = kernel;
+        let weight = vb.get_with_hints(
+            (out_c, in_c, kt, kh, kw),
+            "weight",
+            Init::Randn { mean: 0.0, stdev },
+        )?;
+        let bias = if bias {
+            Some(vb.get_with_hints(out_c, "bias", Init::Const(0.0))?)
+        } else {
+            None
+        };
+        Ok(Conv3d {
+            weight,
+            bias,
+            stride,
+            padding,
+        })
+    }
+
+    /// Builds a layer from existing tensors: `weight` `(O, C, kt, kh, kw)`, `bias` `(O)`.
+    pub fn from_tensors(
+        weight: Tensor,
+        bias: Option<Tensor>,
+        stride: [usize; 3],
+        padding: [usize; 3],
+    ) -> Result<Self> {
+        if weight.rank() != 5 {
+            bail!("Conv3d: weight must be 5-d, got shape {:?}", weight.dims());
+        }
+        if let Some(b) = &bias {
+            if b.dims() != [weight.dim(0)?] {
+                bail!(
+                    "Conv3d: bias shape {:?} does not match {} output channels",
+                    b.dims(),
+                    weight.dim(0)?
+                );
+            }
+        }
+        if stride.contains(&0) {
+            bail!("Conv3d: stride {stride:?} must be positive");
+        }
+        Ok(Conv3d {
+            weight,
+            bias,
+            stride,
+            padding,
+        })
+    }
+
+    /// The weight, `(O, C, kt, kh, kw)`.
+    pub fn weight(&self) -> &Tensor {
+        &self.weight
+    }
+
+    /// The bias, `(O)`, if the layer has one.
+    pub fn bias(&self) -> Option<&Tensor> {
+        self.bias.as_ref()
+    }
+
+    /// Forward pass on a channels-last clip, `(N, T, H, W, C)` to `(N, To, Ho, Wo, O)` (see
+    /// [`conv3d_channels_last`]).
+    pub fn forward_channels_last(&self, x: &Tensor) -> Result<Tensor> {
+        let y = conv3d_channels_last(x, &self.weight, self.stride, self.padding)?;
+        match &self.bias {
+            None => Ok(y),
+            Some(b) => y.broadcast_add(b),
+        }
+    }
+
+    /// The stride, `[t, h, w]`.
+    pub fn stride(&self) -> [usize; 3] {
+        self.stride
+    }
+
+    /// The zero padding, `[t, h, w]`.
+    pub fn padding(&self) -> [usize; 3] {
+        self.padding
+    }
+
+    /// Forward pass in the network-internal layout: `(N, T, C, H, W)` to `(N, To, O, Ho, Wo)`.
+    pub fn forward_ntchw(&self, x: &Tensor) -> Result<Tensor> {
+        let y = conv3d_ntchw(x, &self.weight, self.stride, self.padding)?;
+        match &self.bias {
+            None => Ok(y),
+            Some(b) => y.broadcast_add(&b.reshape((1, 1, (), 1, 1))?),
+        }
+    }
+}
+
+impl Module for Conv3d {
+    /// `(N, C, T, H, W)` to `(N, O, To, Ho, Wo)`.
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        from_ntchw(&self.forward_ntchw(&to_ntchw(x)?)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Device;
+
+    fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
+        (a - b)
+            .and_then(|d| d.abs())
+            .and_then(|d| d.flatten_all())
+            .and_then(|d| d.max(0))
+            .and_then(|d| d.to_scalar::<f32>())
+            .expect("difference")
+    }
+
+    /// The channels-last fast path, computed in one piece or a frame at a time, agrees with
+    /// the differentiable path (which the integration tests check against torch).
+    #[test]
+    fn channels_last_path_agrees_with_the_differentiable_path() {
+        let dev = Device::Cpu;
+        let x = Tensor::randn(0f32, 1.0, (2, 5, 9, 8, 3), &dev).unwrap();
+        let w = Tensor::randn(0f32, 0.2, (4, 3, 3, 3, 3), &dev).unwrap();
+        let scale = Tensor::new(&[0.5f32, -1.0, 2.0, 1.5], &dev).unwrap();
+        for (stride, padding) in [([1, 1, 1], [1, 1, 1]), ([2, 2, 1], [1, 0, 2])] {
+            let reference = conv3d_ntchw(
+                &x.permute((0, 1, 4, 2, 3)).unwrap(),
+                &w.broadcast_mul(&scale.reshape(((), 1, 1, 1, 1)).unwrap())
+                    .unwrap(),
+                stride,
+                padding,
+            )
+            .unwrap()
+            .permute((0, 1, 3, 4, 2))
+            .unwrap();
+            for max in [usize::MAX, 1] {
+                for channel_major in [false, true] {
+                    let y = conv3d_channels_last_chunked(
+                        &x,
+                        &w,
+                        Some(&scale),
+                        stride,
+                        padding,
+                        max,
+                        channel_major,
+                    )
+                    .unwrap();
+                    assert_eq!(y.dims(), reference.dims());
+                    assert!(
+                        max_abs_diff(&y, &reference) < 1e-5,
+                        "stride {stride:?}, max {max}, channel-major {channel_major}"
+                    );
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,353 @@
+//! torchvision's R3D-18 (`torchvision.models.video.r3d_18`) on candle, with the notebook's head.
+//!
+//! The architecture and every parameter name follow torchvision's `VideoResNet` with
+//! `BasicBlock`, `Conv3DSimple` and `BasicStem`, so a torchvision `state_dict` (minus
+//! `num_batches_tracked`) loads as is. The notebook replaces `fc` by
+//! `Sequential(LayerNorm(512), Dropout(0.3), Linear(512, n_classes))`: names `fc.0.*`, `fc.2.*`.
+//!
+//! Activations travel through the network channels-last, `(N, T, H, W, C)` (see
+//! [`crate::deep::conv3d`]); the public methods take and return torch's `(N, C, T, H, W)`.
+
+use candle_core::{D, Result, Tensor, bail};
+use candle_nn::{BatchNorm, BatchNormConfig, Init, Linear, Module, ModuleT, VarBuilder};
+
+use super::conv3d::{Conv3d, conv3d_channels_last_scaled};
+use super::nn::Noise;
+
+/// Parameter-name prefixes the notebook fine-tunes (layer4 and the head).
+pub const TRAINABLE_PREFIXES: &[&str] = &["layer4.", "fc."];
+
+/// Width of the embedding that feeds the head.
+pub const EMBEDDING_DIM: usize = 512;
+
+/// Dropout probability of the notebook's head.
+pub const HEAD_DROPOUT: f32 = 0.3;
+
+/// Channels of the trunk output (layer3).
+pub const TRUNK_CHANNELS: usize = 256;
+
+/// `BatchNorm3d` as torch builds it (eps 1e-5, momentum 0.1, affine).
+fn batch_norm3d(vb: VarBuilder, channels: usize) -> Result<BatchNorm> {
+    candle_nn::batch_norm(
+        channels,
+        BatchNormConfig {
+            eps: 1e-5,
+            remove_mean: true,
+            affine: true,
+            momentum: 0.1,
+        },
+        vb,
+    )
+}
+
+/// Batch norm of a channels-last `(N, T, H, W, C)` activation: as an `(N * T * H * W, C)`
+/// matrix it has the same per-channel statistics as `BatchNorm3d` over `(N, C, T, H, W)`.
+fn batch_norm_channels_last(bn: &BatchNorm, x: &Tensor, train: bool) -> Result<Tensor> {
+    let dims = x.dims().to_vec();
+    let c = dims.last().copied().unwrap_or(0);
+    bn.forward_t(&x.reshape(((), c))?, train)?.reshape(dims)
+}
+
+/// `(N, C, T, H, W)` to channels-last `(N, T, H, W, C)`, contiguous.
+fn to_channels_last(x: &Tensor) -> Result<Tensor> {
+    x.permute((0, 2, 3, 4, 1))?.contiguous()
+}
+
+/// Channels-last `(N, T, H, W, C)` to `(N, C, T, H, W)`, contiguous.
+fn from_channels_last(x: &Tensor) -> Result<Tensor> {
+    x.permute((0, 4, 1, 2, 3))?.contiguous()
+}
+
+/// Mean over T, H and W of a channels-last `(N, T, H, W, C)` activation: `(N, C)`.
+fn global_avg_pool_channels_last(x: &Tensor) -> Result<Tensor> {
+    let (n, t, h, w, c) = x.dims5()?;
+    x.reshape((n, t * h * w, c))?.mean(1)
+}
+
+/// `torch.nn.LayerNorm` over the last dimension, from differentiable ops.
+///
+/// candle_nn's `LayerNorm` runs a fused kernel on contiguous inputs that has no backward pass:
+/// neither its own parameters nor anything before it would get a gradient.
+struct LayerNorm {
+    weight: Tensor,
+    bias: Tensor,
+    eps: f64,
+}
+
+impl LayerNorm {
+    /// Loads `weight` and `bias` of size `dim` (new ones: 1 and 0).
+    fn new(vb: VarBuilder, dim: usize, eps: f64) -> Result<Self> {
+        let weight = vb.get_with_hints(dim, "weight", Init::Const(1.0))?;
+        let bias = vb.get_with_hints(dim, "bias", Init::Const(0.0))?;
+        Ok(LayerNorm { weight, bias, eps })
+    }
+
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let centred = x.broadcast_sub(&x.mean_keepdim(D::Minus1)?)?;
+        let var = centred.sqr()?.mean_keepdim(D::Minus1)?;
+        centred
+            .broadcast_div(&(var + self.eps)?.sqrt()?)?
+            .broadcast_mul(&self.weight)?
+            .broadcast_add(&self.bias)
+    }
+}
+
+/// Conv3d then BatchNorm3d, the `Sequential(conv, bn)` pairs of torchvision's blocks.
+struct ConvBn {
+    conv: Conv3d,
+    bn: BatchNorm,
+}
+
+impl ConvBn {
+    /// `vb` at the `Sequential`: the conv is `0`, the batch norm `1`.
+    fn new(
+        vb: VarBuilder,
+        in_c: usize,
+        out_c: usize,
+        kernel: [usize; 3],
+        stride: [usize; 3],
+        padding: [usize; 3],
+    ) -> Result<Self> {
+        let conv = Conv3d::new(vb.pp("0"), in_c, out_c, kernel, stride, padding, false)?;
+        let bn = batch_norm3d(vb.pp("1"), out_c)?;
+        Ok(ConvBn { conv, bn })
+    }
+
+    /// Channels-last forward pass, differentiable; `train` selects batch statistics.
+    fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+        batch_norm_channels_last(&self.bn, &self.conv.forward_channels_last(x)?, train)
+    }
+
+    /// Eval-mode inference on a channels-last clip, the batch norm folded into the
+    /// convolution (`conv(x, w * s) + (beta - mean * s)`, `s = gamma / sqrt(var + eps)`).
+    /// Records no gradient.
+    fn forward_folded(&self, x: &Tensor) -> Result<Tensor> {
+        let mean = self.bn.running_mean().detach();
+        let var = self.bn.running_var().detach();
+        let inv_std = (var + self.bn.eps())?.sqrt()?.recip()?;
+        let (scale, shift) = match self.bn.weight_and_bias() {
+            Some((gamma, beta)) => {
+                let scale = (gamma.detach() * inv_std)?;
+                let shift = (beta.detach() - (mean * &scale)?)?;
+                (scale, shift)
+            }
+            None => {
+                let shift = (mean * &inv_std)?.neg()?;
+                (inv_std, shift)
+            }
+        };
+        let y = conv3d_channels_last_scaled(
+            &x.detach(),
+            &self.conv.weight().detach(),
+            Some(&scale),
+            self.conv.stride(),
+            self.conv.padding(),
+        )?;
+        y.broadcast_add(&shift)
+    }
+}
+
+/// torchvision's video `BasicBlock` with `Conv3DSimple` convolutions:
+/// `relu(bn2(conv2(relu(bn1(conv1(x))))) + downsample(x))`.
+pub struct BasicBlock {
+    conv1: ConvBn,
+    conv2: ConvBn,
+    downsample: Option<ConvBn>,
+}
+
+impl BasicBlock {
+    /// A block from `in_planes` to `planes` channels with stride `stride` on T, H and W.
+    /// Parameter names under `vb`: `conv1.{0,1}`, `conv2.{0,1}` and, when the stride is not 1
+    /// or the width changes, `downsample.{0,1}` (a 1x1x1 convolution with stride `stride`).
+    pub fn new(vb: VarBuilder, in_planes: usize, planes: usize, stride: usize) -> Result<Self> {
+        if stride == 0 {
+            bail!("BasicBlock: stride must be at least 1");
+        }
+        let conv1 = ConvBn::new(
+            vb.pp("conv1"),
+            in_planes,
+            planes,
+            [3; 3],
+            [stride; 3],
+            [1; 3],
+        )?;
+        let conv2 = ConvBn::new(vb.pp("conv2"), planes, planes, [3; 3], [1; 3], [1; 3])?;
+        let downsample = if stride != 1 || in_planes != planes {
+            Some(ConvBn::new(
+                vb.pp("downsample"),
+                in_planes,
+                planes,
+                [1; 3],
+                [stride; 3],
+                [0; 3],
+            )?)
+        } else {
+            None
+        };
+        Ok(BasicBlock {
+            conv1,
+            conv2,
+            downsample,
+        })
+    }
+
+    /// Forward pass on `(N, C, T, H, W)`; `train` puts the batch norms in training mode
+    /// (batch statistics, running statistics updated with momentum 0.1). Differentiable.
+    pub fn forward_t(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+        from_channels_last(&self.forward_channels_last(&to_channels_last(x)?, train)?)
+    }
+
+    /// Forward pass on a channels-last `(N, T, H, W, C)` clip. Differentiable.
+    pub fn forward_channels_last(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+        let out = self.conv1.forward(x, train)?.relu()?;
+        let out = self.conv2.forward(&out, train)?;
+        let residual = match &self.downsample {
+            Some(ds) => ds.forward(x, train)?,
+            None => x.clone(),
+        };
+        (out + residual)?.relu()
+    }
+
+    /// Eval-mode inference on a channels-last `(N, T, H, W, C)` clip with the batch norms
+    /// folded into the convolutions (the frozen trunk's path); records no gradient.
+    pub fn forward_channels_last_eval(&self, x: &Tensor) -> Result<Tensor> {
+        let out = self.conv1.forward_folded(x)?.relu()?;
+        let out = self.conv2.forward_folded(&out)?;
+        let residual = match &self.downsample {
+            Some(ds) => ds.forward_folded(x)?,
+            None => x.clone(),
+        };
+        (out + residual)?.relu()
+    }
+}
+
+/// torchvision's `r3d_18` with the notebook's `fc` head.
+pub struct R3d18 {
+    stem: ConvBn,
+    /// layer1..layer4, two blocks each.
+    layers: Vec<Vec<BasicBlock>>,
+    head_norm: LayerNorm,
+    head_linear: Linear,
+    num_classes: usize,
+}
+
+impl R3d18 {
+    /// vb at the model root (names "stem.0.weight", "layer4.1.conv2.1.running_var", "fc.2.bias").
+    pub fn new(vb: VarBuilder, num_classes: usize) -> Result<Self> {
+        if num_classes == 0 {
+            bail!("R3d18: num_classes must be at least 1");
+        }
+        // BasicStem: stride (1, 2, 2), padding (1, 3, 3).
+        let stem = ConvBn::new(vb.pp("stem"), 3, 64, [3, 7, 7], [1, 2, 2], [1, 3, 3])?;
+        let mut layers = Vec::with_capacity(4);
+        let mut in_planes = 64;
+        for (i, (planes, stride)) in [(64, 1), (128, 2), (256, 2), (512, 2)]
+            .into_iter()
+            .enumerate()
+        {
+            let vb_layer = vb.pp(format!("layer{}", i + 1));
+            let first = BasicBlock::new(vb_layer.pp("0"), in_planes, planes, stride)?;
+            let second = BasicBlock::new(vb_layer.pp("1"), planes, planes, 1)?;
+            layers.push(vec![first, second]);
+            in_planes = planes;
+        }
+        let head_norm = LayerNorm::new(vb.pp("fc").pp("0"), EMBEDDING_DIM, 1e-5)?;
+        let head_linear = candle_nn::linear(EMBEDDING_DIM, num_classes, vb.pp("fc").pp("2"))?;
+        Ok(R3d18 {
+            stem,
+            layers,
+            head_norm,
+            head_linear,
+            num_classes,
+        })
+    }
+
+    /// Number of classes of the head.
+    pub fn num_classes(&self) -> usize {
+        self.num_classes
+    }
+
+    /// Checks that `x` is a 5-d clip batch with `channels` channels.
+    fn check_input(x: &Tensor, channels: usize, what: &str) -> Result<()> {
+        match x.dims() {
+            &[_, c, t, h, w] if c == channels && t > 0 && h > 0 && w > 0 => Ok(()),
+            d => bail!("R3d18: {what} must be (N, {channels}, T, H, W), got shape {d:?}"),
+        }
+    }
+
+    /// stem..layer3 on a channels-last clip, `(N, T, H, W, 3)` to `(N, T', H', W', 256)`:
+    /// eval mode with folded batch norms (`train == false`, no gradient), or torch's train
+    /// mode (batch statistics, running statistics updated).
+    fn trunk_channels_last(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+        let mut x = if train {
+            self.stem.forward(x, true)?
+        } else {
+            self.stem.forward_folded(x)?
+        }
+        .relu()?;
+        for layer in &self.layers[..3] {
+            for block in layer {
+                x = if train {
+                    block.forward_channels_last(&x, true)?
+                } else {
+                    block.forward_channels_last_eval(&x)?
+                };
+            }
+        }
+        Ok(x.detach())
+    }
+
+    /// layer4 and global average pooling on a channels-last trunk output: `(N, 512)`.
+    fn embedding_channels_last(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+        let mut x = x.clone();
+        for block in &self.layers[3] {
+            x = block.forward_channels_last(&x, train)?;
+        }
+        global_avg_pool_channels_last(&x)
+    }
+
+    /// stem..layer3 in eval mode (the frozen trunk; its output is cached per video by the caller).
+    /// `(N, 3, T, H, W)` to `(N, 256, T', H', W')`, contiguous: T' = ceil(T / 4) and
+    /// H' = ceil(H / 8) (3x8x112x112 gives 2x14x14; layer4 then halves each again).
+    /// The output is detached: no gradient flows back into the trunk.
+    pub fn forward_trunk(&self, x: &Tensor) -> Result<Tensor> {
+        Self::check_input(x, 3, "input")?;
+        from_channels_last(&self.trunk_channels_last(&to_channels_last(x)?, false)?)
+    }
+
+    /// layer4 + avgpool -> (N, 512) embedding; BN in train mode when noise is Some.
+    pub fn forward_embedding(&self, trunk: &Tensor, noise: Option<&mut Noise>) -> Result<Tensor> {
+        Self::check_input(trunk, TRUNK_CHANNELS, "trunk output")?;
+        self.embedding_channels_last(&to_channels_last(trunk)?, noise.is_some())
+    }
+
+    /// LayerNorm, dropout 0.3 (training only), Linear -> logits (N, n_classes).
+    pub fn forward_head(&self, emb: &Tensor, noise: Option<&mut Noise>) -> Result<Tensor> {
+        match emb.dims() {
+            &[_, d] if d == EMBEDDING_DIM => {}
+            d => bail!("R3d18: embedding must be (N, {EMBEDDING_DIM}), got shape {d:?}"),
+        }
+        let x = self.head_norm.forward(emb)?;
+        let x = match noise {
+            Some(noise) => noise.dropout(&x, HEAD_DROPOUT)?,
+            None => x,
+        };
+        self.head_linear.forward(&x)
+    }
+
+    /// Whole model: `(N, 3, T, H, W)` to logits `(N, n_classes)`.
+    ///
+    /// `None` is torch's `model.eval()`. `Some` is torch's `model.train()`: every batch norm,
+    /// the trunk's included, uses batch statistics and updates its running statistics, and the
+    /// head applies dropout. (The cached path `forward_trunk` + `forward_embedding` keeps the
+    /// trunk in eval mode instead.) As in the notebook, whose trunk parameters have
+    /// `requires_grad = False`, the trunk output is detached: gradients reach layer4 and the
+    /// head only.
+    pub fn forward(&self, x: &Tensor, noise: Option<&mut Noise>) -> Result<Tensor> {
+        Self::check_input(x, 3, "input")?;
+        let train = noise.is_some();
+        let trunk = self.trunk_channels_last(&to_channels_last(x)?, train)?;
+        let emb = self.embedding_channels_last(&trunk, train)?;
+        self.forward_head(&emb, noise)
+    }
+}
