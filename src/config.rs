@@ -397,7 +397,10 @@ mod tests {
         let c = Config::default();
         assert_eq!(c.int("resize_w").unwrap(), 320);
         assert_eq!(c.int("resize_h").unwrap(), 240);
-        assert_eq!(c.int("img_size").unwrap(), 224);
+        // The deep frame size comes from the profile (224 in the notebook's, 112 in the quick one).
+        assert_eq!(c.int("img_size").unwrap(), 0);
+        assert_eq!(c.str("deep_profile").unwrap(), "quick");
+        assert_eq!(c.float("lr").unwrap(), 1e-4);
         assert_eq!(c.int("seed").unwrap(), 42);
         assert_eq!(c.str("classical_sampling").unwrap(), "uniform");
         assert!(c.bool("fast_mode").unwrap());

@@ -18,6 +18,7 @@
 //! - [`script`]: the Rhai host that exposes all of the above to experiment scripts.
 //! - [`config`]: the run's settings, named after the notebook's constants.
 
+pub mod analysis;
 pub mod classical;
 pub mod config;
 pub mod dataset;

@@ -84,7 +84,8 @@ fn notebook_script_renders_its_sections_from_generated_data() {
         assert_eq!(row[4], 3, "classes per split: {row}");
     }
 
-    // The classical section: six models (3 classifiers x 2 feature sets) on 3 test videos.
+    // The classical section: six models (3 classifiers x 2 feature sets) on 3 test videos, then
+    // the deep section's four.
     assert_eq!(json["sections"][1]["id"], "classical");
     assert!(html.contains("id=\"classical\""));
     assert!(html.contains("confusion matrix"));
@@ -92,7 +93,12 @@ fn notebook_script_renders_its_sections_from_generated_data() {
         serde_json::from_str(&fs::read_to_string(reports.join("e2e/models.json")).unwrap())
             .unwrap();
     let models = models["models"].as_array().unwrap();
-    assert_eq!(models.len(), 6);
+    assert_eq!(models.len(), 10);
+    let names: Vec<&str> = models.iter().map(|m| m["name"].as_str().unwrap()).collect();
+    for deep in ["Deep-2D-Avg", "Deep-2D-Max", "Deep-2D-Attn", "Deep-3D-R3D18"] {
+        assert!(names.contains(&deep), "{deep} missing from {names:?}");
+    }
+    assert!(html.contains("id=\"deep\""));
     for m in models {
         assert_eq!(m["protocol"]["n_videos"], 3);
         let acc = m["metrics"]["accuracy"].as_f64().unwrap();

@@ -134,3 +134,38 @@ fn r3d_and_attention_produce_complete_results() {
         "softmax over frames"
     );
 }
+
+#[test]
+fn profiles_resolve_to_the_notebook_settings_and_overrides_win() {
+    let dir = TempDir::new().unwrap();
+    let nb = Config::with_overrides(&["deep_profile=notebook"]).unwrap();
+    let s2 = DeepSettings::from_config(&nb, DeepKind::Attn, dir.path()).unwrap();
+    let s3 = DeepSettings::from_config(&nb, DeepKind::R3d, dir.path()).unwrap();
+    assert_eq!(
+        (s2.clip.size, s2.clip.frames, s2.train.epochs),
+        (224, 32, 6)
+    );
+    assert_eq!((s3.clip.size, s3.clip.frames), (224, 16));
+    // The notebook: StepLR(step_size=max(2, epochs // 2), gamma=0.5), Adam(lr=1e-4, wd=1e-4).
+    assert_eq!((s2.train.step_size, s2.train.gamma), (3, 0.5));
+    assert_eq!(
+        (s2.train.lr, s2.train.weight_decay, s2.train.patience),
+        (1e-4, 1e-4, 4)
+    );
+    let quick = Config::with_overrides(&["clip_len=12", "epochs=1"]).unwrap();
+    let q = DeepSettings::from_config(&quick, DeepKind::R3d, dir.path()).unwrap();
+    assert_eq!(
+        (
+            q.clip.size,
+            q.clip.frames,
+            q.train.epochs,
+            q.train.step_size
+        ),
+        (112, 12, 1, 2)
+    );
+    let bad = Config::with_overrides(&["clip_len=600"]);
+    assert!(
+        bad.is_err(),
+        "absurd clip lengths are refused by the config"
+    );
+}

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Install the system packages vidcompare builds against (Debian/Ubuntu), only when missing.
-# FFmpeg's libraries for ffmpeg-next, libclang for its bindgen step, pkg-config to find them.
+# FFmpeg's libraries for ffmpeg-next, libclang for its bindgen step, pkg-config to find them,
+# and Chromium for the report's browser test.
 set -euo pipefail
 
+# chromium: the headless browser that tests/report_browser.rs loads the report in.
 pkgs=(libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev
-      libavfilter-dev libavdevice-dev libclang-dev clang pkg-config)
+      libavfilter-dev libavdevice-dev libclang-dev clang pkg-config chromium)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -6,10 +6,11 @@
 //! or thinned instead of overlapping, and the legend never covers data.
 
 use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
+use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::model::{Chart, ChartKind};
+use super::model::{Chart, ChartKind, Plot, PlotKind};
 use crate::error::{Error, Result};
 
 /// Width of every chart in SVG user units; the page scales it to the column width.
@@ -89,6 +90,310 @@ pub fn render_svg(chart: &Chart) -> Result<String> {
         root.present().map_err(|e| draw_err(&chart.title, e))?;
     }
     Ok(add_accessibility(&svg, &chart.title))
+}
+
+/// Width of a compact (square) chart: ROC curves and t-SNE maps, two to a row on the page.
+pub const COMPACT_WIDTH: u32 = 480;
+/// Height of a compact chart before its legend.
+pub const COMPACT_HEIGHT: u32 = 420;
+
+/// Legend rows for `names` within `max_w`: `(series index, x offset)` per entry.
+fn legend_rows(names: &[&str], max_w: f64) -> Vec<Vec<(usize, i32)>> {
+    let mut rows: Vec<Vec<(usize, i32)>> = Vec::new();
+    let mut x = 0.0;
+    let mut row = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        let w = 26.0 + name.chars().count() as f64 * CHAR_W + 18.0;
+        if x + w > max_w && !row.is_empty() {
+            rows.push(std::mem::take(&mut row));
+            x = 0.0;
+        }
+        row.push((i, x as i32));
+        x += w;
+    }
+    if !row.is_empty() {
+        rows.push(row);
+    }
+    rows
+}
+
+/// The numeric range of one axis: `fixed` when given, else the finite data padded by 5 % (whole
+/// decades on a log axis, positive values only). Returns `(lo, hi, values left out)`.
+fn numeric_range(values: &[f64], fixed: Option<[f64; 2]>, log: bool) -> (f64, f64, usize) {
+    let dropped = if log {
+        values
+            .iter()
+            .filter(|v| v.is_finite() && **v <= 0.0)
+            .count()
+    } else {
+        0
+    };
+    if let Some([lo, hi]) = fixed {
+        return (lo, hi, dropped);
+    }
+    let finite = values
+        .iter()
+        .copied()
+        .filter(|v| v.is_finite() && (!log || *v > 0.0));
+    let (lo, hi) = finite.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+        (a.min(v), b.max(v))
+    });
+    if lo > hi {
+        return if log {
+            (0.1, 10.0, dropped)
+        } else {
+            (0.0, 1.0, dropped)
+        };
+    }
+    if log {
+        let lo = 10f64.powf(lo.log10().floor());
+        let mut hi = 10f64.powf(hi.log10().ceil());
+        if hi <= lo {
+            hi = lo * 10.0;
+        }
+        return (lo * (1.0 - 1e-9), hi * (1.0 + 1e-9), dropped);
+    }
+    let span = hi - lo;
+    let pad = if span > 0.0 {
+        span * 0.05
+    } else {
+        lo.abs().max(1.0) * 0.1
+    };
+    (lo - pad, hi + pad, dropped)
+}
+
+/// Draw a [`Plot`] (points or lines over numeric axes) as a standalone SVG document.
+///
+/// Missing (NaN) points are skipped and break a line; with `log_y`, values <= 0 are skipped too
+/// and a note says how many. Compact plots (see [`Plot::is_compact`]) are square and narrower.
+///
+/// ```
+/// use vidcompare::report::{Plot, render_plot_svg};
+/// let mut p = Plot::lines("ROC", "false positive rate", "true positive rate");
+/// p.add("class 0", vec![0.0, 0.5, 1.0], vec![0.0, 0.9, 1.0]);
+/// p.diagonal = true;
+/// let svg = render_plot_svg(&p).unwrap();
+/// assert!(svg.starts_with("<svg") && svg.contains("ROC"));
+/// ```
+pub fn render_plot_svg(plot: &Plot) -> Result<String> {
+    plot.validate()?;
+    let chart = plot;
+    let compact = plot.is_compact();
+    let width = if compact { COMPACT_WIDTH } else { WIDTH };
+    let names: Vec<&str> = chart.series.iter().map(|p| p.name.as_str()).collect();
+    let legend = if names.len() > 1 || (names.len() == 1 && !names[0].is_empty()) {
+        legend_rows(&names, f64::from(width - 2 * MARGIN))
+    } else {
+        Vec::new()
+    };
+    let title_h: u32 = if chart.title.is_empty() { 8 } else { 30 };
+    let legend_h = legend.len() as u32 * 20;
+    let height = if compact { COMPACT_HEIGHT } else { BASE_HEIGHT } + legend_h;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (width, height)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| draw_err(&chart.title, e))?;
+        draw_xy(chart, &root, width, title_h, &legend).map_err(|e| draw_err(&chart.title, e))?;
+        root.present().map_err(|e| draw_err(&chart.title, e))?;
+    }
+    let svg = add_accessibility(&svg, &chart.title);
+    Ok(if compact {
+        // The page scales charts to the column; a square one is kept at its own size.
+        svg.replacen("<svg ", &format!("<svg style=\"max-width:{width}px\" "), 1)
+    } else {
+        svg
+    })
+}
+
+fn draw_xy(
+    chart: &Plot,
+    root: &Root<'_>,
+    width: u32,
+    title_h: u32,
+    legend: &[Vec<(usize, i32)>],
+) -> Result<(), Box<dyn std::error::Error>> {
+    let w = width as i32;
+    if !chart.title.is_empty() {
+        root.draw(&Text::new(
+            chart.title.clone(),
+            (w / 2, 8),
+            (FONT, 15.0 * 1.24, FontStyle::Bold)
+                .into_font()
+                .color(&TEXT)
+                .pos(Pos::new(HPos::Center, VPos::Top)),
+        ))?;
+    }
+    for (r, row) in legend.iter().enumerate() {
+        let y = title_h as i32 + r as i32 * 20 + 8;
+        for &(i, x) in row {
+            let x = x + MARGIN as i32;
+            if chart.kind == PlotKind::Line {
+                root.draw(&PathElement::new(
+                    vec![(x, y), (x + 18, y)],
+                    series_color(i).stroke_width(2),
+                ))?;
+            }
+            draw_marker(root, i, (x + 9, y))?;
+            root.draw(&Text::new(
+                chart.series[i].name.clone(),
+                (x + 24, y),
+                font(12.0).pos(Pos::new(HPos::Left, VPos::Center)),
+            ))?;
+        }
+    }
+    let xs: Vec<f64> = chart
+        .series
+        .iter()
+        .flat_map(|p| p.x.iter().copied())
+        .collect();
+    let ys: Vec<f64> = chart
+        .series
+        .iter()
+        .flat_map(|p| p.y.iter().chain(&p.lo).chain(&p.hi).copied())
+        .collect();
+    let (x_lo, x_hi, _) = numeric_range(&xs, chart.x_range, false);
+    let (y_lo, y_hi, _) = numeric_range(&ys, chart.y_range, chart.log_y);
+    // Only points count as left out; a band edge below zero is just clipped.
+    let dropped = if chart.log_y {
+        chart
+            .series
+            .iter()
+            .flat_map(|p| &p.y)
+            .filter(|v| v.is_finite() && **v <= 0.0)
+            .count()
+    } else {
+        0
+    };
+    let (_, area) = root.split_vertically(title_h + legend.len() as u32 * 20);
+    if chart.log_y {
+        plot_xy(chart, &area, x_lo..x_hi, (y_lo..y_hi).log_scale(), true)?;
+    } else {
+        plot_xy(chart, &area, x_lo..x_hi, y_lo..y_hi, false)?;
+    }
+    let h = root.dim_in_pixel().1 as i32;
+    let has_data = chart.series.iter().any(|p| {
+        p.x.iter()
+            .zip(&p.y)
+            .any(|(x, y)| x.is_finite() && y.is_finite())
+    });
+    if !has_data {
+        root.draw(&Text::new(
+            "no data to plot",
+            (w / 2, (title_h as i32 + h) / 2),
+            font(14.0)
+                .color(&MUTED)
+                .pos(Pos::new(HPos::Center, VPos::Center)),
+        ))?;
+    }
+    if dropped > 0 {
+        let s = if dropped == 1 { "" } else { "s" };
+        root.draw(&Text::new(
+            format!("{dropped} value{s} ≤ 0 not shown on the log scale"),
+            (w - MARGIN as i32, h - 4),
+            font(11.0)
+                .color(&MUTED)
+                .pos(Pos::new(HPos::Right, VPos::Bottom)),
+        ))?;
+    }
+    Ok(())
+}
+
+fn plot_xy<Y>(
+    chart: &Plot,
+    area: &Root<'_>,
+    x_spec: std::ops::Range<f64>,
+    y_spec: Y,
+    log: bool,
+) -> Result<(), Box<dyn std::error::Error>>
+where
+    Y: AsRangedCoord<Value = f64>,
+    Y::CoordDescType: ValueFormatter<f64>,
+{
+    let (x_lo, x_hi) = (x_spec.start, x_spec.end);
+    let mut ctx = ChartBuilder::on(area)
+        .margin_left(MARGIN)
+        .margin_right(MARGIN + 8)
+        .margin_top(6)
+        .margin_bottom(6)
+        .x_label_area_size(44)
+        .y_label_area_size(LEFT_AREA)
+        .build_cartesian_2d(x_spec, y_spec)?;
+    let y_tick: &dyn Fn(&f64) -> String = if log {
+        &|v| tick_log(*v)
+    } else {
+        &|v| tick_linear(*v)
+    };
+    let x_tick = |v: &f64| tick_linear(*v);
+    ctx.configure_mesh()
+        .x_labels(7)
+        .y_labels(7)
+        .max_light_lines(0)
+        .bold_line_style(GRID.stroke_width(1))
+        .axis_style(MUTED.stroke_width(1))
+        .x_label_formatter(&x_tick)
+        .y_label_formatter(y_tick)
+        .x_label_style(font(11.0))
+        .y_label_style(font(11.0))
+        .x_desc(chart.x_label.clone())
+        .y_desc(chart.y_label.clone())
+        .axis_desc_style(font(12.0))
+        .draw()?;
+    let (y_lo, y_hi) = {
+        let r = ctx.y_range();
+        (r.start, r.end)
+    };
+    if chart.diagonal {
+        let a = x_lo.max(y_lo);
+        let b = x_hi.min(y_hi);
+        if a < b {
+            ctx.draw_series(std::iter::once(DashedPathElement::new(
+                vec![(a, a), (b, b)],
+                5,
+                4,
+                MUTED.stroke_width(1),
+            )))?;
+        }
+    }
+    let ok = |v: f64| v.is_finite() && (!log || v > 0.0);
+    for (si, p) in chart.series.iter().enumerate() {
+        let color = series_color(si);
+        // The band (mean ± spread) under its line, where every edge is drawable.
+        if !p.lo.is_empty() && !p.hi.is_empty() {
+            let pts: Vec<(f64, f64, f64)> = (0..p.x.len())
+                .filter(|&i| p.x[i].is_finite() && ok(p.lo[i]) && ok(p.hi[i]))
+                .map(|i| (p.x[i], p.lo[i], p.hi[i]))
+                .collect();
+            if pts.len() >= 2 {
+                let mut poly: Vec<(f64, f64)> = pts.iter().map(|&(x, _, hi)| (x, hi)).collect();
+                poly.extend(pts.iter().rev().map(|&(x, lo, _)| (x, lo)));
+                ctx.draw_series(std::iter::once(Polygon::new(
+                    poly,
+                    color.mix(0.18).filled(),
+                )))?;
+            }
+        }
+        if chart.kind == PlotKind::Line {
+            let mut run: Vec<(f64, f64)> = Vec::new();
+            let pts = p.x.iter().copied().zip(p.y.iter().copied());
+            for (x, y) in pts.chain(std::iter::once((f64::NAN, f64::NAN))) {
+                if x.is_finite() && ok(y) {
+                    run.push((x, y));
+                } else if !run.is_empty() {
+                    ctx.draw_series(LineSeries::new(run.drain(..), color.stroke_width(2)))?;
+                }
+            }
+        }
+        // A ROC curve has many points; markers would hide its steps.
+        let markers = chart.kind == PlotKind::Scatter || p.x.len() <= 40 && !chart.diagonal;
+        if markers {
+            for (&x, &y) in p.x.iter().zip(&p.y) {
+                if x.is_finite() && ok(y) {
+                    draw_marker(ctx.plotting_area(), si, (x, y))?;
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Give the `<svg>` element an accessible name (the title) and an image role.

@@ -24,20 +24,24 @@
 //! assert!(html.contains(r#"<td class="best" data-sort="0.834">0.834</td>"#));
 //! ```
 //!
+//! - [`compare`]: the comparison table, efficiency charts, confusion matrices, ROC and training
+//!   curves of any model results.
 //! - [`model`]: the document types, JSON save/load, best-value logic.
 //! - [`meta`]: [`RunMeta`], the provenance shown in the page header.
-//! - [`charts`]: bar and line charts as SVG.
+//! - [`charts`]: bar, line and heatmap charts, and numeric plots (scatter, lines with bands), as SVG.
 //! - [`render`]: Markdown, templates (from a folder or embedded) and the HTML page.
 
 pub mod charts;
+pub mod compare;
 pub mod meta;
 pub mod model;
 pub mod render;
 
-pub use charts::render_svg;
+pub use charts::{render_plot_svg, render_svg};
 pub use meta::{DatasetMeta, RunMeta};
 pub use model::{
-    Better, Block, Cell, Chart, ChartKind, Column, ImageItem, Report, SCHEMA_VERSION, Section,
-    Series, Table, image_item, is_valid_section_id,
+    Better, Block, Cell, Chart, ChartKind, Column, ImageItem, PLOT_FENCE, Plot, PlotKind, Report,
+    SCHEMA_VERSION, Section, Series, Table, TableExport, XySeries, image_item,
+    is_valid_export_name, is_valid_section_id,
 };
 pub use render::{EMBEDDED_TEMPLATES, MAIN_TEMPLATE, format_duration, markdown_to_html};

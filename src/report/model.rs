@@ -30,6 +30,21 @@ pub struct Report {
     /// Things the reader should know (skipped videos, fallbacks); shown in a box at the top.
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// Tables that [`Report::write`] also saves beside the page as CSV and JSON.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exports: Vec<TableExport>,
+}
+
+/// A table saved beside the page as `{name}.csv` and `{name}.json` (full-precision numbers), and
+/// linked from it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TableExport {
+    /// File stem: `a-z`, `0-9`, `-`, `_` (see [`is_valid_export_name`]).
+    pub name: String,
+    /// Id of the section holding the table.
+    pub section: String,
+    /// Index of the table among the section's blocks.
+    pub block: usize,
 }
 
 /// One section of the page: `<section id="{id}">` with a heading and its blocks in order.
@@ -154,6 +169,84 @@ pub enum ChartKind {
     Heatmap,
 }
 
+/// The Markdown fence info string that marks a [`Plot`] inside a Markdown block.
+pub const PLOT_FENCE: &str = "vidcompare-plot";
+
+/// A chart over numeric axes: points (t-SNE maps) or lines with optional shaded bands (learning,
+/// ROC and training curves).
+///
+/// A plot is kept in the report as a Markdown block holding one fenced code block whose info string
+/// is [`PLOT_FENCE`] and whose body is the plot as JSON (see [`Section::plot`]); rendering turns
+/// the fence into an SVG chart and its data table, so plots, like charts, are drawn from the saved
+/// data at render time, and any Markdown renderer of the report (the evcxr display too) shows them.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Plot {
+    /// Points or lines.
+    pub kind: PlotKind,
+    /// Drawn above the plot.
+    pub title: String,
+    /// Label under the x axis.
+    #[serde(default)]
+    pub x_label: String,
+    /// Label beside the y axis.
+    #[serde(default)]
+    pub y_label: String,
+    /// The series, each drawn in its own colour and marker shape.
+    #[serde(default)]
+    pub series: Vec<XySeries>,
+    /// Logarithmic y axis; values <= 0 are left out (and the plot says how many).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub log_y: bool,
+    /// Fixed x range `[lo, hi]`; from the data when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub x_range: Option<[f64; 2]>,
+    /// Fixed y range `[lo, hi]`; from the data when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub y_range: Option<[f64; 2]>,
+    /// Draw the dashed `y = x` line (chance level of a ROC curve).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub diagonal: bool,
+    /// Shown under the plot as plain text.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub caption: String,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// What a [`Plot`] draws.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum PlotKind {
+    /// Markers at (x, y), one colour and shape per series.
+    Scatter,
+    /// Lines with markers, and the series' bands shaded under them.
+    Line,
+}
+
+/// One named series of a [`Plot`]. Missing values are NaN in memory and `null` in JSON.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct XySeries {
+    /// Legend entry.
+    pub name: String,
+    /// x of each point.
+    #[serde(with = "nan_as_null")]
+    pub x: Vec<f64>,
+    /// y of each point.
+    #[serde(with = "nan_as_null")]
+    pub y: Vec<f64>,
+    /// Lower edge of a shaded band at each x (e.g. mean - std over seeds); empty for no band.
+    #[serde(default, with = "nan_as_null", skip_serializing_if = "Vec::is_empty")]
+    pub lo: Vec<f64>,
+    /// Upper edge of the band; empty for no band.
+    #[serde(default, with = "nan_as_null", skip_serializing_if = "Vec::is_empty")]
+    pub hi: Vec<f64>,
+    /// A label per point (e.g. the video), listed in the chart's data table; empty for none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<String>,
+}
+
 /// One named series of a chart. A missing value is NaN in memory and `null` in JSON.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Series {
@@ -220,6 +313,16 @@ pub fn image_item(frame: &image::RgbImage, caption: &str) -> Result<ImageItem> {
     })
 }
 
+/// Whether `name` can name an exported table's files: non-empty, only `a-z`, `0-9`, `-`, `_`, and
+/// not `results` or `index` (the report's own files).
+pub fn is_valid_export_name(name: &str) -> bool {
+    !name.is_empty()
+        && !matches!(name, "results" | "index" | "models")
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
 /// Whether `id` can be a section id: non-empty, only `a-z`, `0-9` and `-`.
 pub fn is_valid_section_id(id: &str) -> bool {
     !id.is_empty()
@@ -236,7 +339,55 @@ impl Report {
             meta,
             sections: Vec::new(),
             warnings: Vec::new(),
+            exports: Vec::new(),
         }
+    }
+
+    /// Append `table` to section `section_id` (which must exist) and export it as `name`.csv and
+    /// `name`.json beside the page.
+    ///
+    /// ```
+    /// use vidcompare::report::{Column, Report, RunMeta, Table};
+    /// let mut r = Report::new("t", RunMeta::default());
+    /// r.section("comparison", "Comparison").unwrap();
+    /// r.add_exported_table("comparison", Table::new("all", vec![Column::text("model")]), "comparison").unwrap();
+    /// assert_eq!(r.exported_tables().count(), 1);
+    /// ```
+    pub fn add_exported_table(&mut self, section_id: &str, table: Table, name: &str) -> Result<()> {
+        if !is_valid_export_name(name) {
+            return Err(Error::Report(format!(
+                "export name `{name}` must use only a-z, 0-9, '-' and '_' (and not results, index or models)"
+            )));
+        }
+        if self.exports.iter().any(|e| e.name == name) {
+            return Err(Error::Report(format!(
+                "a table is already exported as `{name}`"
+            )));
+        }
+        let section = self
+            .sections
+            .iter_mut()
+            .find(|s| s.id == section_id)
+            .ok_or_else(|| Error::Report(format!("no section `{section_id}`")))?;
+        section.table(table);
+        let block = section.blocks.len() - 1;
+        self.exports.push(TableExport {
+            name: name.to_string(),
+            section: section_id.to_string(),
+            block,
+        });
+        Ok(())
+    }
+
+    /// The exported tables with their export names, in the order they were exported.
+    pub fn exported_tables(&self) -> impl Iterator<Item = (&str, &Table)> {
+        self.exports.iter().filter_map(|e| {
+            let s = self.sections.iter().find(|s| s.id == e.section)?;
+            match s.blocks.get(e.block) {
+                Some(Block::Table(t)) => Some((e.name.as_str(), t)),
+                _ => None,
+            }
+        })
     }
 
     /// The section with this id, created at the end if new (so sections keep the script's order).
@@ -350,11 +501,34 @@ impl Report {
                 )));
             }
             for b in &s.blocks {
+                if let Some(p) = Plot::from_block(b) {
+                    p.validate().map_err(|e| in_section(&s.id, e))?;
+                }
                 match b {
                     Block::Table(t) => t.validate().map_err(|e| in_section(&s.id, e))?,
                     Block::Chart(c) => c.validate().map_err(|e| in_section(&s.id, e))?,
                     Block::Markdown { .. } | Block::Images { .. } => {}
                 }
+            }
+        }
+        let mut names = std::collections::HashSet::new();
+        for e in &self.exports {
+            if !is_valid_export_name(&e.name) || !names.insert(e.name.as_str()) {
+                return Err(Error::Report(format!(
+                    "export name `{}` is invalid or used twice",
+                    e.name
+                )));
+            }
+            let block = self
+                .sections
+                .iter()
+                .find(|s| s.id == e.section)
+                .and_then(|s| s.blocks.get(e.block));
+            if !matches!(block, Some(Block::Table(_))) {
+                return Err(Error::Report(format!(
+                    "export `{}` names block {} of section `{}`, which is not a table",
+                    e.name, e.block, e.section
+                )));
             }
         }
         Ok(())
@@ -419,6 +593,13 @@ impl Section {
         self
     }
 
+    /// Append a numeric [`Plot`] (kept as a Markdown block; see [`Plot::to_markdown`]).
+    pub fn plot(&mut self, p: &Plot) -> Result<&mut Self> {
+        let text = p.to_markdown()?;
+        self.blocks.push(Block::Markdown { text });
+        Ok(self)
+    }
+
     /// Append a captioned image grid.
     pub fn images(&mut self, caption: &str, items: Vec<ImageItem>) -> &mut Self {
         self.blocks.push(Block::Images {
@@ -451,6 +632,69 @@ impl Table {
         }
         self.rows.push(cells);
         Ok(self)
+    }
+
+    /// The table as CSV (RFC 4180): a header of column names, then one line per row with numbers
+    /// at full precision (shortest round-trip form), text quoted when needed, missing cells empty.
+    ///
+    /// ```
+    /// use vidcompare::report::{Cell, Column, Table};
+    /// let mut t = Table::new("t", vec![Column::text("model"), Column::higher("accuracy", 3)]);
+    /// t.add_row(vec!["RF, motion+".into(), Cell::Num(0.8888888888888888)]).unwrap();
+    /// t.add_row(vec!["kNN".into(), Cell::Missing]).unwrap();
+    /// assert_eq!(t.to_csv(), "model,accuracy\r\n\"RF, motion+\",0.8888888888888888\r\nkNN,\r\n");
+    /// ```
+    pub fn to_csv(&self) -> String {
+        fn field(s: &str) -> String {
+            if s.contains([',', '"', '\n', '\r']) {
+                format!("\"{}\"", s.replace('"', "\"\""))
+            } else {
+                s.to_string()
+            }
+        }
+        let mut out = String::new();
+        let header: Vec<String> = self.columns.iter().map(|c| field(&c.name)).collect();
+        out.push_str(&header.join(","));
+        out.push_str("\r\n");
+        for row in &self.rows {
+            let cells: Vec<String> = row
+                .iter()
+                .map(|c| match c {
+                    Cell::Int(i) => i.to_string(),
+                    Cell::Num(x) if x.is_finite() => x.to_string(),
+                    Cell::Num(_) | Cell::Missing => String::new(),
+                    Cell::Text(t) => field(t),
+                })
+                .collect();
+            out.push_str(&cells.join(","));
+            out.push_str("\r\n");
+        }
+        out
+    }
+
+    /// The table as a JSON document: its caption, its columns (name, better, digits) and one
+    /// object per row keyed by column name, numbers at full precision and missing cells `null`.
+    pub fn to_export_json(&self) -> Result<String> {
+        let rows: Vec<serde_json::Map<String, serde_json::Value>> = self
+            .rows
+            .iter()
+            .map(|row| {
+                self.columns
+                    .iter()
+                    .zip(row)
+                    .map(|(col, cell)| {
+                        let v = serde_json::to_value(cell).unwrap_or(serde_json::Value::Null);
+                        (col.name.clone(), v)
+                    })
+                    .collect()
+            })
+            .collect();
+        serde_json::to_string_pretty(&serde_json::json!({
+            "caption": self.caption,
+            "columns": self.columns,
+            "rows": rows,
+        }))
+        .map_err(|e| Error::Report(format!("table `{}`: {e}", self.caption)))
     }
 
     /// Every row has one cell per column.
@@ -721,6 +965,135 @@ impl Chart {
             }
         }
         Ok(())
+    }
+}
+
+impl Plot {
+    /// An empty plot of `kind`.
+    pub fn new(
+        kind: PlotKind,
+        title: impl Into<String>,
+        x_label: impl Into<String>,
+        y_label: impl Into<String>,
+    ) -> Plot {
+        Plot {
+            kind,
+            title: title.into(),
+            x_label: x_label.into(),
+            y_label: y_label.into(),
+            series: Vec::new(),
+            log_y: false,
+            x_range: None,
+            y_range: None,
+            diagonal: false,
+            caption: String::new(),
+        }
+    }
+
+    /// An empty scatter plot.
+    pub fn scatter(
+        title: impl Into<String>,
+        x_label: impl Into<String>,
+        y_label: impl Into<String>,
+    ) -> Plot {
+        Plot::new(PlotKind::Scatter, title, x_label, y_label)
+    }
+
+    /// An empty line plot.
+    pub fn lines(
+        title: impl Into<String>,
+        x_label: impl Into<String>,
+        y_label: impl Into<String>,
+    ) -> Plot {
+        Plot::new(PlotKind::Line, title, x_label, y_label)
+    }
+
+    /// Append a series (`x` and `y` of equal length; NaN for a missing point) and return it for
+    /// adding a band or labels.
+    pub fn add(&mut self, name: impl Into<String>, x: Vec<f64>, y: Vec<f64>) -> &mut XySeries {
+        self.series.push(XySeries {
+            name: name.into(),
+            x,
+            y,
+            ..XySeries::default()
+        });
+        let last = self.series.len() - 1;
+        &mut self.series[last]
+    }
+
+    /// Whether the page shows the plot at half width: scatter plots and ROC curves (with the
+    /// diagonal) are square and come one per model.
+    pub fn is_compact(&self) -> bool {
+        self.kind == PlotKind::Scatter || self.diagonal
+    }
+
+    /// Every series has as many y (and band and label) entries as x; fixed ranges are finite and
+    /// increasing.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(Error::Report(format!("plot `{}`: {m}", self.title)));
+        for p in &self.series {
+            let n = p.x.len();
+            if p.y.len() != n {
+                return bad(format!(
+                    "series `{}` has {n} x and {} y values",
+                    p.name,
+                    p.y.len()
+                ));
+            }
+            for (what, v) in [
+                ("lo", p.lo.len()),
+                ("hi", p.hi.len()),
+                ("labels", p.labels.len()),
+            ] {
+                if v != 0 && v != n {
+                    return bad(format!(
+                        "series `{}` has {v} `{what}` values for {n} points",
+                        p.name
+                    ));
+                }
+            }
+        }
+        for (axis, r) in [("x", self.x_range), ("y", self.y_range)] {
+            if let Some([lo, hi]) = r {
+                if !(lo.is_finite() && hi.is_finite() && lo < hi) {
+                    return bad(format!(
+                        "{axis}_range [{lo}, {hi}] must be finite and increasing"
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The Markdown that holds this plot in a report: one fenced block tagged [`PLOT_FENCE`] with
+    /// the plot as JSON.
+    pub fn to_markdown(&self) -> Result<String> {
+        self.validate()?;
+        let json = serde_json::to_string(self)
+            .map_err(|e| Error::Report(format!("plot `{}`: {e}", self.title)))?;
+        // JSON strings escape newlines, so the body is one line and cannot close the fence.
+        Ok(format!("```{PLOT_FENCE}\n{json}\n```\n"))
+    }
+
+    /// The plot held by a Markdown block made by [`Plot::to_markdown`], if that is what it is.
+    ///
+    /// ```
+    /// use vidcompare::report::{Block, Plot};
+    /// let mut p = Plot::lines("Learning curve", "training videos", "accuracy");
+    /// p.add("Classical-RF", vec![3.0, 9.0], vec![0.4, 0.7]);
+    /// let block = Block::Markdown { text: p.to_markdown().unwrap() };
+    /// assert_eq!(Plot::from_block(&block), Some(p));
+    /// ```
+    pub fn from_block(block: &Block) -> Option<Plot> {
+        let Block::Markdown { text } = block else {
+            return None;
+        };
+        let body = text
+            .trim()
+            .strip_prefix("```")?
+            .strip_prefix(PLOT_FENCE)?
+            .strip_suffix("```")?;
+        serde_json::from_str(body.trim()).ok()
     }
 }
 

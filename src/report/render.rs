@@ -8,11 +8,14 @@
 use std::path::{Path, PathBuf};
 
 use minijinja::{Environment, ErrorKind, UndefinedBehavior};
-use pulldown_cmark::{CowStr, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
+use pulldown_cmark::{CodeBlockKind, CowStr, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 use serde::Serialize;
 
-use super::charts::{render_svg, series_color_hex};
-use super::model::{Better, Block, Cell, ImageItem, Report, Table, format_general, write_atomic};
+use super::charts::{render_plot_svg, render_svg, series_color_hex};
+use super::model::{
+    Better, Block, Cell, ChartKind, ImageItem, PLOT_FENCE, Plot, Report, Table, format_general,
+    write_atomic,
+};
 use crate::error::{Error, IoContext, Result};
 
 /// The page template every render starts from.
@@ -83,8 +86,9 @@ impl Report {
             .map_err(|e| template_error(e, &where_))
     }
 
-    /// Write `results.json` and `index.html` into `out_dir` (created if needed), each atomically,
-    /// and return the path of `index.html`.
+    /// Write `results.json`, `index.html` and the CSV and JSON files of every exported table (see
+    /// [`Report::add_exported_table`]) into `out_dir` (created if needed), each atomically, and return the path
+    /// of `index.html`.
     ///
     /// The JSON is written first, so a template error still leaves the run's results on disk.
     pub fn write(&self, out_dir: &Path, templates_dir: Option<&Path>) -> Result<PathBuf> {
@@ -95,6 +99,16 @@ impl Report {
             Error::Report(m) => Error::Report(format!("{m} ({} was saved)", json.display())),
             other => other,
         })?;
+        for (name, table) in self.exported_tables() {
+            write_atomic(
+                &out_dir.join(format!("{name}.csv")),
+                table.to_csv().as_bytes(),
+            )?;
+            write_atomic(
+                &out_dir.join(format!("{name}.json")),
+                table.to_export_json()?.as_bytes(),
+            )?;
+        }
         let index = out_dir.join("index.html");
         write_atomic(&index, html.as_bytes())?;
         Ok(index)
@@ -175,8 +189,26 @@ pub fn markdown_to_html(md: &str) -> String {
     let options = Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH;
     let mut stack: Vec<Wrap> = Vec::new();
     let mut events = Vec::new();
+    // The JSON body of a plot fence being read (see `Plot::to_markdown`).
+    let mut plot_body: Option<String> = None;
     for event in Parser::new_ext(md, options) {
+        if let Some(body) = plot_body.as_mut() {
+            match event {
+                Event::Text(t) => body.push_str(&t),
+                Event::End(TagEnd::CodeBlock) => {
+                    let html = plot_html(plot_body.take().unwrap_or_default().trim());
+                    events.push(Event::Html(CowStr::from(html)));
+                }
+                _ => {}
+            }
+            continue;
+        }
         match event {
+            Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(ref info)))
+                if info.trim() == PLOT_FENCE =>
+            {
+                plot_body = Some(String::new());
+            }
             Event::Html(s) | Event::InlineHtml(s) => events.push(Event::Text(s)),
             Event::Start(Tag::HtmlBlock) => events.push(Event::Start(Tag::Paragraph)),
             Event::End(TagEnd::HtmlBlock) => events.push(Event::End(TagEnd::Paragraph)),
@@ -251,6 +283,101 @@ pub fn markdown_to_html(md: &str) -> String {
     html
 }
 
+/// Escape text for HTML element content and attribute values.
+fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#x27;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A plot fence's JSON as a figure: the SVG, the caption, and a sortable table of its points.
+/// A body that is not a valid plot is shown as an error note with the text, never as raw HTML.
+fn plot_html(json: &str) -> String {
+    let plot = serde_json::from_str::<Plot>(json)
+        .map_err(|e| e.to_string())
+        .and_then(|p| p.validate().map(|_| p).map_err(|e| e.to_string()))
+        .and_then(|p| {
+            render_plot_svg(&p)
+                .map(|svg| (p, svg))
+                .map_err(|e| e.to_string())
+        });
+    let (plot, svg) = match plot {
+        Ok(x) => x,
+        Err(e) => {
+            return format!(
+                "<p class=\"plot-error\">This plot could not be drawn: {}</p>\n",
+                escape_html(&e)
+            );
+        }
+    };
+    let class = if plot.is_compact() {
+        "chart plot compact"
+    } else {
+        "chart plot"
+    };
+    let mut h = format!("<figure class=\"{class}\">\n{svg}\n");
+    if !plot.caption.is_empty() {
+        h.push_str(&format!(
+            "<figcaption class=\"caption\">{}</figcaption>\n",
+            escape_html(&plot.caption)
+        ));
+    }
+    let has_band = plot.series.iter().any(|s| !s.lo.is_empty());
+    let has_labels = plot.series.iter().any(|s| !s.labels.is_empty());
+    h.push_str("<details class=\"chart-data\">\n<summary>Data</summary>\n<div class=\"scroll\">\n<table class=\"data sortable\">\n<thead>\n<tr><th scope=\"col\">series</th>");
+    for name in [plot.x_label.as_str(), plot.y_label.as_str()] {
+        let name = if name.is_empty() { "value" } else { name };
+        h.push_str(&format!(
+            "<th scope=\"col\" class=\"num\">{}</th>",
+            escape_html(name)
+        ));
+    }
+    if has_band {
+        h.push_str("<th scope=\"col\" class=\"num\">band low</th><th scope=\"col\" class=\"num\">band high</th>");
+    }
+    if has_labels {
+        h.push_str("<th scope=\"col\">point</th>");
+    }
+    h.push_str("</tr>\n</thead>\n<tbody>\n");
+    let cell = |v: Option<&f64>| match v.copied().filter(|v| v.is_finite()) {
+        Some(v) => format!("<td data-sort=\"{v}\">{}</td>", format_general(v)),
+        None => "<td class=\"missing\">—</td>".to_string(),
+    };
+    for (si, s) in plot.series.iter().enumerate() {
+        for i in 0..s.x.len() {
+            h.push_str(&format!(
+                "<tr><th scope=\"row\"><span class=\"swatch\" style=\"background: {}\"></span>{}</th>{}{}",
+                series_color_hex(si),
+                escape_html(&s.name),
+                cell(s.x.get(i)),
+                cell(s.y.get(i))
+            ));
+            if has_band {
+                h.push_str(&cell(s.lo.get(i)));
+                h.push_str(&cell(s.hi.get(i)));
+            }
+            if has_labels {
+                h.push_str(&format!(
+                    "<td>{}</td>",
+                    escape_html(s.labels.get(i).map_or("", String::as_str))
+                ));
+            }
+            h.push_str("</tr>\n");
+        }
+    }
+    h.push_str("</tbody>\n</table>\n</div>\n</details>\n</figure>\n");
+    h
+}
+
 fn demote(level: HeadingLevel) -> HeadingLevel {
     match level {
         HeadingLevel::H1 => HeadingLevel::H3,
@@ -321,6 +448,8 @@ enum BlockView<'a> {
         title: &'a str,
         x_label: &'a str,
         svg: String,
+        /// Heatmaps sit two to a row.
+        compact: bool,
         categories: &'a [String],
         series: Vec<SeriesView<'a>>,
     },
@@ -333,6 +462,10 @@ enum BlockView<'a> {
 #[derive(Serialize)]
 struct TableView<'a> {
     caption: &'a str,
+    /// File stem of the CSV and JSON copies written beside the page, if any.
+    export: Option<&'a str>,
+    /// Many columns: smaller type and wrapping headers.
+    wide: bool,
     columns: Vec<ColumnView<'a>>,
     rows: Vec<Vec<CellView>>,
     /// Whether any column is highlighted, so the legend is shown only where it means something.
@@ -391,7 +524,15 @@ impl<'a> PageView<'a> {
                 let blocks = s
                     .blocks
                     .iter()
-                    .map(|b| block_view(b).map_err(|e| in_section(&s.id, e)))
+                    .enumerate()
+                    .map(|(i, b)| {
+                        let export = report
+                            .exports
+                            .iter()
+                            .find(|e| e.section == s.id && e.block == i)
+                            .map(|e| e.name.as_str());
+                        block_view(b, export).map_err(|e| in_section(&s.id, e))
+                    })
                     .collect::<Result<Vec<_>>>()?;
                 Ok(SectionView {
                     id: &s.id,
@@ -417,16 +558,17 @@ fn in_section(id: &str, e: Error) -> Error {
     }
 }
 
-fn block_view(block: &Block) -> Result<BlockView<'_>> {
+fn block_view<'a>(block: &'a Block, export: Option<&'a str>) -> Result<BlockView<'a>> {
     Ok(match block {
         Block::Markdown { text } => BlockView::Markdown {
             html: markdown_to_html(text),
         },
-        Block::Table(t) => BlockView::Table(table_view(t)),
+        Block::Table(t) => BlockView::Table(table_view(t, export)),
         Block::Chart(c) => BlockView::Chart {
             title: &c.title,
             x_label: &c.x_label,
             svg: render_svg(c)?,
+            compact: c.kind == ChartKind::Heatmap,
             categories: &c.categories,
             series: c
                 .series
@@ -435,18 +577,7 @@ fn block_view(block: &Block) -> Result<BlockView<'_>> {
                 .map(|(i, s)| SeriesView {
                     name: &s.name,
                     color: series_color_hex(i),
-                    values: s
-                        .values
-                        .iter()
-                        .map(|&v| PointView {
-                            text: if v.is_finite() {
-                                format_general(v)
-                            } else {
-                                "—".to_string()
-                            },
-                            sort: v.is_finite().then_some(v),
-                        })
-                        .collect(),
+                    values: s.values.iter().map(|&v| point(v)).collect(),
                 })
                 .collect(),
         },
@@ -457,7 +588,18 @@ fn block_view(block: &Block) -> Result<BlockView<'_>> {
     })
 }
 
-fn table_view(t: &Table) -> TableView<'_> {
+fn point(v: f64) -> PointView {
+    PointView {
+        text: if v.is_finite() {
+            format_general(v)
+        } else {
+            "—".to_string()
+        },
+        sort: v.is_finite().then_some(v),
+    }
+}
+
+fn table_view<'a>(t: &'a Table, export: Option<&'a str>) -> TableView<'a> {
     let best: Vec<Vec<usize>> = (0..t.columns.len()).map(|c| t.best_rows(c)).collect();
     let columns = t
         .columns
@@ -498,6 +640,8 @@ fn table_view(t: &Table) -> TableView<'_> {
         .collect();
     TableView {
         caption: &t.caption,
+        export,
+        wide: t.columns.len() > 10,
         columns,
         rows,
         has_best: best.iter().any(|b| !b.is_empty()),

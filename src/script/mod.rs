@@ -6,8 +6,10 @@
 //! `report::…`, and may `import` other scripts (paths relative to the importing script's folder),
 //! one module per notebook section. Editing a script never needs a rebuild.
 
+mod analysis;
 mod classical;
 mod dataset;
+mod deep;
 mod features;
 mod report;
 mod video;
@@ -182,6 +184,8 @@ pub(crate) fn build_engine(
     engine.register_static_module("video", video::module(state.clone()).into());
     engine.register_static_module("features", features::module(state.clone()).into());
     engine.register_static_module("classical", classical::module(state.clone()).into());
+    engine.register_static_module("deep", deep::module(state.clone()).into());
+    engine.register_static_module("analysis", analysis::module(state.clone()).into());
     engine.register_static_module("report", report::module(state).into());
     video::register_types(&mut engine);
     dataset::register_types(&mut engine);
@@ -393,6 +397,8 @@ pub fn known_functions() -> Vec<String> {
         ("video", video::FUNCTIONS),
         ("features", features::FUNCTIONS),
         ("classical", classical::FUNCTIONS),
+        ("deep", deep::FUNCTIONS),
+        ("analysis", analysis::FUNCTIONS),
         ("report", report::FUNCTIONS),
     ] {
         v.extend(names.iter().map(|n| format!("{ns}::{n}")));

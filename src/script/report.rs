@@ -8,8 +8,18 @@ use rhai::{
 
 use super::classical::ScriptResult;
 use super::{Shared, at, lock, rt};
-use crate::report::{Better, Cell, Chart, ChartKind, Column, Series, Table, image_item};
+use crate::analysis::insights::{insights, to_markdown};
+use crate::analysis::learning::{LearningRow, learning_curve_plots, summarize};
+use crate::analysis::tsne::{MapMethod, TsneOptions, tsne_view};
+use crate::report::compare::{
+    COMPARISON_EXPORT, comparison_table, efficiency_charts, protocol_markdown, roc_plot,
+    training_curve_plots, training_curves,
+};
+use crate::report::{
+    Better, Cell, Chart, ChartKind, Column, Plot, PlotKind, Series, Table, XySeries, image_item,
+};
 use crate::results::ModelResult;
+use crate::results::ResultsTable;
 use crate::video::Frame;
 
 type Res<T> = Result<T, Box<EvalAltResult>>;
@@ -26,6 +36,16 @@ pub(super) const FUNCTIONS: &[&str] = &[
     "metrics_table",
     "confusion",
     "grid_search",
+    "comparison",
+    "efficiency",
+    "roc",
+    "training_curves",
+    "plot",
+    "tsne",
+    "learning_curves",
+    "importance",
+    "pca_importance",
+    "insights",
 ];
 
 /// Run `f` on the current section, or explain how to open one.
@@ -161,6 +181,9 @@ pub(super) fn module(state: Shared) -> Module {
         },
     );
 
+    register_comparison(&mut m, &state);
+    register_plots(&mut m, &state);
+
     let st = state;
     FuncRegistration::new("warn").set_into_module(&mut m, move |w: ImmutableString| {
         eprintln!("warning: {w}");
@@ -232,26 +255,7 @@ fn metrics_table(caption: &str, models: &[ScriptResult]) -> Table {
 }
 
 fn confusion_chart(m: &ModelResult, names: &[String]) -> Chart {
-    let n = m.metrics.confusion.len();
-    let name = |i: usize| names.get(i).cloned().unwrap_or_else(|| format!("C{i}"));
-    Chart {
-        kind: ChartKind::Heatmap,
-        title: format!("{} — confusion matrix (test)", m.name),
-        x_label: "predicted".into(),
-        y_label: "true".into(),
-        categories: (0..n).map(name).collect(),
-        series: m
-            .metrics
-            .confusion
-            .iter()
-            .enumerate()
-            .map(|(i, row)| Series {
-                name: name(i),
-                values: row.iter().map(|&c| c as f64).collect(),
-            })
-            .collect(),
-        log_y: false,
-    }
+    crate::report::compare::confusion_chart(m, names)
 }
 
 /// Every grid-search candidate with its fold scores, the chosen one marked.
@@ -501,4 +505,428 @@ fn chart_from(kind: ChartKind, mut spec: Map) -> Res<Chart> {
             .and_then(|v| v.as_bool().ok())
             .unwrap_or(false),
     })
+}
+
+/// The models a comparison covers: the given ones, or every result of the run so far.
+fn models_or_run(state: &Shared, models: Option<Array>) -> Res<Vec<ModelResult>> {
+    match models {
+        Some(a) => Ok(models_from(a)?.iter().map(|m| (**m).clone()).collect()),
+        None => Ok(lock(state).results.models.clone()),
+    }
+}
+
+fn add_plot(state: &Shared, p: &Plot) -> Res<()> {
+    let text = p.to_markdown().map_err(rt)?;
+    with_section(state, |s| {
+        s.markdown(&text);
+    })
+}
+
+fn comparison(state: &Shared, models: Option<Array>) -> Res<()> {
+    let ms = models_or_run(state, models)?;
+    let refs: Vec<&ModelResult> = ms.iter().collect();
+    let table = comparison_table(&refs);
+    let protocol = protocol_markdown(&refs);
+    let mut st = lock(state);
+    let id = st.current_section.clone().ok_or_else(|| {
+        rt("no report section is open: call report::section(id, title) before adding content")
+    })?;
+    st.report
+        .add_exported_table(&id, table, COMPARISON_EXPORT)
+        .map_err(rt)?;
+    st.report.section(&id, "").map_err(rt)?.markdown(&protocol);
+    Ok(())
+}
+
+fn register_comparison(m: &mut Module, state: &Shared) {
+    let st = state.clone();
+    FuncRegistration::new("comparison").set_into_module(m, move |ctx: NativeCallContext| {
+        at(&ctx, comparison(&st, None))
+    });
+    let st = state.clone();
+    FuncRegistration::new("comparison")
+        .set_into_module(m, move |ctx: NativeCallContext, models: Array| {
+            at(&ctx, comparison(&st, Some(models)))
+        });
+
+    for with_models in [false, true] {
+        let st = state.clone();
+        let run = move |models: Option<Array>| -> Res<i64> {
+            let ms = models_or_run(&st, models)?;
+            let refs: Vec<&ModelResult> = ms.iter().collect();
+            let charts = efficiency_charts(&refs);
+            let n = charts.len() as i64;
+            with_section(&st, |s| {
+                for c in charts {
+                    s.chart(c);
+                }
+            })?;
+            Ok(n)
+        };
+        if with_models {
+            FuncRegistration::new("efficiency")
+                .set_into_module(m, move |ctx: NativeCallContext, models: Array| {
+                    at(&ctx, run(Some(models)))
+                });
+        } else {
+            FuncRegistration::new("efficiency")
+                .set_into_module(m, move |ctx: NativeCallContext| at(&ctx, run(None)));
+        }
+    }
+
+    let st = state.clone();
+    FuncRegistration::new("roc").set_into_module(
+        m,
+        move |ctx: NativeCallContext, model: ScriptResult, classes: Array| {
+            let names: Vec<String> = classes.into_iter().map(|c| c.to_string()).collect();
+            at(&ctx, add_plot(&st, &roc_plot(&model, &names)))
+        },
+    );
+
+    let st = state.clone();
+    FuncRegistration::new("training_curves").set_into_module(
+        m,
+        move |ctx: NativeCallContext, model: ScriptResult| -> Res<bool> {
+            let Some(epochs) = training_curves(&model) else {
+                return Ok(false);
+            };
+            let r = training_curve_plots(&model.name, &epochs)
+                .iter()
+                .try_for_each(|p| add_plot(&st, p));
+            at(&ctx, r.map(|_| true))
+        },
+    );
+
+    let st = state.clone();
+    FuncRegistration::new("pca_importance").set_into_module(
+        m,
+        move |ctx: NativeCallContext, model: ScriptResult| -> Res<bool> {
+            let Some(top) = model.details["pca_importances_top20"].as_array() else {
+                return Ok(false);
+            };
+            let comps: Vec<(u64, f64)> = top
+                .iter()
+                .filter_map(|e| Some((e["component"].as_u64()?, e["importance"].as_f64()?)))
+                .collect();
+            let mut c = Chart::bar(
+                format!(
+                    "{} — importance of PCA components (top {})",
+                    model.name,
+                    comps.len()
+                ),
+                "PCA component",
+                "MDI importance",
+                comps.iter().map(|(i, _)| format!("PC{}", i + 1)).collect(),
+            );
+            c.add_series("importance", comps.iter().map(|(_, v)| *v).collect());
+            at(
+                &ctx,
+                with_section(&st, |s| {
+                    s.chart(c);
+                }),
+            )
+            .map(|_| true)
+        },
+    );
+
+    for with_rows in [false, true] {
+        let st = state.clone();
+        let run = move |rows: Option<Array>| -> Res<()> {
+            let learning = match rows {
+                Some(r) => learning_rows(r)?,
+                None => Vec::new(),
+            };
+            let results = ResultsTable {
+                models: lock(&st).results.models.clone(),
+            };
+            let md = to_markdown(&insights(&results, &learning));
+            with_section(&st, |s| {
+                s.markdown(&md);
+            })
+        };
+        if with_rows {
+            FuncRegistration::new("insights")
+                .set_into_module(m, move |ctx: NativeCallContext, rows: Array| {
+                    at(&ctx, run(Some(rows)))
+                });
+        } else {
+            FuncRegistration::new("insights")
+                .set_into_module(m, move |ctx: NativeCallContext| at(&ctx, run(None)));
+        }
+    }
+}
+
+fn learning_rows(rows: Array) -> Res<Vec<LearningRow>> {
+    rows.into_iter()
+        .enumerate()
+        .map(|(i, r)| {
+            rhai::serde::from_dynamic::<LearningRow>(&r).map_err(|e| {
+                rt(format!(
+                    "learning-curve row {i}: {e} (expected #{{model, fraction, n_train, seed, accuracy, f1, train_time_s}})"
+                ))
+            })
+        })
+        .collect()
+}
+
+fn matrix_from(x: Array, what: &str) -> Res<ndarray::Array2<f64>> {
+    let n = x.len();
+    let mut data = Vec::new();
+    let mut d = None;
+    for (i, row) in x.into_iter().enumerate() {
+        let row = floats(row, &format!("{what} row {i}"))?;
+        match d {
+            None => d = Some(row.len()),
+            Some(k) if k != row.len() => {
+                return Err(rt(format!(
+                    "{what}: row {i} has {} values, row 0 has {k}",
+                    row.len()
+                )));
+            }
+            _ => {}
+        }
+        data.extend(row);
+    }
+    ndarray::Array2::from_shape_vec((n, d.unwrap_or(0)), data).map_err(rt)
+}
+
+fn indices(v: Array, what: &str) -> Res<Vec<usize>> {
+    v.into_iter()
+        .map(|l| {
+            l.as_int()
+                .ok()
+                .filter(|&i| i >= 0)
+                .map(|i| i as usize)
+                .ok_or_else(|| rt(format!("{what} must be non-negative integers")))
+        })
+        .collect()
+}
+
+fn tsne(state: &Shared, title: &str, x: Array, labels: Array, classes: Array, o: &Map) -> Res<Map> {
+    let x = matrix_from(x, "t-SNE input")?;
+    let labels = indices(labels, "labels")?;
+    let names: Vec<String> = classes.into_iter().map(|c| c.to_string()).collect();
+    let point_labels: Vec<String> = match o.get("point_labels") {
+        Some(v) => v
+            .clone()
+            .try_cast::<Array>()
+            .ok_or_else(|| rt("point_labels must be an array"))?
+            .into_iter()
+            .map(|p| p.to_string())
+            .collect(),
+        None => Vec::new(),
+    };
+    let mut opts = TsneOptions {
+        seed: lock(state).config.int("seed").map_err(rt)? as u64,
+        ..TsneOptions::default()
+    };
+    if let Some(p) = o.get("perplexity") {
+        opts.perplexity = p
+            .as_float()
+            .or_else(|_| p.as_int().map(|i| i as f64))
+            .map_err(|_| rt("perplexity must be a number"))?;
+    }
+    if let Some(s) = o.get("seed") {
+        opts.seed = s.as_int().map_err(|_| rt("seed must be an integer"))? as u64;
+    }
+    let view = tsne_view(title, &x, &labels, &names, &point_labels, &opts).map_err(rt)?;
+    add_plot(state, &view.plot)?;
+    let mut out = Map::new();
+    out.insert("caption".into(), view.caption.into());
+    out.insert("k".into(), Dynamic::from_int(view.k as i64));
+    let f = |v: Option<f64>| v.map_or(Dynamic::UNIT, Dynamic::from_float);
+    out.insert("knn_map".into(), f(view.knn_map));
+    out.insert("knn_original".into(), f(view.knn_original));
+    out.insert(
+        "perplexity".into(),
+        match view.method {
+            MapMethod::Tsne { perplexity } => Dynamic::from_float(perplexity),
+            MapMethod::Pca => Dynamic::UNIT,
+        },
+    );
+    Ok(out)
+}
+
+fn plot_from(mut spec: Map) -> Res<Plot> {
+    let text = |m: &Map, k: &str| m.get(k).map(|v| v.to_string()).unwrap_or_default();
+    let kind = match text(&spec, "kind").as_str() {
+        "" | "line" | "lines" => PlotKind::Line,
+        "scatter" | "points" => PlotKind::Scatter,
+        other => return Err(rt(format!("plot: kind `{other}` (line or scatter)"))),
+    };
+    let mut p = Plot::new(
+        kind,
+        text(&spec, "title"),
+        text(&spec, "x_label"),
+        text(&spec, "y_label"),
+    );
+    let series = spec
+        .remove("series")
+        .and_then(|s| s.try_cast::<Array>())
+        .ok_or_else(|| rt("plot: `series` (an array of #{name, x, y}) is required"))?;
+    for (i, s) in series.into_iter().enumerate() {
+        let mut m = s
+            .try_cast::<Map>()
+            .ok_or_else(|| rt(format!("plot: series {i} must be #{{name, x, y}}")))?;
+        let name = text(&m, "name");
+        let mut get = |k: &str| -> Res<Vec<f64>> {
+            match m.remove(k) {
+                Some(v) => floats(v, &format!("series `{name}` {k}")),
+                None => Ok(Vec::new()),
+            }
+        };
+        let (x, y, lo, hi) = (get("x")?, get("y")?, get("lo")?, get("hi")?);
+        let labels = m
+            .remove("labels")
+            .and_then(|l| l.try_cast::<Array>())
+            .map(|a| a.into_iter().map(|v| v.to_string()).collect())
+            .unwrap_or_default();
+        p.series.push(XySeries {
+            name,
+            x,
+            y,
+            lo,
+            hi,
+            labels,
+        });
+    }
+    let range = |m: &Map, k: &str| -> Res<Option<[f64; 2]>> {
+        match m.get(k) {
+            None => Ok(None),
+            Some(v) => {
+                let r = floats(v.clone(), k)?;
+                match r.as_slice() {
+                    [a, b] => Ok(Some([*a, *b])),
+                    _ => Err(rt(format!("plot: {k} must be [lo, hi]"))),
+                }
+            }
+        }
+    };
+    p.x_range = range(&spec, "x_range")?;
+    p.y_range = range(&spec, "y_range")?;
+    let flag = |m: &Map, k: &str| m.get(k).and_then(|v| v.as_bool().ok()).unwrap_or(false);
+    p.log_y = flag(&spec, "log_y");
+    p.diagonal = flag(&spec, "diagonal");
+    p.caption = text(&spec, "caption");
+    p.validate().map_err(rt)?;
+    Ok(p)
+}
+
+fn register_plots(m: &mut Module, state: &Shared) {
+    let st = state.clone();
+    FuncRegistration::new("plot").set_into_module(m, move |ctx: NativeCallContext, spec: Map| {
+        at(&ctx, plot_from(spec).and_then(|p| add_plot(&st, &p)))
+    });
+
+    for with_opts in [false, true] {
+        let st = state.clone();
+        let run = move |title: ImmutableString, x: Array, labels: Array, classes: Array, o: Map| {
+            tsne(&st, &title, x, labels, classes, &o)
+        };
+        if with_opts {
+            FuncRegistration::new("tsne").set_into_module(
+                m,
+                move |ctx: NativeCallContext,
+                      title: ImmutableString,
+                      x: Array,
+                      labels: Array,
+                      classes: Array,
+                      o: Map| at(&ctx, run(title, x, labels, classes, o)),
+            );
+        } else {
+            FuncRegistration::new("tsne").set_into_module(
+                m,
+                move |ctx: NativeCallContext,
+                      title: ImmutableString,
+                      x: Array,
+                      labels: Array,
+                      classes: Array| {
+                    at(&ctx, run(title, x, labels, classes, Map::new()))
+                },
+            );
+        }
+    }
+
+    let st = state.clone();
+    FuncRegistration::new("learning_curves").set_into_module(
+        m,
+        move |ctx: NativeCallContext, rows: Array| {
+            let r = learning_rows(rows).and_then(|rows| {
+                for p in learning_curve_plots(&rows) {
+                    add_plot(&st, &p)?;
+                }
+                let t = learning_table(&rows);
+                with_section(&st, |s| {
+                    s.table(t);
+                })
+            });
+            at(&ctx, r)
+        },
+    );
+
+    let st = state.clone();
+    FuncRegistration::new("importance").set_into_module(
+        m,
+        move |ctx: NativeCallContext, result: Map, top: i64| {
+            let r =
+                rhai::serde::from_dynamic::<crate::analysis::importance::PermutationImportance>(
+                    &Dynamic::from_map(result.clone()),
+                )
+                .and_then(|imp| {
+                    let model = result
+                        .get("model")
+                        .map(|v| v.to_string())
+                        .unwrap_or_default();
+                    let by = result.get("by").map(|v| v.to_string()).unwrap_or_default();
+                    let what = if by == "feature" {
+                        "feature"
+                    } else {
+                        "feature family"
+                    };
+                    let title = format!("{model} — permutation importance by {what}");
+                    let chart = imp.chart(&title, top.max(1) as usize);
+                    let table = imp.table(&format!(
+                        "{title}: accuracy {:.3} on {} held-out videos before shuffling",
+                        imp.baseline, imp.n_rows
+                    ));
+                    with_section(&st, |s| {
+                        s.chart(chart);
+                        s.table(table);
+                    })
+                });
+            at(&ctx, r)
+        },
+    );
+}
+
+/// Learning-curve points as a table: mean and spread over seeds per model and fraction.
+fn learning_table(rows: &[LearningRow]) -> Table {
+    let mut t = Table::new(
+        "Learning curves (test split; mean ± std over seeds)",
+        vec![
+            Column::text("model"),
+            Column::num("fraction", 2),
+            Column::num("training videos", 1),
+            Column::num("seeds", 0),
+            Column::higher("accuracy", 3),
+            Column::num("accuracy std", 3),
+            Column::higher("macro F1", 3),
+            Column::num("F1 std", 3),
+            Column::lower("train (s)", 4),
+        ],
+    );
+    for p in summarize(rows) {
+        t.rows.push(vec![
+            Cell::Text(p.model.clone()),
+            Cell::num(p.fraction),
+            Cell::num(p.n_train),
+            Cell::from(p.n_seeds),
+            Cell::num(p.accuracy.0),
+            Cell::num(p.accuracy.1),
+            Cell::num(p.f1.0),
+            Cell::num(p.f1.1),
+            Cell::num(p.train_time_s.0),
+        ]);
+    }
+    t
 }

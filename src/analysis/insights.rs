@@ -1,0 +1,443 @@
+//! Strengths and limitations written from the measured numbers of a run (the notebook's section 7
+//! prints fixed sentences; these are generated): which model is most accurate, what its speed,
+//! size and training time cost against the others, what the feature sets change, how accuracy
+//! grows with training data, and how far the test set lets one trust a difference.
+
+use serde::Serialize;
+
+use super::learning::{LearningRow, summarize};
+use crate::results::{ModelKind, ModelResult, ResultsTable};
+
+/// One generated sentence and the topic it belongs to.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Insight {
+    /// `Accuracy`, `Speed and cost`, `Features`, `Data efficiency` or `Caveats`.
+    pub topic: &'static str,
+    /// The sentence (Markdown: model names in bold).
+    pub text: String,
+}
+
+const ACCURACY: &str = "Accuracy";
+const COST: &str = "Speed and cost";
+const FEATURES: &str = "Features";
+const DATA: &str = "Data efficiency";
+const CAVEATS: &str = "Caveats";
+
+/// Accuracy difference in percentage points, one decimal: `0.8889 - 0.4444` -> `44.4`.
+pub fn points(a: f64, b: f64) -> String {
+    format!("{:.1}", (a - b).abs() * 100.0)
+}
+
+/// A ratio as `450x`, `12x` or `3.2x`.
+pub fn ratio(a: f64, b: f64) -> String {
+    let r = a / b;
+    if r >= 10.0 {
+        format!("{r:.0}x")
+    } else {
+        format!("{r:.1}x")
+    }
+}
+
+/// A duration with a unit that keeps three significant digits: `4.39 µs`, `651 ms`, `2.08 s`.
+pub fn duration(s: f64) -> String {
+    let (v, unit) = if s < 1e-3 {
+        (s * 1e6, "µs")
+    } else if s < 1.0 {
+        (s * 1e3, "ms")
+    } else if s < 600.0 {
+        (s, "s")
+    } else {
+        (s / 60.0, "min")
+    };
+    format!("{} {unit}", sig3(v))
+}
+
+/// Three significant digits, no exponent: `0.00259`, `12.3`, `1235`.
+pub fn sig3(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() {
+        return format!("{v}");
+    }
+    let d = (2 - v.abs().log10().floor() as i32).clamp(0, 9) as usize;
+    format!("{v:.d$}")
+}
+
+fn by<'a>(
+    models: &[&'a ModelResult],
+    key: impl Fn(&ModelResult) -> Option<f64>,
+    lowest: bool,
+) -> Option<(&'a ModelResult, f64)> {
+    models
+        .iter()
+        .filter_map(|m| key(m).filter(|v| v.is_finite()).map(|v| (*m, v)))
+        .reduce(|a, b| {
+            let better = if lowest { b.1 < a.1 } else { b.1 > a.1 };
+            if better { b } else { a }
+        })
+}
+
+fn e2e(m: &ModelResult) -> Option<f64> {
+    m.efficiency.infer_time_s_per_video_e2e
+}
+
+fn clf(m: &ModelResult) -> Option<f64> {
+    Some(m.efficiency.infer_time_s_per_video).filter(|t| *t > 0.0)
+}
+
+/// The sentences for a run's models, and its learning curves when there are any.
+///
+/// Every number in a sentence comes from `results` (or `learning`); a sentence whose numbers are
+/// missing is left out rather than written with a gap.
+pub fn insights(results: &ResultsTable, learning: &[LearningRow]) -> Vec<Insight> {
+    let models: Vec<&ModelResult> = results.models.iter().collect();
+    let mut out = Vec::new();
+    let mut say = |topic: &'static str, text: String| out.push(Insight { topic, text });
+    if models.is_empty() {
+        say(CAVEATS, "No model produced results in this run.".into());
+        return out;
+    }
+    let acc = |m: &ModelResult| Some(m.metrics.accuracy);
+
+    // Accuracy.
+    let (best, best_acc) = by(&models, acc, false).expect("models have accuracy");
+    let tied: Vec<&str> = models
+        .iter()
+        .filter(|m| m.metrics.accuracy == best_acc)
+        .map(|m| m.name.as_str())
+        .collect();
+    if tied.len() > 1 {
+        say(
+            ACCURACY,
+            format!(
+                "{} tie for the best accuracy, {best_acc:.3}.",
+                join_bold(&tied)
+            ),
+        );
+    } else {
+        say(
+            ACCURACY,
+            format!(
+                "**{}** is the most accurate model: accuracy {:.3} and macro F1 {:.3} on {} {} videos.",
+                best.name, best_acc, best.metrics.f1, best.protocol.n_videos, best.protocol.split
+            ),
+        );
+    }
+    if let Some((worst, worst_acc)) = by(&models, acc, true) {
+        if worst_acc < best_acc {
+            say(
+                ACCURACY,
+                format!(
+                    "The least accurate, **{}**, reaches {:.3}: {} points below the best.",
+                    worst.name,
+                    worst_acc,
+                    points(best_acc, worst_acc)
+                ),
+            );
+        }
+    }
+
+    // Speed against accuracy: the fastest model (classifier only, then end to end) against the
+    // most accurate one.
+    for (label, key) in [
+        ("classifier only", clf as fn(&ModelResult) -> Option<f64>),
+        ("end to end, decoding and features included", e2e),
+    ] {
+        let Some((fast, t_fast)) = by(&models, key, true) else {
+            continue;
+        };
+        let Some(t_best) = key(best) else { continue };
+        if fast.name == best.name || tied.contains(&fast.name.as_str()) {
+            say(
+                COST,
+                format!(
+                    "**{}** is both the most accurate model and the fastest per video ({label}: {}).",
+                    fast.name,
+                    duration(t_fast)
+                ),
+            );
+        } else if t_fast > 0.0 {
+            say(
+                COST,
+                format!(
+                    "**{}** is {} faster per video than **{}** ({label}: {} vs {}) but {} points less accurate.",
+                    fast.name,
+                    ratio(t_best, t_fast),
+                    best.name,
+                    duration(t_fast),
+                    duration(t_best),
+                    points(best_acc, fast.metrics.accuracy)
+                ),
+            );
+        }
+    }
+    // Where end-to-end time goes.
+    if let Some((m, share)) = models
+        .iter()
+        .filter_map(|m| Some((*m, clf(m)? / e2e(m)?)))
+        .filter(|(_, s)| s.is_finite())
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+    {
+        if share < 0.1 {
+            say(
+                COST,
+                format!(
+                    "For **{}** the classifier takes {} of the {} per video end to end ({} %): decoding \
+                     and feature extraction dominate its latency.",
+                    m.name,
+                    duration(m.efficiency.infer_time_s_per_video),
+                    duration(e2e(m).unwrap_or(f64::NAN)),
+                    sig3(share * 100.0)
+                ),
+            );
+        }
+    }
+    let size = |m: &ModelResult| m.efficiency.model_size_mb.filter(|s| *s > 0.0);
+    if let (Some((small, s)), Some((large, l))) =
+        (by(&models, size, true), by(&models, size, false))
+    {
+        if large.name != small.name {
+            say(
+                COST,
+                format!(
+                    "**{}** is the smallest saved model ({} MB), {} smaller than **{}** ({} MB).",
+                    small.name,
+                    sig3(s),
+                    ratio(l, s),
+                    large.name,
+                    sig3(l)
+                ),
+            );
+        }
+    }
+    let train = |m: &ModelResult| Some(m.efficiency.train_time_s).filter(|t| *t > 0.0);
+    if let (Some((fast, f)), Some((slow, s))) =
+        (by(&models, train, true), by(&models, train, false))
+    {
+        if fast.name != slow.name {
+            say(
+                COST,
+                format!(
+                    "**{}** takes {} longer to train than **{}** ({} vs {}{}).",
+                    slow.name,
+                    ratio(s, f),
+                    fast.name,
+                    duration(s),
+                    duration(f),
+                    if slow.kind == ModelKind::Classical {
+                        ", grid search included"
+                    } else {
+                        ""
+                    }
+                ),
+            );
+        }
+    }
+
+    // Classical against deep.
+    let classical: Vec<&ModelResult> = models
+        .iter()
+        .copied()
+        .filter(|m| m.kind == ModelKind::Classical)
+        .collect();
+    let deep: Vec<&ModelResult> = models
+        .iter()
+        .copied()
+        .filter(|m| m.kind == ModelKind::Deep)
+        .collect();
+    match (by(&classical, acc, false), by(&deep, acc, false)) {
+        (Some((c, ca)), Some((d, da))) => {
+            let (tc, td, how) = match (e2e(c), e2e(d)) {
+                (Some(tc), Some(td)) => (tc, td, "end to end"),
+                _ => (
+                    c.efficiency.infer_time_s_per_video,
+                    d.efficiency.infer_time_s_per_video,
+                    "classifier only",
+                ),
+            };
+            let more = if da >= ca { "more" } else { "less" };
+            let speed = if td >= tc {
+                format!("{} slower", ratio(td, tc))
+            } else {
+                format!("{} faster", ratio(tc, td))
+            };
+            // A gain paid for with time (or a loss that buys speed) is a trade-off: "but".
+            let link = if (da >= ca) == (td >= tc) {
+                "but"
+            } else {
+                "and"
+            };
+            say(
+                ACCURACY,
+                format!(
+                    "The best deep model, **{}** ({da:.3}), is {} points {more} accurate than the best \
+                     classical model, **{}** ({ca:.3}), {link} {speed} per video ({how}: {} vs {}).",
+                    d.name,
+                    points(da, ca),
+                    c.name,
+                    duration(td),
+                    duration(tc)
+                ),
+            );
+        }
+        (Some(_), None) => say(
+            CAVEATS,
+            format!(
+                "No deep model ran in this run, so it compares {} classical models only; the \
+                 classical-against-deep trade-off needs the deep section.",
+                classical.len()
+            ),
+        ),
+        (None, Some(_)) => say(
+            CAVEATS,
+            format!(
+                "No classical model ran in this run, so it compares {} deep models only.",
+                deep.len()
+            ),
+        ),
+        (None, None) => {}
+    }
+
+    // Feature sets: `Name (variant)` against `Name`.
+    for m in &models {
+        let Some((base, variant)) = m.name.strip_suffix(')').and_then(|s| s.rsplit_once(" ("))
+        else {
+            continue;
+        };
+        let Some(b) = results.get(base) else { continue };
+        let d = m.metrics.accuracy - b.metrics.accuracy;
+        let verb = if d > 0.0 {
+            format!("raise its accuracy by {} points", points(d, 0.0))
+        } else if d < 0.0 {
+            format!("lower its accuracy by {} points", points(d, 0.0))
+        } else {
+            "leave its accuracy unchanged".to_string()
+        };
+        say(
+            FEATURES,
+            format!(
+                "For **{base}**, the {variant} features {verb} ({:.3} -> {:.3}; macro F1 {:.3} -> {:.3}).",
+                b.metrics.accuracy, m.metrics.accuracy, b.metrics.f1, m.metrics.f1
+            ),
+        );
+    }
+
+    // Learning curves.
+    let points_lc = summarize(learning);
+    let mut curve_models: Vec<&str> = Vec::new();
+    for p in &points_lc {
+        if !curve_models.contains(&p.model.as_str()) {
+            curve_models.push(&p.model);
+        }
+    }
+    let mut smallest_acc: Vec<(&str, f64, f64)> = Vec::new();
+    for m in &curve_models {
+        let mine: Vec<_> = points_lc.iter().filter(|p| p.model == *m).collect();
+        let (Some(first), Some(last)) = (mine.first(), mine.last()) else {
+            continue;
+        };
+        smallest_acc.push((m, first.accuracy.0, first.n_train));
+        if mine.len() < 2 {
+            continue;
+        }
+        let seeds = if first.n_seeds > 1 {
+            format!(", mean of {} seeds", first.n_seeds)
+        } else {
+            String::new()
+        };
+        let share = if last.accuracy.0 > 0.0 {
+            format!(" ({:.0} %)", 100.0 * first.accuracy.0 / last.accuracy.0)
+        } else {
+            String::new()
+        };
+        say(
+            DATA,
+            format!(
+                "**{m}** reaches accuracy {:.3} with {} training videos ({:.0} % of the split{seeds}), \
+                 against {:.3} with all {}{share}.",
+                first.accuracy.0,
+                first.n_train,
+                first.fraction * 100.0,
+                last.accuracy.0,
+                last.n_train
+            ),
+        );
+    }
+    if smallest_acc.len() > 1 {
+        if let Some(&(m, a, n)) = smallest_acc.iter().max_by(|x, y| x.1.total_cmp(&y.1)) {
+            say(
+                DATA,
+                format!(
+                    "With the fewest training videos, **{m}** is the most accurate of the learning curves ({a:.3} with {n} videos)."
+                ),
+            );
+        }
+    }
+
+    // How far the numbers can be trusted.
+    if let Some(n) = models
+        .iter()
+        .map(|m| m.protocol.n_videos)
+        .filter(|&n| n > 0)
+        .min()
+    {
+        say(
+            CAVEATS,
+            format!(
+                "With {n} test videos, one video moves accuracy by {} points: smaller differences \
+                 between models are one video and should not be read as a ranking.",
+                points(1.0 / n as f64, 0.0)
+            ),
+        );
+    }
+    let kinds: Vec<&str> = {
+        let mut k: Vec<&str> = models
+            .iter()
+            .filter_map(|m| m.efficiency.memory_kind.as_deref())
+            .collect();
+        k.sort_unstable();
+        k.dedup();
+        k
+    };
+    if kinds.len() > 1 {
+        say(
+            CAVEATS,
+            format!(
+                "Memory is measured as {}: compare memory only between models measured the same way.",
+                kinds.join(" and ")
+            ),
+        );
+    } else if kinds == ["peak RSS"] {
+        say(
+            CAVEATS,
+            "Memory is the process's peak resident set size when each model finished, which \
+             includes decoding and feature extraction, not the classifier alone."
+                .to_string(),
+        );
+    }
+    out
+}
+
+fn join_bold(names: &[&str]) -> String {
+    let b: Vec<String> = names.iter().map(|n| format!("**{n}**")).collect();
+    match b.len() {
+        0 => String::new(),
+        1 => b[0].clone(),
+        _ => format!("{} and {}", b[..b.len() - 1].join(", "), b[b.len() - 1]),
+    }
+}
+
+/// The insights as Markdown: one bold topic line and a bullet list per topic, in topic order.
+pub fn to_markdown(insights: &[Insight]) -> String {
+    let mut out = String::new();
+    for topic in [ACCURACY, COST, FEATURES, DATA, CAVEATS] {
+        let mine: Vec<&Insight> = insights.iter().filter(|i| i.topic == topic).collect();
+        if mine.is_empty() {
+            continue;
+        }
+        out.push_str(&format!("**{topic}**\n\n"));
+        for i in mine {
+            out.push_str(&format!("- {}\n", i.text));
+        }
+        out.push('\n');
+    }
+    out
+}

@@ -1,0 +1,250 @@
+//! Strengths-and-limitations sentences from a hand-made results table: every number in the text is
+//! checked against the table it came from.
+
+use vidcompare::analysis::insights::{duration, insights, points, ratio, sig3, to_markdown};
+use vidcompare::analysis::learning::LearningRow;
+use vidcompare::metrics::evaluate;
+use vidcompare::results::{Efficiency, ModelKind, ModelResult, Protocol, ResultsTable};
+
+/// A model on 10 test videos (classes 0/1) with `correct` of them right.
+fn model(name: &str, kind: ModelKind, correct: usize, e: Efficiency) -> ModelResult {
+    let y_true: Vec<usize> = (0..10).map(|i| i % 2).collect();
+    let y_pred: Vec<usize> = y_true
+        .iter()
+        .enumerate()
+        .map(|(i, &t)| if i < correct { t } else { 1 - t })
+        .collect();
+    let scores: Vec<Vec<f64>> = y_pred
+        .iter()
+        .map(|&p| {
+            if p == 0 {
+                vec![0.8, 0.2]
+            } else {
+                vec![0.3, 0.7]
+            }
+        })
+        .collect();
+    ModelResult {
+        name: name.into(),
+        kind,
+        metrics: evaluate(&y_true, &y_pred, &scores, 2).unwrap(),
+        efficiency: e,
+        protocol: Protocol {
+            split: "test".into(),
+            n_videos: 10,
+            frames_per_video: "8 frames".into(),
+            input: "224".into(),
+        },
+        y_true,
+        y_pred,
+        scores,
+        test_paths: (0..10).map(|i| format!("v{i}")).collect(),
+        score_kind: "softmax".into(),
+        details: serde_json::Value::Null,
+        artifacts: Vec::new(),
+        notes: Vec::new(),
+    }
+}
+
+fn eff(train: f64, clf: f64, e2e: Option<f64>, size: f64, mem: (f64, &str)) -> Efficiency {
+    Efficiency {
+        train_time_s: train,
+        infer_time_s_per_video: clf,
+        infer_time_s_per_video_e2e: e2e,
+        model_size_mb: Some(size),
+        memory_mb: Some(mem.0),
+        memory_kind: Some(mem.1.into()),
+        ..Efficiency::default()
+    }
+}
+
+fn table() -> ResultsTable {
+    let mut t = ResultsTable::new();
+    // Classical-RF: 6/10, classifier 0.004 ms, end to end 0.65 s, 0.1 MB, trains in 0.08 s.
+    t.push(model(
+        "Classical-RF",
+        ModelKind::Classical,
+        6,
+        eff(0.08, 4e-6, Some(0.65), 0.1, (240.0, "peak RSS")),
+    ));
+    // Classical-RF (motion+): 8/10.
+    t.push(model(
+        "Classical-RF (motion+)",
+        ModelKind::Classical,
+        8,
+        eff(0.09, 5e-6, Some(1.1), 0.12, (260.0, "peak RSS")),
+    ));
+    // Deep-3D-R3D18: 10/10, 1.8 s per video, 126.5 MB, 2075 s of training.
+    t.push(model(
+        "Deep-3D-R3D18",
+        ModelKind::Deep,
+        10,
+        eff(2075.0, 1.8, Some(1.8), 126.5, (958.6, "GPU peak")),
+    ));
+    t
+}
+
+fn texts(t: &ResultsTable, rows: &[LearningRow]) -> Vec<String> {
+    insights(t, rows).into_iter().map(|i| i.text).collect()
+}
+
+fn find<'a>(all: &'a [String], needle: &str) -> &'a str {
+    all.iter()
+        .find(|s| s.contains(needle))
+        .unwrap_or_else(|| panic!("no sentence with `{needle}` in {all:#?}"))
+}
+
+#[test]
+fn formatting_helpers() {
+    assert_eq!(points(0.9, 0.45), "45.0");
+    assert_eq!(points(0.45, 0.9), "45.0");
+    assert_eq!(ratio(1.8, 4e-6), "450000x");
+    assert_eq!(ratio(3.0, 1.0), "3.0x");
+    assert_eq!(duration(4e-6), "4.00 µs");
+    assert_eq!(duration(0.65), "650 ms");
+    assert_eq!(duration(2075.0), "34.6 min");
+    assert_eq!(sig3(0.00259), "0.00259");
+}
+
+#[test]
+fn sentences_carry_the_table_numbers() {
+    let all = texts(&table(), &[]);
+    // Accuracy: 10/10 against 6/10.
+    let best = find(&all, "most accurate model");
+    assert!(
+        best.contains("**Deep-3D-R3D18**") && best.contains("accuracy 1.000"),
+        "{best}"
+    );
+    assert!(best.contains("on 10 test videos"), "{best}");
+    let worst = find(&all, "least accurate");
+    assert!(
+        worst.contains("**Classical-RF**") && worst.contains("0.600: 40.0 points"),
+        "{worst}"
+    );
+    // Classifier only: 1.8 s / 4 µs = 450000x, and 100 - 60 = 40 points.
+    let fast = find(&all, "classifier only:");
+    assert!(
+        fast.contains("**Classical-RF** is 450000x faster per video than **Deep-3D-R3D18**"),
+        "{fast}"
+    );
+    assert!(
+        fast.contains("4.00 µs vs 1.80 s") && fast.contains("40.0 points less accurate"),
+        "{fast}"
+    );
+    // End to end: 1.8 / 0.65 = 2.8x.
+    let e2e = find(&all, "end to end, decoding");
+    assert!(
+        e2e.contains("2.8x faster") && e2e.contains("650 ms vs 1.80 s"),
+        "{e2e}"
+    );
+    // The smallest classifier share of end-to-end time: 5e-6 / 1.1 = 0.000455 % (RF: 0.000615 %).
+    let share = find(&all, "dominate its latency");
+    assert!(
+        share.contains("**Classical-RF (motion+)**") && share.contains("(0.000455 %)"),
+        "{share}"
+    );
+    // Size: 126.5 / 0.1 = 1265x.
+    let size = find(&all, "smallest saved model");
+    assert!(
+        size.contains("(0.100 MB), 1265x smaller than **Deep-3D-R3D18** (126 MB)"),
+        "{size}"
+    );
+    // Training: 2075 / 0.08 = 25938x.
+    let train = find(&all, "longer to train");
+    assert!(
+        train.contains("25938x") && train.contains("34.6 min vs 80.0 ms"),
+        "{train}"
+    );
+    // Deep against classical: 100 - 80 = 20 points, 1.8 / 1.1 = 1.6x slower end to end.
+    let vs = find(&all, "best deep model");
+    assert!(
+        vs.contains("**Deep-3D-R3D18** (1.000), is 20.0 points more accurate than the best classical model, **Classical-RF (motion+)** (0.800)"),
+        "{vs}"
+    );
+    assert!(
+        vs.contains("(0.800), but 1.6x slower per video (end to end: 1.80 s vs 1.10 s)"),
+        "{vs}"
+    );
+    // Feature set pair: 0.6 -> 0.8.
+    let fs = find(&all, "motion+ features");
+    assert!(
+        fs.contains("raise its accuracy by 20.0 points (0.600 -> 0.800"),
+        "{fs}"
+    );
+    // Test-set size: one of 10 videos is 10 points.
+    assert!(
+        find(&all, "one video moves accuracy")
+            .contains("With 10 test videos, one video moves accuracy by 10.0 points")
+    );
+    // Mixed memory measurements are flagged.
+    assert!(find(&all, "Memory is measured as").contains("GPU peak and peak RSS"));
+}
+
+#[test]
+fn learning_curves_and_missing_families_are_described() {
+    let row = |model: &str, fraction: f64, n: usize, seed: u64, acc: f64| LearningRow {
+        model: model.into(),
+        fraction,
+        n_train: n,
+        seed,
+        accuracy: acc,
+        f1: acc,
+        train_time_s: 0.1,
+    };
+    let rows = vec![
+        row("Classical-RF", 0.1, 3, 1, 0.3),
+        row("Classical-RF", 0.1, 3, 2, 0.5),
+        row("Classical-RF", 1.0, 18, 1, 0.8),
+        row("Classical-RF", 1.0, 18, 2, 0.8),
+        row("Deep-2D-Max", 0.1, 27, 1, 0.6),
+        row("Deep-2D-Max", 1.0, 277, 1, 0.9),
+    ];
+    let mut classical_only = table();
+    classical_only
+        .models
+        .retain(|m| m.kind == ModelKind::Classical);
+    let all = texts(&classical_only, &rows);
+    // Mean of seeds: (0.3 + 0.5) / 2 = 0.4 with 3 videos, 0.8 with 18: 50 %.
+    let rf = find(&all, "**Classical-RF** reaches accuracy");
+    assert!(
+        rf.contains("0.400 with 3 training videos (10 % of the split, mean of 2 seeds), against 0.800 with all 18 (50 %)"),
+        "{rf}"
+    );
+    let deep = find(&all, "**Deep-2D-Max** reaches accuracy");
+    assert!(
+        deep.contains("0.600 with 27 training videos") && deep.contains("(67 %)"),
+        "{deep}"
+    );
+    assert!(find(&all, "fewest training videos").contains("**Deep-2D-Max**"));
+    assert!(find(&all, "No deep model ran").contains("2 classical models"));
+    // The same memory measure everywhere: what it includes is explained instead.
+    assert!(find(&all, "peak resident set size").contains("feature extraction"));
+
+    let md = to_markdown(&insights(&classical_only, &rows));
+    assert!(md.starts_with("**Accuracy**\n\n- "), "{md}");
+    assert!(md.contains("**Data efficiency**") && md.contains("**Caveats**"));
+    assert!(texts(&ResultsTable::new(), &[])[0].contains("No model"));
+}
+
+#[test]
+fn ties_and_a_model_best_at_everything() {
+    let mut t = ResultsTable::new();
+    t.push(model(
+        "A",
+        ModelKind::Classical,
+        9,
+        eff(1.0, 1e-3, None, 1.0, (1.0, "peak RSS")),
+    ));
+    t.push(model(
+        "B",
+        ModelKind::Classical,
+        9,
+        eff(2.0, 2e-3, None, 2.0, (1.0, "peak RSS")),
+    ));
+    let all = texts(&t, &[]);
+    assert!(
+        find(&all, "tie for the best accuracy")
+            .contains("**A** and **B** tie for the best accuracy, 0.900")
+    );
+    assert!(find(&all, "both the most accurate").contains("**A**"));
+}
