@@ -23,6 +23,7 @@ demo: demo-data
 		--set data_root_deep=$(DEMO_DIR)/deep
 
 test: deps
+	@tools/install-evcxr.sh
 	cargo test
 
 lint:
