@@ -95,7 +95,12 @@ fn notebook_script_renders_its_sections_from_generated_data() {
     let models = models["models"].as_array().unwrap();
     assert_eq!(models.len(), 10);
     let names: Vec<&str> = models.iter().map(|m| m["name"].as_str().unwrap()).collect();
-    for deep in ["Deep-2D-Avg", "Deep-2D-Max", "Deep-2D-Attn", "Deep-3D-R3D18"] {
+    for deep in [
+        "Deep-2D-Avg",
+        "Deep-2D-Max",
+        "Deep-2D-Attn",
+        "Deep-3D-R3D18",
+    ] {
         assert!(names.contains(&deep), "{deep} missing from {names:?}");
     }
     assert!(html.contains("id=\"deep\""));
