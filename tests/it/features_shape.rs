@@ -10,6 +10,7 @@ use vidcompare::features::shape::{
     Contour, arc_length_closed, canny, contour_area, contour_features, edge_histogram,
     find_external_contours, hog, hog_len, shape_features, shape_len,
 };
+use crate::common::fixture_path;
 
 const INPUTS: [&str; 5] = [
     "proc_64x48",
@@ -20,21 +21,15 @@ const INPUTS: [&str; 5] = [
 ];
 const BINARY: [&str; 6] = ["rect", "nested", "pixel", "diagonal", "full", "random"];
 
-fn fixture_path(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/features")
-        .join(name)
-}
-
 fn load_gray(name: &str) -> GrayImage {
-    let path = fixture_path(name);
+    let path = fixture_path(&format!("features/{name}"));
     image::open(&path)
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
         .to_luma8()
 }
 
 fn reference() -> Value {
-    let path = fixture_path("shape_reference.json");
+    let path = fixture_path("features/shape_reference.json");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).expect("shape_reference.json parses")
 }
@@ -309,7 +304,7 @@ fn timing_per_320x240_frame() {
         best
     };
     let py: Value = serde_json::from_str(
-        &std::fs::read_to_string(fixture_path("shape_timing.json")).expect("shape_timing.json"),
+        &std::fs::read_to_string(fixture_path("features/shape_timing.json")).expect("shape_timing.json"),
     )
     .expect("timing json");
     let rows = [

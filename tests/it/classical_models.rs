@@ -13,14 +13,7 @@ use vidcompare::classical::models::{
     MaxFeatures, ModelSpec, SvmParams, TreeNode, TreeParams, from_params, notebook_grid,
 };
 use vidcompare::classical::search::Estimator;
-
-fn fixture(name: &str) -> Value {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/classical")
-        .join(format!("models_{name}.json"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap()
-}
+use crate::common::fixture_json;
 
 fn matrix(v: &Value) -> Array2<f64> {
     let rows: Vec<Vec<f64>> = serde_json::from_value(v.clone()).unwrap();
@@ -48,7 +41,7 @@ fn spec_from(kind: &str, params: &Value) -> ModelSpec {
 
 #[test]
 fn svm_binary_decision_values_match_sklearn() {
-    let f = fixture("svm");
+    let f = fixture_json("classical/models_svm.json");
     let b = &f["binary"];
     let (x, y, x_test) = (matrix(&b["x"]), labels(&b["y"]), matrix(&b["x_test"]));
     for case in b["cases"].as_array().unwrap() {
@@ -97,7 +90,7 @@ fn svm_binary_decision_values_match_sklearn() {
 
 #[test]
 fn svm_multiclass_predictions_match_and_probabilities_are_close() {
-    let f = fixture("svm");
+    let f = fixture_json("classical/models_svm.json");
     let m = &f["multiclass"];
     let (x, y, x_test) = (matrix(&m["x"]), labels(&m["y"]), matrix(&m["x_test"]));
     for case in m["cases"].as_array().unwrap() {
@@ -183,7 +176,7 @@ fn assert_probabilities_match_sklearn_statistically(
 
 #[test]
 fn svm_binary_probabilities_match_sklearn_statistically() {
-    let f = fixture("svm");
+    let f = fixture_json("classical/models_svm.json");
     let b = &f["binary"];
     let (x, y, x_test) = (matrix(&b["x"]), labels(&b["y"]), matrix(&b["x_test"]));
     for case in b["cases"].as_array().unwrap() {
@@ -197,7 +190,7 @@ fn svm_binary_probabilities_match_sklearn_statistically() {
 fn decision_values_to_probabilities_match_sklearn_given_its_platt_parameters() {
     // With scikit-learn's own decision values and probA_/probB_, the sigmoid, clipping and
     // coupling steps must reproduce its predict_proba (no cross-validation involved).
-    let f = fixture("svm");
+    let f = fixture_json("classical/models_svm.json");
     for (set, k) in [("binary", 2), ("multiclass", 3)] {
         for case in f[set]["cases"].as_array().unwrap() {
             let platt: Vec<(f64, f64)> = floats(&case["prob_a"])
@@ -228,7 +221,7 @@ fn decision_values_to_probabilities_match_sklearn_given_its_platt_parameters() {
 
 #[test]
 fn pairwise_coupling_matches_libsvm_transcription() {
-    let f = fixture("svm");
+    let f = fixture_json("classical/models_svm.json");
     for case in f["coupling"].as_array().unwrap() {
         let r = matrix(&case["r"]);
         let p = multiclass_probability(&r);
@@ -245,7 +238,7 @@ fn pairwise_coupling_matches_libsvm_transcription() {
 
 #[test]
 fn platt_sigmoid_matches_an_independent_optimiser() {
-    let f = fixture("svm");
+    let f = fixture_json("classical/models_svm.json");
     for case in f["platt"].as_array().unwrap() {
         let dec = floats(&case["dec"]);
         let positive: Vec<bool> = serde_json::from_value(case["positive"].clone()).unwrap();
@@ -331,7 +324,7 @@ fn assert_same_tree(tree: &DecisionTree, case: &Value) {
 
 #[test]
 fn single_tree_matches_sklearn_decision_tree() {
-    let f = fixture("forest");
+    let f = fixture_json("classical/models_forest.json");
     for case in f["trees"].as_array().unwrap() {
         let (x, y, x_test) = (
             matrix(&case["x"]),
@@ -363,7 +356,7 @@ fn single_tree_matches_sklearn_decision_tree() {
 
 #[test]
 fn forest_importances_find_the_informative_feature() {
-    let f = fixture("forest");
+    let f = fixture_json("classical/models_forest.json");
     let c = &f["forest"];
     let (x, y, x_test) = (matrix(&c["x"]), labels(&c["y"]), matrix(&c["x_test"]));
     let y_test = labels(&c["y_test"]);
@@ -409,7 +402,7 @@ fn forest_importances_find_the_informative_feature() {
 
 #[test]
 fn forest_is_deterministic_per_seed_and_keeps_absent_classes() {
-    let f = fixture("forest");
+    let f = fixture_json("classical/models_forest.json");
     let c = &f["forest"];
     let (x, y, x_test) = (matrix(&c["x"]), labels(&c["y"]), matrix(&c["x_test"]));
     let params = ForestParams::new(20, Some(20), 5).unwrap();
@@ -501,7 +494,7 @@ fn model_nodes(m: &vidcompare::classical::models::FittedForest) -> (u64, &'stati
 
 #[test]
 fn knn_matches_sklearn_exactly() {
-    let f = fixture("knn");
+    let f = fixture_json("classical/models_knn.json");
     let (x, y, x_test) = (matrix(&f["x"]), labels(&f["y"]), matrix(&f["x_test"]));
     for case in f["cases"].as_array().unwrap() {
         let spec = spec_from("knn", &case["params"]);
@@ -667,7 +660,7 @@ fn from_params_rejects_bad_values_with_errors() {
 
 #[test]
 fn fitted_models_round_trip_through_bincode_and_keep_score_width() {
-    let f = fixture("svm");
+    let f = fixture_json("classical/models_svm.json");
     let m = &f["multiclass"];
     let (x, y, x_test) = (matrix(&m["x"]), labels(&m["y"]), matrix(&m["x_test"]));
     // Four classes in the problem, three in training: scores stay four wide.

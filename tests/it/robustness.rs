@@ -5,7 +5,6 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::Mutex;
 
 use vidcompare::dataset::check::{CheckStatus, Severity, check_with_progress};
 use vidcompare::dataset::synth::{DemoCounts, VideoRanges, generate_root_with};
@@ -15,8 +14,8 @@ use vidcompare::features::extract::{FeatureOptions, try_extract_samples};
 use vidcompare::interrupt::{interrupted, is_interrupted_error, set_interrupted};
 use vidcompare::video::{Codec, Frame, VideoWriter, probe};
 
-/// The interrupt flag is process-wide: tests that extract in this process take turns.
-static IN_PROCESS: Mutex<()> = Mutex::new(());
+use crate::common::{isolated, vidcompare_cmd};
+
 
 /// 64x48 at 15 fps for 2 s: 30 frames, quick to write and decode.
 fn tiny() -> VideoRanges {
@@ -295,9 +294,8 @@ fn a_split_whose_videos_are_all_missing_is_fatal_and_named() {
 }
 
 fn vidcompare(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_vidcompare"))
+    vidcompare_cmd()
         .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("binary runs")
 }
@@ -411,7 +409,10 @@ fn a_split_with_no_usable_video_fails_naming_it() {
 
 #[test]
 fn an_interrupted_extraction_stops_and_resumes_from_the_cache() {
-    let _turn = IN_PROCESS.lock().unwrap_or_else(|p| p.into_inner());
+    // The interrupt flag is process-wide: set here, it would stop the tests running beside it.
+    if !isolated("robustness::an_interrupted_extraction_stops_and_resumes_from_the_cache") {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let root = good_root(dir.path());
     let ds = Dataset::load(&root).unwrap();
@@ -479,9 +480,8 @@ fn ctrl_c_stops_a_run_cleanly_and_the_next_run_resumes_from_the_cache() {
         "--set".into(),
         "sample_frames_per_class=0".into(),
     ];
-    let child = Command::new(env!("CARGO_BIN_EXE_vidcompare"))
+    let child = vidcompare_cmd()
         .args(&args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()

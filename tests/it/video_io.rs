@@ -6,14 +6,8 @@ use std::path::{Path, PathBuf};
 use vidcompare::video::Frame;
 use vidcompare::video::resize::resize_area;
 
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-}
-
 fn load_rgb(name: &str) -> Frame {
-    image::open(fixture(name))
+    image::open(fixture_path(name))
         .unwrap_or_else(|e| panic!("{name}: {e}"))
         .to_rgb8()
 }
@@ -59,6 +53,7 @@ use vidcompare::error::{Error, VideoErrorKind};
 use vidcompare::video::{
     Codec, Sampling, VideoWriter, decode_indices, decode_sampled, has_encoder, probe,
 };
+use crate::common::fixture_path;
 
 const W: u32 = 64;
 const H: u32 = 48;

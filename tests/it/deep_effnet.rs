@@ -17,49 +17,16 @@ use vidcompare::deep::efficientnet::{
 };
 use vidcompare::deep::nn::Noise;
 use vidcompare::deep::temporal::{EfficientNetTemporal, Pooling, TRAINABLE_PREFIXES, TemporalHead};
+use crate::common::{assert_tensor_close, fixture_path, fixture_tensors};
 
 const RTOL: f32 = 1e-5;
 /// Whole-network comparisons: 17 blocks of float32 rounding.
 const NET_RTOL: f32 = 3e-5;
 const NUM_CLASSES: usize = 7;
 
-fn fixture_path(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/deep")
-        .join(name)
-}
-
-fn load(name: &str) -> BTreeMap<String, Tensor> {
-    let path = fixture_path(name);
-    candle_core::safetensors::load(&path, &Device::Cpu)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .into_iter()
-        .collect()
-}
-
 fn get<'a>(map: &'a BTreeMap<String, Tensor>, key: &str) -> &'a Tensor {
     map.get(key)
         .unwrap_or_else(|| panic!("fixture has no tensor {key}"))
-}
-
-/// `max |actual - expected| <= rtol * max |expected|`, shapes equal.
-fn assert_close(what: &str, actual: &Tensor, expected: &Tensor, rtol: f32) {
-    assert_eq!(actual.dims(), expected.dims(), "{what}: shape");
-    let a: Vec<f32> = actual.flatten_all().unwrap().to_vec1().unwrap();
-    let e: Vec<f32> = expected.flatten_all().unwrap().to_vec1().unwrap();
-    let scale = e.iter().fold(0f32, |m, v| m.max(v.abs()));
-    let err = a
-        .iter()
-        .zip(&e)
-        .fold(0f32, |m, (x, y)| m.max((x - y).abs()));
-    eprintln!(
-        "{what}: max abs error {err:.2e}, relative {:.2e}",
-        err / scale.max(f32::MIN_POSITIVE)
-    );
-    assert!(
-        err <= rtol * scale,
-        "{what}: max abs error {err:e} > {rtol:e} * {scale:e}"
-    );
 }
 
 /// The closed formula of tools/fixtures_deep_effnet.py: n numbers in [-1, 1) for tensor t.
@@ -121,7 +88,7 @@ fn var_names_and_shapes(varmap: &VarMap) -> BTreeMap<String, Vec<usize>> {
 
 #[test]
 fn depthwise_conv_matches_torch_groups_conv_with_gradients() {
-    let fx = load("effnet_depthwise.safetensors");
+    let fx = fixture_tensors("deep/effnet_depthwise.safetensors");
     for (tag, stride, padding) in [("k3s1", 1, 1), ("k5s2", 2, 2)] {
         for taps in [false, true] {
             let what = format!("{tag} {}", if taps { "taps" } else { "cpu kernel" });
@@ -133,7 +100,7 @@ fn depthwise_conv_matches_torch_groups_conv_with_gradients() {
                 depthwise_conv2d(&x, &w, stride, padding)
             }
             .unwrap();
-            assert_close(
+            assert_tensor_close(
                 &format!("{what} y"),
                 &y,
                 get(&fx, &format!("{tag}.y")),
@@ -143,13 +110,13 @@ fn depthwise_conv_matches_torch_groups_conv_with_gradients() {
             let grads = (&y * g).unwrap().sum_all().unwrap().backward().unwrap();
             let dx = grads.get(&x).expect("gradient for x");
             let dw = grads.get(&w).expect("gradient for w");
-            assert_close(
+            assert_tensor_close(
                 &format!("{what} dx"),
                 dx,
                 get(&fx, &format!("{tag}.dx")),
                 RTOL,
             );
-            assert_close(
+            assert_tensor_close(
                 &format!("{what} dw"),
                 dw,
                 get(&fx, &format!("{tag}.dw")),
@@ -183,7 +150,7 @@ fn fused_shift_silu_matches_silu_of_sum_with_gradients() {
         .unwrap()
         .silu()
         .unwrap();
-    assert_close("shift_silu", &fused, &reference, 1e-6);
+    assert_tensor_close("shift_silu", &fused, &reference, 1e-6);
     let fused_grads = (&fused * &g)
         .unwrap()
         .sum_all()
@@ -197,7 +164,7 @@ fn fused_shift_silu_matches_silu_of_sum_with_gradients() {
         .backward()
         .unwrap();
     for (what, var) in [("d x", &x), ("d shift", &shift)] {
-        assert_close(
+        assert_tensor_close(
             what,
             fused_grads.get(var).unwrap(),
             ref_grads.get(var).unwrap(),
@@ -227,7 +194,7 @@ fn mbconv_from_fixture(
     prefix: &str,
     cfg: MbConvConfig,
 ) -> (MbConv, VarMap, BTreeMap<String, Tensor>) {
-    let fx = load("effnet_mbconv.safetensors");
+    let fx = fixture_tensors("deep/effnet_mbconv.safetensors");
     let (mut varmap, dev) = new_varmap();
     let block = MbConv::new(
         VarBuilder::from_varmap(&varmap, DType::F32, &dev).pp(prefix),
@@ -235,7 +202,7 @@ fn mbconv_from_fixture(
     )
     .unwrap();
     varmap
-        .load(fixture_path("effnet_mbconv.safetensors"))
+        .load(fixture_path("deep/effnet_mbconv.safetensors"))
         .unwrap();
     (block, varmap, fx)
 }
@@ -252,7 +219,7 @@ fn mbconv_stride2_eval_matches_torchvision() {
     };
     let (block, _vm, fx) = mbconv_from_fixture("a", cfg);
     let y = block.forward(get(&fx, "a.input"), None).unwrap();
-    assert_close("mbconv a", &y, get(&fx, "a.output"), RTOL);
+    assert_tensor_close("mbconv a", &y, get(&fx, "a.output"), RTOL);
 }
 
 #[test]
@@ -267,7 +234,7 @@ fn mbconv_residual_eval_matches_torchvision() {
     };
     let (block, _vm, fx) = mbconv_from_fixture("b", cfg);
     let y = block.forward(get(&fx, "b.input"), None).unwrap();
-    assert_close("mbconv b", &y, get(&fx, "b.output"), RTOL);
+    assert_tensor_close("mbconv b", &y, get(&fx, "b.output"), RTOL);
 }
 
 #[test]
@@ -284,14 +251,14 @@ fn mbconv_train_mode_matches_torchvision_output_gradients_and_running_stats() {
     let mut noise = Noise::new(7);
     let x = Var::from_tensor(get(&fx, "c.input")).unwrap();
     let y = block.forward(&x, Some(&mut noise)).unwrap();
-    assert_close("mbconv c (train)", &y, get(&fx, "c.output"), RTOL);
+    assert_tensor_close("mbconv c (train)", &y, get(&fx, "c.output"), RTOL);
     let grads = (&y * get(&fx, "c.g"))
         .unwrap()
         .sum_all()
         .unwrap()
         .backward()
         .unwrap();
-    assert_close(
+    assert_tensor_close(
         "mbconv c d input",
         grads.get(&x).expect("input gradient"),
         get(&fx, "c.grad.input"),
@@ -305,7 +272,7 @@ fn mbconv_train_mode_matches_torchvision_output_gradients_and_running_stats() {
             let grad = grads
                 .get(var)
                 .unwrap_or_else(|| panic!("no gradient for c.{name}"));
-            assert_close(key, grad, expected, RTOL);
+            assert_tensor_close(key, grad, expected, RTOL);
             params += 1;
         }
     }
@@ -317,7 +284,7 @@ fn mbconv_train_mode_matches_torchvision_output_gradients_and_running_stats() {
             let var = data
                 .get(&format!("c.{name}"))
                 .unwrap_or_else(|| panic!("no variable c.{name}"));
-            assert_close(key, var.as_tensor(), expected, RTOL);
+            assert_tensor_close(key, var.as_tensor(), expected, RTOL);
             // and it really moved away from the loaded value
             let before = get(&fx, &format!("c.{name}"));
             let moved = (var.as_tensor() - before)
@@ -337,7 +304,7 @@ fn mbconv_train_mode_matches_torchvision_output_gradients_and_running_stats() {
 
 #[test]
 fn temporal_head_matches_notebook_pooling_and_logits() {
-    let fx = load("effnet_temporal.safetensors");
+    let fx = fixture_tensors("deep/effnet_temporal.safetensors");
     let feats = get(&fx, "feats");
     for pooling in [Pooling::Avg, Pooling::Max, Pooling::Attn] {
         let (varmap, dev) = new_varmap();
@@ -350,7 +317,7 @@ fn temporal_head_matches_notebook_pooling_and_logits() {
         .unwrap();
         fill_formula(&varmap);
         let (pooled, attn) = head.pool(feats).unwrap();
-        assert_close(
+        assert_tensor_close(
             &format!("{pooling} pooled"),
             &pooled,
             get(&fx, &format!("{pooling}.pooled")),
@@ -358,13 +325,13 @@ fn temporal_head_matches_notebook_pooling_and_logits() {
         );
         match (pooling, attn) {
             (Pooling::Attn, Some(attn)) => {
-                assert_close("attn weights", &attn, get(&fx, "attn.attn"), RTOL)
+                assert_tensor_close("attn weights", &attn, get(&fx, "attn.attn"), RTOL)
             }
             (Pooling::Attn, None) => panic!("attention pooling returned no weights"),
             (_, attn) => assert!(attn.is_none()),
         }
         let logits = head.classify(&pooled, None).unwrap();
-        assert_close(
+        assert_tensor_close(
             &format!("{pooling} logits"),
             &logits,
             get(&fx, &format!("{pooling}.logits")),
@@ -375,20 +342,20 @@ fn temporal_head_matches_notebook_pooling_and_logits() {
 
 #[test]
 fn efficientnet_b0_features_match_torchvision() {
-    let fx = load("effnet_full.safetensors");
+    let fx = fixture_tensors("deep/effnet_full.safetensors");
     let (varmap, dev) = new_varmap();
     let net = EfficientNetB0::new(VarBuilder::from_varmap(&varmap, DType::F32, &dev)).unwrap();
     fill_formula(&varmap);
     let trunk = net
         .forward_features(get(&fx, "input"), 0..FIRST_TRAINABLE_STAGE, None)
         .unwrap();
-    assert_close("features[0..7]", &trunk, get(&fx, "trunk"), NET_RTOL);
+    assert_tensor_close("features[0..7]", &trunk, get(&fx, "trunk"), NET_RTOL);
     let maps = net
         .forward_features(&trunk, FIRST_TRAINABLE_STAGE..NUM_STAGES, None)
         .unwrap();
-    assert_close("features[0..9]", &maps, get(&fx, "features"), NET_RTOL);
+    assert_tensor_close("features[0..9]", &maps, get(&fx, "features"), NET_RTOL);
     let pooled = EfficientNetB0::pool(&maps).unwrap();
-    assert_close("pooled", &pooled, get(&fx, "pooled"), NET_RTOL);
+    assert_tensor_close("pooled", &pooled, get(&fx, "pooled"), NET_RTOL);
     // the two images must give different features, or the comparison would prove little
     let diff = (pooled.get(0).unwrap() - pooled.get(1).unwrap())
         .unwrap()
@@ -404,8 +371,8 @@ fn efficientnet_b0_features_match_torchvision() {
 
 #[test]
 fn efficientnet_temporal_matches_notebook_keys_and_logits() {
-    let fx = load("effnet_full.safetensors");
-    let keys_path = fixture_path("effnet_keys.json");
+    let fx = fixture_tensors("deep/effnet_full.safetensors");
+    let keys_path = fixture_path("deep/effnet_keys.json");
     let keys: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&keys_path).unwrap()).unwrap();
     let clip = get(&fx, "input").unsqueeze(0).unwrap();
@@ -439,7 +406,7 @@ fn efficientnet_temporal_matches_notebook_keys_and_logits() {
         );
         fill_formula(&varmap);
         let (logits, attn) = model.forward(&clip, None).unwrap();
-        assert_close(
+        assert_tensor_close(
             &format!("{pooling} model logits"),
             &logits,
             get(&fx, &format!("{pooling}.logits")),
@@ -447,7 +414,7 @@ fn efficientnet_temporal_matches_notebook_keys_and_logits() {
         );
         assert_eq!(attn.is_some(), pooling == Pooling::Attn);
         if let Some(attn) = attn {
-            assert_close("model attention", &attn, get(&fx, "attn.attn"), NET_RTOL);
+            assert_tensor_close("model attention", &attn, get(&fx, "attn.attn"), NET_RTOL);
         }
     }
 }
@@ -455,7 +422,7 @@ fn efficientnet_temporal_matches_notebook_keys_and_logits() {
 #[test]
 fn trainable_prefixes_select_the_notebook_trainable_parameters() {
     let keys: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(fixture_path("effnet_keys.json")).unwrap())
+        serde_json::from_str(&std::fs::read_to_string(fixture_path("deep/effnet_keys.json")).unwrap())
             .unwrap();
     let expected: HashSet<String> = keys["trainable_attn"]
         .as_array()

@@ -17,65 +17,23 @@ use candle_nn::{VarBuilder, VarMap};
 use vidcompare::deep::conv3d::{Conv3d, adaptive_avg_pool3d_to_1, conv3d, conv3d_channels_last};
 use vidcompare::deep::nn::Noise;
 use vidcompare::deep::r3d::{BasicBlock, R3d18, TRAINABLE_PREFIXES};
+use crate::common::{assert_tensor_close, fixture_path, fixture_tensors, tensor_relative_error};
 
 /// Largest allowed `max |ours - torch| / max |torch|`.
 const TOL: f32 = 1e-4;
 
-fn fixture_path(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests")
-        .join("fixtures")
-        .join("deep")
-        .join(name)
-}
-
-fn load(name: &str) -> HashMap<String, Tensor> {
-    let path = fixture_path(name);
-    candle_core::safetensors::load(&path, &Device::Cpu)
-        .unwrap_or_else(|e| panic!("cannot load {}: {e}", path.display()))
-}
-
-fn get<'a>(fx: &'a HashMap<String, Tensor>, key: &str) -> &'a Tensor {
+fn get<'a>(fx: &'a BTreeMap<String, Tensor>, key: &str) -> &'a Tensor {
     fx.get(key)
         .unwrap_or_else(|| panic!("fixture has no tensor {key}"))
+}
+
+fn assert_close(what: &str, actual: &Tensor, expected: &Tensor) {
+    assert_tensor_close(what, actual, expected, TOL);
 }
 
 fn usize3(t: &Tensor) -> [usize; 3] {
     let v = t.to_vec1::<i64>().expect("an i64 vector");
     [v[0] as usize, v[1] as usize, v[2] as usize]
-}
-
-/// `max |actual - expected| / max |expected|`, after checking the shapes agree.
-fn relative_error(what: &str, actual: &Tensor, expected: &Tensor) -> f32 {
-    assert_eq!(
-        actual.dims(),
-        expected.dims(),
-        "{what}: shape {:?} but torch has {:?}",
-        actual.dims(),
-        expected.dims()
-    );
-    let a = actual
-        .to_dtype(DType::F32)
-        .and_then(|t| t.flatten_all())
-        .and_then(|t| t.to_vec1::<f32>())
-        .expect("actual values");
-    let e = expected
-        .flatten_all()
-        .and_then(|t| t.to_vec1::<f32>())
-        .expect("expected values");
-    let scale = e.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-12);
-    let diff = a
-        .iter()
-        .zip(&e)
-        .fold(0f32, |m, (x, y)| m.max((x - y).abs()));
-    assert!(diff.is_finite(), "{what}: non-finite difference");
-    diff / scale
-}
-
-fn assert_close(what: &str, actual: &Tensor, expected: &Tensor) {
-    let err = relative_error(what, actual, expected);
-    println!("{what}: relative error {err:.2e}");
-    assert!(err <= TOL, "{what}: relative error {err:e} > {TOL:e}");
 }
 
 /// The value of `d loss / d var`, or a panic naming the variable.
@@ -88,7 +46,7 @@ fn grad_of(grads: &candle_core::backprop::GradStore, var: &Tensor, what: &str) -
 
 #[test]
 fn conv3d_matches_torch_outputs_and_gradients() {
-    let fx = load("r3d_conv3d.safetensors");
+    let fx = fixture_tensors("deep/r3d_conv3d.safetensors");
     let mut cases = 0;
     while fx.contains_key(&format!("case{cases}.x")) {
         let p = format!("case{cases}.");
@@ -229,7 +187,7 @@ fn adaptive_avg_pool_is_the_mean_over_time_and_space() {
 
 /// Copies the fixture's `prefix + name` tensors into the VarMap variables of the same name,
 /// and checks that the two name sets agree.
-fn set_vars(varmap: &VarMap, fx: &HashMap<String, Tensor>, prefix: &str) {
+fn set_vars(varmap: &VarMap, fx: &BTreeMap<String, Tensor>, prefix: &str) {
     let data = varmap.data().lock().unwrap();
     let mut expected: Vec<&str> = fx.keys().filter_map(|k| k.strip_prefix(prefix)).collect();
     expected.sort_unstable();
@@ -252,7 +210,7 @@ fn var_value(varmap: &VarMap, name: &str) -> Tensor {
 
 #[test]
 fn basic_block_matches_torch_in_eval_and_train_mode() {
-    let fx = load("r3d_block.safetensors");
+    let fx = fixture_tensors("deep/r3d_block.safetensors");
     let varmap = VarMap::new();
     let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
     let block = BasicBlock::new(vb, 8, 16, 2).unwrap();
@@ -356,7 +314,7 @@ fn closed_form_input(case: u64, shape: &[usize]) -> Tensor {
 
 /// torchvision's key list with shapes: `(name, shape)` sorted by name.
 fn torchvision_keys() -> Vec<(String, Vec<usize>)> {
-    let path = fixture_path("r3d_state_dict_keys.txt");
+    let path = fixture_path("deep/r3d_state_dict_keys.txt");
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     text.lines()
@@ -416,7 +374,7 @@ fn r3d18_parameter_names_and_shapes_are_torchvisions() {
 
 #[test]
 fn r3d18_matches_torch_on_a_112_pixel_clip() {
-    let fx = load("r3d_model.safetensors");
+    let fx = fixture_tensors("deep/r3d_model.safetensors");
     let (_varmap, model) = closed_form_model();
     let x = closed_form_input(0, &[1, 3, 8, 112, 112]);
 
@@ -436,7 +394,7 @@ fn r3d18_matches_torch_on_a_112_pixel_clip() {
 
 #[test]
 fn r3d18_matches_torch_on_odd_sizes_and_in_a_training_step() {
-    let fx = load("r3d_model.safetensors");
+    let fx = fixture_tensors("deep/r3d_model.safetensors");
     let (varmap, model) = closed_form_model();
     let x = closed_form_input(1, &[2, 3, 5, 36, 44]);
 
@@ -503,7 +461,7 @@ fn r3d18_whole_model_train_mode_updates_every_batch_norm_and_trains_layer4_and_h
             // torch's model.train(): batch statistics everywhere, running statistics move.
             let initial = closed_form(name, shape, j as u64);
             assert!(
-                relative_error(name, value, &initial) > 1e-4,
+                tensor_relative_error(name, value, &initial) > 1e-4,
                 "{name} not updated"
             );
             assert!(grads.get(value).is_none(), "{name} has a gradient");
@@ -523,9 +481,9 @@ fn r3d18_head_dropout_is_seeded_and_training_only() {
     let a = model.forward_head(&emb, Some(&mut Noise::new(3))).unwrap();
     let b = model.forward_head(&emb, Some(&mut Noise::new(3))).unwrap();
     let c = model.forward_head(&emb, Some(&mut Noise::new(4))).unwrap();
-    assert_eq!(relative_error("same seed", &a, &b), 0.0);
-    assert!(relative_error("dropout vs eval", &a, &eval) > 1e-3);
-    assert!(relative_error("other seed", &a, &c) > 1e-3);
+    assert_eq!(tensor_relative_error("same seed", &a, &b), 0.0);
+    assert!(tensor_relative_error("dropout vs eval", &a, &eval) > 1e-3);
+    assert!(tensor_relative_error("other seed", &a, &c) > 1e-3);
 }
 
 #[test]

@@ -9,15 +9,7 @@ use vidcompare::analysis::importance::{
     permutation_importance, permutation_importance_with, single_columns,
 };
 use vidcompare::features::layout::{Family, Labels, Layout, Segment};
-
-fn fixture() -> Value {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/analysis/permutation.json"
-    ))
-    .unwrap();
-    serde_json::from_str(&text).unwrap()
-}
+use crate::common::fixture_json;
 
 fn matrix(v: &Value) -> Array2<f64> {
     let rows: Vec<Vec<f64>> = serde_json::from_value(v.clone()).unwrap();
@@ -27,7 +19,7 @@ fn matrix(v: &Value) -> Array2<f64> {
 
 #[test]
 fn matches_scikit_learn_with_its_permutations() {
-    let f = fixture();
+    let f = fixture_json("analysis/permutation.json");
     let x = matrix(&f["X"]);
     let y: Vec<usize> = serde_json::from_value(f["y"].clone()).unwrap();
     let coef = matrix(&f["coef"]);

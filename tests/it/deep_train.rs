@@ -4,15 +4,7 @@
 use candle_core::{Device, Tensor, Var};
 use serde_json::Value;
 use vidcompare::deep::train::{Adam, step_lr};
-
-fn fixture() -> Value {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/deep/train_reference.json"
-    ))
-    .unwrap();
-    serde_json::from_str(&text).unwrap()
-}
+use crate::common::fixture_json;
 
 fn floats(v: &Value) -> Vec<f32> {
     v.as_array()
@@ -24,7 +16,7 @@ fn floats(v: &Value) -> Vec<f32> {
 
 #[test]
 fn adam_matches_torch_optim_adam() {
-    let f = fixture();
+    let f = fixture_json("deep/train_reference.json");
     let shape: Vec<usize> = f["shape"]
         .as_array()
         .unwrap()
@@ -68,7 +60,7 @@ fn adam_matches_torch_optim_adam() {
 
 #[test]
 fn step_lr_matches_torch() {
-    let f = fixture();
+    let f = fixture_json("deep/train_reference.json");
     let s = &f["step_lr"];
     let base = s["base"].as_f64().unwrap();
     let step = s["step_size"].as_u64().unwrap() as usize;
@@ -84,7 +76,7 @@ fn step_lr_matches_torch() {
 
 #[test]
 fn cross_entropy_and_softmax_match_torch() {
-    let f = fixture();
+    let f = fixture_json("deep/train_reference.json");
     let c = &f["cross_entropy"];
     let logits = Tensor::from_vec(floats(&c["logits"]), (5, 3), &Device::Cpu).unwrap();
     let target: Vec<u32> = c["target"]

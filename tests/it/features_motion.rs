@@ -10,21 +10,16 @@ use vidcompare::features::motion::{
     horn_schunck_features, horn_schunck_with, lucas_kanade_sparse, motion_plus_features,
     motion_plus_names, pyr_down, pyr_lk,
 };
-
-fn fixture_path(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/features")
-        .join(name)
-}
+use crate::common::fixture_path;
 
 fn png(name: &str) -> GrayImage {
-    image::open(fixture_path(name))
+    image::open(fixture_path(&format!("features/{name}")))
         .unwrap_or_else(|e| panic!("{name}: {e}"))
         .to_luma8()
 }
 
 fn reference() -> Value {
-    let text = std::fs::read_to_string(fixture_path("motion_reference.json")).unwrap();
+    let text = std::fs::read_to_string(fixture_path("features/motion_reference.json")).unwrap();
     serde_json::from_str(&text).unwrap()
 }
 

@@ -6,10 +6,11 @@ use std::process::{Command, Output};
 
 use vidcompare::dataset::synth::{DemoCounts, generate_root};
 
+use crate::common::vidcompare_cmd;
+
 fn vidcompare(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_vidcompare"))
+    vidcompare_cmd()
         .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("binary runs")
 }

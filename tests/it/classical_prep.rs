@@ -8,15 +8,7 @@ use vidcompare::classical::preprocess::{MedianImputer, StandardScaler};
 use vidcompare::classical::search::{
     Estimator, Fitted, GridSearch, param_grid, stratification_warning, stratified_kfold,
 };
-
-fn fixture(name: &str) -> Value {
-    let path = format!(
-        "{}/tests/fixtures/classical/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
+use crate::common::fixture_json;
 
 /// A JSON number, or NaN for null.
 fn num(v: &Value) -> f64 {
@@ -83,7 +75,7 @@ fn assert_matrix_close(actual: &Array2<f64>, expected: &Array2<f64>, tol: f64, w
 
 #[test]
 fn median_imputer_matches_simple_imputer() {
-    let f = fixture("prep_impute_scale.json");
+    let f = fixture_json("classical/prep_impute_scale.json");
     let train = matrix(&f["train"]);
     let imputer = MedianImputer::fit(&train).unwrap();
     let expected_stats = vector(&f["imputer_statistics"]);
@@ -135,7 +127,7 @@ fn median_imputer_fills_in_place_without_empty_columns() {
 
 #[test]
 fn standard_scaler_matches_sklearn() {
-    let f = fixture("prep_impute_scale.json");
+    let f = fixture_json("classical/prep_impute_scale.json");
     let train = matrix(&f["imputed_train"]);
     let scaler = StandardScaler::fit(&train).unwrap();
     assert_close(
@@ -165,7 +157,7 @@ fn standard_scaler_matches_sklearn() {
 
 #[test]
 fn standard_scaler_ignores_nan_like_sklearn() {
-    let f = fixture("prep_impute_scale.json");
+    let f = fixture_json("classical/prep_impute_scale.json");
     let scaler = StandardScaler::fit(&matrix(&f["train"])).unwrap();
     assert_close(
         scaler.mean(),
@@ -282,7 +274,7 @@ fn pca_spec(case: &Value) -> PcaComponents {
 
 #[test]
 fn pca_matches_sklearn_on_every_case() {
-    let f = fixture("prep_pca.json");
+    let f = fixture_json("classical/prep_pca.json");
     for case in f["cases"].as_array().unwrap() {
         let name = case["name"].as_str().unwrap();
         let (train, test) = pca_inputs(case);
@@ -337,7 +329,7 @@ fn pca_matches_sklearn_on_every_case() {
 
 #[test]
 fn pca_beyond_the_rank_completes_an_orthonormal_basis() {
-    let f = fixture("prep_pca.json");
+    let f = fixture_json("classical/prep_pca.json");
     let case = f["cases"]
         .as_array()
         .unwrap()
@@ -400,7 +392,7 @@ fn pca_rejects_bad_arguments_and_round_trips() {
 
 #[test]
 fn stratified_kfold_matches_sklearn() {
-    let f = fixture("prep_folds.json");
+    let f = fixture_json("classical/prep_folds.json");
     for entry in f["vectors"].as_array().unwrap() {
         let (name, k) = (
             entry["name"].as_str().unwrap(),
@@ -449,7 +441,7 @@ fn stratified_kfold_rejects_impossible_splits() {
 
 #[test]
 fn param_grid_matches_sklearn_order_for_the_notebook_grids() {
-    let f = fixture("prep_grids.json");
+    let f = fixture_json("classical/prep_grids.json");
     for name in ["svm", "rf", "knn"] {
         let g = &f["grids"][name];
         let grid: Vec<(String, Vec<Value>)> = g["grid"]
@@ -568,7 +560,7 @@ impl Estimator for Broken {
 
 #[test]
 fn grid_search_matches_grid_search_cv() {
-    let f = fixture("prep_search.json");
+    let f = fixture_json("classical/prep_search.json");
     let x = matrix(&f["x"]);
     let y = labels(&f["y"]);
     let candidates: Vec<Box<dyn Estimator>> = vector(&f["weights"])
@@ -613,7 +605,7 @@ fn grid_search_matches_grid_search_cv() {
 
 #[test]
 fn grid_search_ranks_failed_candidates_last() {
-    let f = fixture("prep_search.json");
+    let f = fixture_json("classical/prep_search.json");
     let x = matrix(&f["x"]);
     let y = labels(&f["y"]);
     let candidates: Vec<Box<dyn Estimator>> = vec![

@@ -10,21 +10,16 @@ use vidcompare::video::enhance::{
     EnhanceParams, denoise_nl_means_colored, enhance, gaussian_blur, gaussian_kernel,
     gaussian_kernel_fixed, lab_to_lrgb, lrgb_to_lab, nl_means_gray,
 };
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/features")
-        .join(name)
-}
+use crate::common::fixture_path;
 
 fn load_rgb(name: &str) -> Frame {
-    image::open(fixture(name))
+    image::open(fixture_path(&format!("features/{name}")))
         .unwrap_or_else(|e| panic!("{name}: {e}"))
         .to_rgb8()
 }
 
 fn reference() -> Value {
-    let text = std::fs::read_to_string(fixture("enhance_reference.json")).expect("reference json");
+    let text = std::fs::read_to_string(fixture_path("features/enhance_reference.json")).expect("reference json");
     serde_json::from_str(&text).expect("valid json")
 }
 
@@ -132,7 +127,7 @@ fn gaussian_blur_matches_opencv() {
 fn grey_nl_means_matches_opencv() {
     for name in SMALL {
         let gray = to_gray(&load_rgb(&format!("enhance_{name}.png")));
-        let want = image::open(fixture(&format!("enhance_{name}_nlgray.png")))
+        let want = image::open(fixture_path(&format!("features/enhance_{name}_nlgray.png")))
             .unwrap()
             .to_luma8();
         let got = nl_means_gray(&gray, 12.0, 5, 11);

@@ -7,21 +7,16 @@ use serde_json::Value;
 use vidcompare::features::color::{self, COLOR_LEN};
 use vidcompare::features::convert::{gray_f32, to_gray, to_hsv};
 use vidcompare::video::Frame;
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/features")
-        .join(name)
-}
+use crate::common::fixture_path;
 
 fn load_rgb(name: &str) -> Frame {
-    image::open(fixture(name))
+    image::open(fixture_path(&format!("features/{name}")))
         .unwrap_or_else(|e| panic!("{name}: {e}"))
         .to_rgb8()
 }
 
 fn reference() -> Value {
-    let text = std::fs::read_to_string(fixture("color_reference.json")).expect("reference json");
+    let text = std::fs::read_to_string(fixture_path("features/color_reference.json")).expect("reference json");
     serde_json::from_str(&text).expect("valid json")
 }
 
@@ -79,7 +74,7 @@ fn assert_same_bytes(what: &str, got: &[u8], want: &[u8]) {
 #[test]
 fn gray_and_hsv_match_opencv_images() {
     let frame = load_rgb("color_proc_64x48.png");
-    let gray = image::open(fixture("color_proc_64x48_gray.png"))
+    let gray = image::open(fixture_path("features/color_proc_64x48_gray.png"))
         .unwrap()
         .to_luma8();
     assert_same_bytes("gray", to_gray(&frame).as_raw(), gray.as_raw());
