@@ -32,6 +32,8 @@ pub mod prelude;
 pub mod report;
 pub mod results;
 pub mod script;
+pub mod settings;
+pub mod util;
 pub mod video;
 
 pub use error::{Error, Result};

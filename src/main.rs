@@ -12,6 +12,7 @@ use vidcompare::dataset::{DemoSize, generate};
 use vidcompare::features::extract::{FeatureOptions, extract_video};
 use vidcompare::report::Report;
 use vidcompare::script::{RunOptions, run_script};
+use vidcompare::util::csv::push_record;
 use vidcompare::video::probe;
 
 #[derive(Parser)]
@@ -127,187 +128,227 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             max_seconds,
             templates,
             quiet,
-        } => {
-            let config = Config::with_overrides(&set)?;
-            // Ctrl-C stops at the next video boundary; finished videos are already cached.
-            vidcompare::interrupt::install_interrupt_handler()?;
-            let opts = RunOptions {
-                config,
-                progress: !quiet,
-                max_operations,
-                max_seconds,
-                templates_dir: default_templates(templates),
-                write_report: true,
-            };
-            let out = match run_script(&script, opts) {
-                Err(e) if vidcompare::interrupt::interrupted() => {
-                    eprintln!("{e}");
-                    std::process::exit(vidcompare::interrupt::EXIT_INTERRUPTED);
-                }
-                r => r?,
-            };
-            if let Some(p) = out.index_html {
-                println!("report: {}", p.display());
-            }
-        }
-        Command::DemoData { dir, size, seed } => {
-            let size: DemoSize = size.parse()?;
-            let t = std::time::Instant::now();
-            let summary = generate(&dir, size, seed, true)?;
-            for (name, root, n) in &summary.roots {
-                println!("{name}: {n} videos in {}", root.display());
-            }
-            println!("done in {:.1} s", t.elapsed().as_secs_f64());
-        }
-        Command::Inspect { videos, json } => {
-            let mut failed = 0;
-            if !json {
-                println!(
-                    "{:<40} {:>9} {:>7} {:>8} {:>8} {:>9}  codec",
-                    "video", "size", "fps", "frames", "header", "seconds"
-                );
-            }
-            for v in &videos {
-                match probe(v) {
-                    Ok(i) if json => println!("{}", serde_json::to_string(&i)?),
-                    Ok(i) => println!(
-                        "{:<40} {:>9} {:>7} {:>8} {:>8} {:>9.2}  {} in {}",
-                        v.display(),
-                        format!("{}x{}", i.width, i.height),
-                        i.fps.map(|f| format!("{f:.2}")).unwrap_or("?".into()),
-                        i.frame_count,
-                        i.container_frame_count
-                            .map(|c| c.to_string())
-                            .unwrap_or("-".into()),
-                        i.duration_s,
-                        i.codec,
-                        i.container
-                    ),
-                    Err(e) => {
-                        failed += 1;
-                        eprintln!("{e}");
-                    }
-                }
-            }
-            if failed > 0 {
-                anyhow::bail!("{failed} of {} videos could not be read", videos.len());
-            }
-        }
+        } => run_script_cmd(&script, &set, max_operations, max_seconds, templates, quiet),
+        Command::DemoData { dir, size, seed } => demo_data(&dir, &size, seed),
+        Command::Inspect { videos, json } => inspect(&videos, json),
         Command::Render {
             results,
             out,
             templates,
-        } => {
-            let report = Report::load_json(&results)?;
-            let dir = out.unwrap_or_else(|| {
-                results
-                    .parent()
-                    .map(Path::to_path_buf)
-                    .unwrap_or_else(|| PathBuf::from("."))
-            });
-            let p = report.write(&dir, default_templates(templates).as_deref())?;
-            println!("report: {}", p.display());
-        }
-        Command::Features { videos, set, csv } => {
-            let opts = FeatureOptions::from_config(&Config::with_overrides(&set)?)?;
-            let layout = opts.layout();
-            println!(
-                "feature set {} ({} values: {})",
-                opts.set.as_str(),
-                layout.len(),
-                layout
-                    .family_sizes()
-                    .iter()
-                    .map(|(f, n)| format!("{f} {n}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-            let mut rows = Vec::new();
-            let mut failed = 0;
-            for v in &videos {
-                match extract_video(v, &opts) {
-                    Ok(f) => {
-                        println!("{}: {} frames, {:.3} s", v.display(), f.n_frames, f.seconds);
-                        for w in &f.warnings {
-                            eprintln!("warning: {}: {w}", v.display());
-                        }
-                        rows.push((v.clone(), f.values));
-                    }
-                    Err(e) => {
-                        failed += 1;
-                        eprintln!("{e}");
-                    }
-                }
-            }
-            if let Some(path) = csv {
-                let mut out = String::from("video");
-                for i in 0..layout.len() {
-                    out.push(',');
-                    out.push_str(&layout.name(i));
-                }
-                out.push('\n');
-                for (v, values) in &rows {
-                    out.push_str(&format!("\"{}\"", v.display()));
-                    for x in values {
-                        out.push_str(&format!(",{x}"));
-                    }
-                    out.push('\n');
-                }
-                std::fs::write(&path, out).map_err(|e| vidcompare::Error::io(&path, e))?;
-                println!("wrote {}", path.display());
-            }
-            if failed > 0 {
-                anyhow::bail!("{failed} of {} videos failed", videos.len());
-            }
-        }
-        Command::Predict { model, videos } => {
-            let p = ClassicalPipeline::load(&model)?;
-            let mut failed = 0;
-            for v in &videos {
-                match p.predict_video(v) {
-                    Ok((class, scores)) => println!(
-                        "{}\t{}\t{}",
-                        v.display(),
-                        p.class_names
-                            .get(class)
-                            .cloned()
-                            .unwrap_or(class.to_string()),
-                        scores
-                            .iter()
-                            .zip(&p.class_names)
-                            .map(|(s, c)| format!("{c}={s:.3}"))
-                            .collect::<Vec<_>>()
-                            .join(" ")
-                    ),
-                    Err(e) => {
-                        failed += 1;
-                        eprintln!("{e}");
-                    }
-                }
-            }
-            if failed > 0 {
-                anyhow::bail!(
-                    "{failed} of {} videos could not be classified",
-                    videos.len()
-                );
-            }
-        }
-        Command::Check { root } => {
-            let report = vidcompare::dataset::check::check(&root)?;
-            println!("{report}");
-            if report.has_errors() {
-                anyhow::bail!(
-                    "{} of {} videos are unusable",
-                    report.counts.errors,
-                    report.counts.videos
-                );
-            }
-        }
+        } => render(&results, out, templates),
+        Command::Features { videos, set, csv } => features(&videos, &set, csv.as_deref()),
+        Command::Predict { model, videos } => predict(&model, &videos),
+        Command::Check { root } => check(&root),
         Command::Config => {
-            for k in KEYS {
-                println!("{:<24} {:<22} {}", k.name, k.default, k.doc);
+            list_config();
+            Ok(())
+        }
+    }
+}
+
+/// `vidcompare run SCRIPT`: the experiment, its report, and a clean stop on Ctrl-C.
+fn run_script_cmd(
+    script: &Path,
+    set: &[String],
+    max_operations: Option<u64>,
+    max_seconds: Option<f64>,
+    templates: Option<PathBuf>,
+    quiet: bool,
+) -> anyhow::Result<()> {
+    let config = Config::with_overrides(set)?;
+    // Ctrl-C stops at the next video boundary; finished videos are already cached.
+    vidcompare::interrupt::install_interrupt_handler()?;
+    let opts = RunOptions {
+        config,
+        progress: !quiet,
+        max_operations,
+        max_seconds,
+        templates_dir: default_templates(templates),
+        write_report: true,
+    };
+    let out = match run_script(script, opts) {
+        Err(e) if vidcompare::interrupt::interrupted() => {
+            eprintln!("{e}");
+            std::process::exit(vidcompare::interrupt::EXIT_INTERRUPTED);
+        }
+        r => r?,
+    };
+    if let Some(p) = out.index_html {
+        println!("report: {}", p.display());
+    }
+    Ok(())
+}
+
+/// `vidcompare demo-data DIR`: the two seeded demo roots.
+fn demo_data(dir: &Path, size: &str, seed: u64) -> anyhow::Result<()> {
+    let size: DemoSize = size.parse()?;
+    let t = std::time::Instant::now();
+    let summary = generate(dir, size, seed, true)?;
+    for (name, root, n) in &summary.roots {
+        println!("{name}: {n} videos in {}", root.display());
+    }
+    println!("done in {:.1} s", t.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// `vidcompare inspect VIDEO...`: one line (or JSON object) of metadata per video.
+fn inspect(videos: &[PathBuf], json: bool) -> anyhow::Result<()> {
+    let mut failed = 0;
+    if !json {
+        println!(
+            "{:<40} {:>9} {:>7} {:>8} {:>8} {:>9}  codec",
+            "video", "size", "fps", "frames", "header", "seconds"
+        );
+    }
+    for v in videos {
+        match probe(v) {
+            Ok(i) if json => println!("{}", serde_json::to_string(&i)?),
+            Ok(i) => println!(
+                "{:<40} {:>9} {:>7} {:>8} {:>8} {:>9.2}  {} in {}",
+                v.display(),
+                format!("{}x{}", i.width, i.height),
+                i.fps.map(|f| format!("{f:.2}")).unwrap_or("?".into()),
+                i.frame_count,
+                i.container_frame_count
+                    .map(|c| c.to_string())
+                    .unwrap_or("-".into()),
+                i.duration_s,
+                i.codec,
+                i.container
+            ),
+            Err(e) => {
+                failed += 1;
+                eprintln!("{e}");
             }
         }
     }
+    if failed > 0 {
+        anyhow::bail!("{failed} of {} videos could not be read", videos.len());
+    }
     Ok(())
+}
+
+/// `vidcompare render results.json`: the page again from saved results.
+fn render(results: &Path, out: Option<PathBuf>, templates: Option<PathBuf>) -> anyhow::Result<()> {
+    let report = Report::load_json(results)?;
+    let dir = out.unwrap_or_else(|| {
+        results
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."))
+    });
+    let p = report.write(&dir, default_templates(templates).as_deref())?;
+    println!("report: {}", p.display());
+    Ok(())
+}
+
+/// `vidcompare features VIDEO...`: extract, print a line per video, optionally write CSV.
+fn features(videos: &[PathBuf], set: &[String], csv: Option<&Path>) -> anyhow::Result<()> {
+    let opts = FeatureOptions::from_config(&Config::with_overrides(set)?)?;
+    let layout = opts.layout();
+    println!(
+        "feature set {} ({} values: {})",
+        opts.set.as_str(),
+        layout.len(),
+        layout
+            .family_sizes()
+            .iter()
+            .map(|(f, n)| format!("{f} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    // One CSV record per video (RFC 4180), built only when asked for.
+    let mut out = csv.map(|_| String::new());
+    if let Some(out) = out.as_mut() {
+        push_record(
+            out,
+            std::iter::once("video".to_string()).chain((0..layout.len()).map(|i| layout.name(i))),
+        );
+    }
+    let mut failed = 0;
+    for v in videos {
+        match extract_video(v, &opts) {
+            Ok(f) => {
+                println!("{}: {} frames, {:.3} s", v.display(), f.n_frames, f.seconds);
+                for w in &f.warnings {
+                    eprintln!("warning: {}: {w}", v.display());
+                }
+                if let Some(out) = out.as_mut() {
+                    push_record(
+                        out,
+                        std::iter::once(v.display().to_string())
+                            .chain(f.values.iter().map(|x| x.to_string())),
+                    );
+                }
+            }
+            Err(e) => {
+                failed += 1;
+                eprintln!("{e}");
+            }
+        }
+    }
+    if let (Some(path), Some(out)) = (csv, out) {
+        std::fs::write(path, out).map_err(|e| vidcompare::Error::io(path, e))?;
+        println!("wrote {}", path.display());
+    }
+    if failed > 0 {
+        anyhow::bail!("{failed} of {} videos failed", videos.len());
+    }
+    Ok(())
+}
+
+/// `vidcompare predict MODEL VIDEO...`: class and scores per video from a saved pipeline.
+fn predict(model: &Path, videos: &[PathBuf]) -> anyhow::Result<()> {
+    let p = ClassicalPipeline::load(model)?;
+    let mut failed = 0;
+    for v in videos {
+        match p.predict_video(v) {
+            Ok((class, scores)) => println!(
+                "{}\t{}\t{}",
+                v.display(),
+                p.class_names
+                    .get(class)
+                    .cloned()
+                    .unwrap_or(class.to_string()),
+                scores
+                    .iter()
+                    .zip(&p.class_names)
+                    .map(|(s, c)| format!("{c}={s:.3}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
+            Err(e) => {
+                failed += 1;
+                eprintln!("{e}");
+            }
+        }
+    }
+    if failed > 0 {
+        anyhow::bail!(
+            "{failed} of {} videos could not be classified",
+            videos.len()
+        );
+    }
+    Ok(())
+}
+
+/// `vidcompare check ROOT`: decode every video of a dataset and list the problems.
+fn check(root: &Path) -> anyhow::Result<()> {
+    let report = vidcompare::dataset::check::check(root)?;
+    println!("{report}");
+    if report.has_errors() {
+        anyhow::bail!(
+            "{} of {} videos are unusable",
+            report.counts.errors,
+            report.counts.videos
+        );
+    }
+    Ok(())
+}
+
+/// `vidcompare config`: every key with its default and what it does.
+fn list_config() {
+    for k in KEYS {
+        println!("{:<24} {:<22} {}", k.name, k.default, k.doc);
+    }
 }

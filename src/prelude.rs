@@ -54,7 +54,7 @@ pub use crate::report::{
 pub use crate::results::{ModelKind, ModelResult, ResultsTable};
 pub use crate::video::{Frame, Sampling, VideoInfo, probe};
 
-use crate::classical::models::{canonical_kind, notebook_grid};
+use crate::classical::models::canonical_kind;
 use crate::classical::pipeline::{PrepOptions, Training, prepare, train_and_evaluate};
 use crate::features::cache::FeatureCache;
 use crate::features::extract::try_extract_samples;
@@ -546,7 +546,8 @@ pub struct ClassicalModels {
 }
 
 impl ClassicalModels {
-    /// PCA keeping this fraction of the variance, in (0, 1].
+    /// PCA keeping this fraction of the variance, strictly between 0 and 1 (checked by
+    /// [`crate::settings::pca_fraction`] when the data is prepared).
     pub fn pca(mut self, fraction: f64) -> Self {
         self.prep.pca = PcaComponents::Fraction(fraction);
         self.prepared = OnceLock::new();
@@ -569,18 +570,14 @@ impl ClassicalModels {
     }
 
     /// Weight the motion family so that it carries as much variance as all the appearance
-    /// families together (what the script does for `motion+`): `sqrt(appearance dims / motion
-    /// dims)`.
+    /// families together (what the script does for `motion+` with `motion_weight = 0`):
+    /// [`crate::settings::motion_weight`].
     pub fn balance_motion(self) -> Self {
         let sizes = self.features.train.layout.family_sizes();
-        let dims = |f: Family| sizes.iter().find(|(g, _)| *g == f).map_or(0, |(_, n)| *n);
-        let motion = dims(Family::Motion);
-        let appearance = dims(Family::Color) + dims(Family::Texture) + dims(Family::Shape);
-        if motion == 0 || appearance == 0 {
-            return self;
+        match crate::settings::motion_weight(0.0, &sizes) {
+            Some(w) => self.weight(Family::Motion, w),
+            None => self,
         }
-        let w = (appearance as f64 / motion as f64).sqrt();
-        self.weight(Family::Motion, w)
     }
 
     /// Replace one parameter's values in a model's grid, e.g. `.grid("svm", "C", [1.0, 10.0])`
@@ -622,41 +619,22 @@ impl ClassicalModels {
         if let Some(p) = self.prepared.get() {
             return Ok(p.clone());
         }
-        if let PcaComponents::Fraction(f) = self.prep.pca {
-            if !(f > 0.0 && f <= 1.0) {
-                return Err(Error::InvalidArgument(format!(
-                    "pca({f}): the variance fraction must be in (0, 1], e.g. 0.95; \
-                     use pca_components(n) for a fixed number of components"
-                )));
-            }
-        }
+        let prep = crate::settings::prep_options(self.prep.pca, &self.prep.family_weights)?;
         let f = &self.features;
-        let p = Arc::new(prepare(&f.train, &f.val, &f.test, &f.options, &self.prep)?);
+        let p = Arc::new(prepare(&f.train, &f.val, &f.test, &f.options, &prep)?);
         Ok(self.prepared.get_or_init(|| p).clone())
     }
 
     /// The grid for `kind`: the notebook's, with this builder's overrides.
     pub fn grid_for(&self, kind: &str) -> Result<Vec<(String, Vec<Value>)>> {
         let kind = canonical_kind(kind)?;
-        let mut grid: Vec<(String, Vec<Value>)> = notebook_grid(kind)
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect();
+        let mut given = Vec::new();
         for (k, param, values) in &self.grids {
-            if canonical_kind(k)? != kind {
-                continue;
-            }
-            if values.is_empty() {
-                return Err(Error::InvalidArgument(format!(
-                    "grid(\"{k}\", \"{param}\", ...) has no values: give at least one"
-                )));
-            }
-            match grid.iter_mut().find(|(g, _)| g == param) {
-                Some(slot) => slot.1 = values.clone(),
-                None => grid.push((param.clone(), values.clone())),
+            if canonical_kind(k)? == kind {
+                given.push((param.clone(), values.clone()));
             }
         }
-        Ok(grid)
+        crate::settings::grid(kind, given)
     }
 
     /// Grid-search `kind` (`"svm"`, `"rf"` or `"knn"`) with stratified 3-fold cross-validation on

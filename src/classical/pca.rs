@@ -163,13 +163,9 @@ impl Pca {
             )));
         }
         let max_k = n.min(d);
+        crate::settings::check_pca(n_components)?;
         match n_components {
-            PcaComponents::Fraction(f) if !(f > 0.0 && f < 1.0) => {
-                return Err(Error::InvalidArgument(format!(
-                    "PCA: a variance fraction must lie strictly between 0 and 1, got {f}"
-                )));
-            }
-            PcaComponents::Count(k) if k == 0 || k > max_k => {
+            PcaComponents::Count(k) if k > max_k => {
                 return Err(Error::InvalidArgument(format!(
                     "PCA: n_components={k} must be between 1 and min(n_samples, n_features)={max_k}"
                 )));

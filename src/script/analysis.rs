@@ -16,7 +16,7 @@ use rhai::{
 };
 use serde_json::Value;
 
-use super::classical::{ScriptPrepared, ScriptResult};
+use super::classical::{ScriptPrepared, ScriptResult, prep_options};
 use super::dataset::ScriptDataset;
 use super::features::ScriptFeatures;
 use super::{Shared, at, lock, rt};
@@ -27,9 +27,7 @@ use crate::analysis::learning::{
     ClassicalCurve, NOTEBOOK_FRACTIONS, classical_learning_curve, stratified_subset,
 };
 use crate::classical::models::ModelSpec;
-use crate::classical::pca::PcaComponents;
-use crate::classical::pipeline::{ClassicalPipeline, PrepOptions};
-use crate::features::layout::Family;
+use crate::classical::pipeline::ClassicalPipeline;
 
 type Res<T> = Result<T, Box<EvalAltResult>>;
 
@@ -71,49 +69,6 @@ fn seeds_of(o: &Map, default: u64) -> Res<Vec<u64>> {
     }
 }
 
-/// `pca` and `family_weights` as `classical::prepare` reads them.
-fn prep_options(o: &Map) -> Res<PrepOptions> {
-    let mut p = PrepOptions::default();
-    if let Some(v) = o.get("pca") {
-        p.pca = if let Ok(f) = v.as_float() {
-            if !(f > 0.0 && f < 1.0) {
-                return Err(rt(format!(
-                    "pca = {f}: a variance fraction must be in (0, 1)"
-                )));
-            }
-            PcaComponents::Fraction(f)
-        } else if let Ok(k) = v.as_int() {
-            if k < 1 {
-                return Err(rt(format!("pca = {k}: need at least one component")));
-            }
-            PcaComponents::Count(k as usize)
-        } else {
-            return Err(rt(
-                "pca must be a fraction (0.95) or a component count (20)",
-            ));
-        };
-    }
-    if let Some(w) = o.get("family_weights") {
-        let w = w
-            .clone()
-            .try_cast::<Map>()
-            .ok_or_else(|| rt("family_weights must be a map like #{motion: 4.0}"))?;
-        for (k, v) in w {
-            let fam = Family::parse(&k).ok_or_else(|| {
-                rt(format!(
-                    "family_weights: unknown family `{k}` (color, texture, shape, motion)"
-                ))
-            })?;
-            let x = number(&v, &format!("family_weights.{k}"))?;
-            if !(x >= 0.0 && x.is_finite()) {
-                return Err(rt(format!("family_weights.{k} = {x} must be >= 0")));
-            }
-            p.family_weights.push((fam, x));
-        }
-    }
-    Ok(p)
-}
-
 fn to_f64(m: &ScriptFeatures) -> Array2<f64> {
     m.x.mapv(f64::from)
 }
@@ -125,7 +80,7 @@ fn learning_curve(
     test: &ScriptFeatures,
     o: &Map,
 ) -> Res<Array> {
-    let seed = lock(st).config.int("seed").map_err(rt)? as u64;
+    let seed = crate::settings::seed(&lock(st).config).map_err(rt)?;
     let kind = o.get("model").map_or("rf".to_string(), |v| v.to_string());
     let params: Value = match o.get("params") {
         Some(p) => rhai::serde::from_dynamic(p)?,
@@ -232,7 +187,7 @@ fn permutation(st: &Shared, model: &ScriptResult, sets: Array, o: &Map) -> Res<M
     };
     let seed = match o.get("seed") {
         Some(v) => number(v, "seed")? as u64,
-        None => lock(st).config.int("seed").map_err(rt)? as u64,
+        None => crate::settings::seed(&lock(st).config).map_err(rt)?,
     };
     let imp = pipeline_permutation_importance(
         &pipeline.prep,

@@ -1,7 +1,6 @@
 //! `classical::` — the notebook's classical section from a script: fit the preprocessing (impute,
 //! scale, family weights, PCA) on train, grid-search SVM / RF / kNN, evaluate on test.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use rhai::{
@@ -13,16 +12,15 @@ use serde_json::Value;
 use super::dataset::ScriptDataset;
 use super::features::ScriptFeatures;
 use super::{Shared, at, lock, rt};
-use crate::classical::models::notebook_grid;
 use crate::classical::pca::PcaComponents;
 use crate::classical::pipeline::{PrepOptions, Prepared, Training, prepare, train_and_evaluate};
 use crate::features::extract::FeatureOptions;
-use crate::features::layout::Family;
 use crate::results::ModelResult;
+use crate::settings;
 
 type Res<T> = Result<T, Box<EvalAltResult>>;
 
-pub(super) const FUNCTIONS: &[&str] = &["prepare", "train", "grid"];
+pub(super) const FUNCTIONS: &[&str] = &["prepare", "train", "grid", "motion_weight"];
 
 /// Prepared data with the dataset's class names.
 #[derive(Debug, Clone)]
@@ -86,81 +84,66 @@ pub(super) fn register_types(engine: &mut Engine) {
         });
 }
 
-fn prep_options(o: &Map) -> Res<PrepOptions> {
-    let mut p = PrepOptions::default();
-    if let Some(v) = o.get("pca") {
-        p.pca = if let Ok(f) = v.as_float() {
-            if !(0.0..1.0).contains(&f) || f == 0.0 {
-                return Err(rt(format!(
-                    "pca = {f}: a variance fraction must be in (0, 1)"
-                )));
+/// `pca` and `family_weights` of a script's options map (`#{ pca: 0.95, family_weights:
+/// #{ motion: 4.0 } }`), checked by the settings layer; shared by `classical::prepare` and the
+/// analyses that refit the preprocessing.
+pub(super) fn prep_options(o: &Map) -> Res<PrepOptions> {
+    let pca = match o.get("pca") {
+        None => PcaComponents::Fraction(settings::DEFAULT_PCA_FRACTION),
+        Some(v) => {
+            if let Ok(f) = v.as_float() {
+                PcaComponents::Fraction(f)
+            } else if let Ok(k) = v.as_int() {
+                settings::pca_count(k).map_err(rt)?
+            } else {
+                return Err(rt(
+                    "pca must be a fraction (0.95) or a component count (20)",
+                ));
             }
-            PcaComponents::Fraction(f)
-        } else if let Ok(k) = v.as_int() {
-            if k < 1 {
-                return Err(rt(format!("pca = {k}: need at least one component")));
-            }
-            PcaComponents::Count(k as usize)
-        } else {
-            return Err(rt(
-                "pca must be a fraction (0.95) or a component count (20)",
-            ));
-        };
-    }
+        }
+    };
+    let mut weights = Vec::new();
     if let Some(w) = o.get("family_weights") {
         let w = w
             .clone()
             .try_cast::<Map>()
             .ok_or_else(|| rt("family_weights must be a map like #{motion: 4.0}"))?;
         for (k, v) in w {
-            let fam = Family::parse(&k).ok_or_else(|| {
-                rt(format!(
-                    "family_weights: unknown family `{k}` (color, texture, shape, motion)"
-                ))
-            })?;
             let x = v
                 .as_float()
                 .or_else(|_| v.as_int().map(|i| i as f64))
                 .map_err(|_| rt(format!("family_weights.{k} must be a number")))?;
-            if !(x >= 0.0 && x.is_finite()) {
-                return Err(rt(format!("family_weights.{k} = {x} must be >= 0")));
-            }
-            p.family_weights.push((fam, x));
+            weights.push(settings::family_weight(&k, x).map_err(rt)?);
         }
     }
-    Ok(p)
-}
-
-fn dynamic_to_json(v: Dynamic) -> Res<Value> {
-    rhai::serde::from_dynamic::<Value>(&v)
+    settings::prep_options(pca, &weights).map_err(rt)
 }
 
 /// The notebook grid for `kind`, with keys the script overrides (`#{C: [1, 10]}`).
 fn grid_for(kind: &str, overrides: Option<&Dynamic>) -> Res<Vec<(String, Vec<Value>)>> {
-    let mut grid: Vec<(String, Vec<Value>)> = notebook_grid(kind)
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
-    if grid.is_empty() {
-        return Err(rt(format!("unknown model `{kind}` (svm, rf, knn)")));
-    }
+    let mut given = Vec::new();
     if let Some(o) = overrides {
         let o = o
             .clone()
             .try_cast::<Map>()
             .ok_or_else(|| rt("grid must be a map like #{C: [0.1, 1, 10]}"))?;
         for (k, v) in o {
-            let values = match dynamic_to_json(v)? {
+            let values = match rhai::serde::from_dynamic::<Value>(&v)? {
                 Value::Array(a) => a,
                 one => vec![one],
             };
-            match grid.iter_mut().find(|(g, _)| g.as_str() == k.as_str()) {
-                Some(slot) => slot.1 = values,
-                None => grid.push((k.to_string(), values)),
-            }
+            given.push((k.to_string(), values));
         }
     }
-    Ok(grid)
+    settings::grid(kind, given).map_err(rt)
+}
+
+/// The motion family's weight before PCA for these training features: the config's
+/// `motion_weight`, or (0, auto) the variance-balancing weight; 1.0 when there is nothing to
+/// balance.
+fn motion_weight(st: &Shared, train: &ScriptFeatures) -> Res<f64> {
+    let requested = lock(st).config.int("motion_weight").map_err(rt)? as f64;
+    Ok(settings::motion_weight(requested, &train.layout.family_sizes()).unwrap_or(1.0))
 }
 
 fn do_prepare(
@@ -188,10 +171,8 @@ fn do_train(st: &Shared, p: &ScriptPrepared, kind: &str, o: &Map) -> Res<ScriptR
     let suffix = o.get("suffix").map(|s| s.to_string()).unwrap_or_default();
     let (seed, model_dir) = {
         let s = lock(st);
-        let dir = PathBuf::from(s.config.str("report_dir").map_err(rt)?)
-            .join(s.config.str("run_name").map_err(rt)?)
-            .join("models");
-        (s.config.int("seed").map_err(rt)? as u64, dir)
+        let paths = settings::RunPaths::from_config(&s.config).map_err(rt)?;
+        (settings::seed(&s.config).map_err(rt)?, paths.model_dir)
     };
     let grid_ref: Vec<(&str, Vec<Value>)> =
         grid.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
@@ -244,6 +225,12 @@ pub(super) fn module(state: Shared) -> Module {
             );
         }
     }
+
+    let st = state.clone();
+    FuncRegistration::new("motion_weight").set_into_module(
+        &mut m,
+        move |ctx: NativeCallContext, train: ScriptFeatures| at(&ctx, motion_weight(&st, &train)),
+    );
 
     FuncRegistration::new("grid").set_into_module(
         &mut m,

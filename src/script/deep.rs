@@ -9,7 +9,6 @@
 //! ```
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use rhai::{
@@ -51,9 +50,9 @@ fn config_with(st: &Shared, o: &Map) -> Res<Config> {
 fn settings_for(st: &Shared, kind: &str, o: &Map) -> Res<(DeepSettings, bool)> {
     let kind: DeepKind = kind.parse().map_err(rt)?;
     let cfg = config_with(st, o)?;
-    let model_dir = PathBuf::from(cfg.str("report_dir").map_err(rt)?)
-        .join(cfg.str("run_name").map_err(rt)?)
-        .join("models");
+    let model_dir = crate::settings::RunPaths::from_config(&cfg)
+        .map_err(rt)?
+        .model_dir;
     let progress = lock(st).progress;
     Ok((
         DeepSettings::from_config(&cfg, kind, &model_dir).map_err(rt)?,

@@ -206,7 +206,7 @@ pub fn run_script(path: &Path, opts: RunOptions) -> Result<RunOutcome> {
 
     let mut meta = RunMeta::collect();
     meta.script = Some(path.display().to_string());
-    meta.seed = opts.config.int("seed").ok().map(|s| s as u64);
+    meta.seed = crate::settings::seed(&opts.config).ok();
     meta.config = opts
         .config
         .iter()
@@ -252,7 +252,7 @@ pub fn run_script(path: &Path, opts: RunOptions) -> Result<RunOutcome> {
     report.meta.duration_s = Some(started.elapsed().as_secs_f64());
 
     let index_html = if opts.write_report {
-        let dir = Path::new(opts.config.str("report_dir")?).join(opts.config.str("run_name")?);
+        let dir = crate::settings::RunPaths::from_config(&opts.config)?.run_dir;
         if !results.models.is_empty() {
             results.save_json(dir.join("models.json"))?;
         }

@@ -2,6 +2,7 @@
 //! permutations, from tools/fixtures_analysis.py) and on cases with a known answer; feature groups
 //! from a named layout.
 
+use crate::common::fixture_json;
 use ndarray::{Array2, array};
 use serde_json::Value;
 use vidcompare::analysis::importance::{
@@ -9,7 +10,6 @@ use vidcompare::analysis::importance::{
     permutation_importance, permutation_importance_with, single_columns,
 };
 use vidcompare::features::layout::{Family, Labels, Layout, Segment};
-use crate::common::fixture_json;
 
 fn matrix(v: &Value) -> Array2<f64> {
     let rows: Vec<Vec<f64>> = serde_json::from_value(v.clone()).unwrap();

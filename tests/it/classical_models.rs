@@ -1,8 +1,7 @@
 //! The SVM, random forest and kNN classifiers against scikit-learn reference fixtures
 //! (made by tools/fixtures_models.py) and against their documented behaviour.
 
-use std::path::PathBuf;
-
+use crate::common::fixture_json;
 use ndarray::Array2;
 use serde_json::{Value, json};
 use vidcompare::classical::models::svm::{
@@ -13,7 +12,6 @@ use vidcompare::classical::models::{
     MaxFeatures, ModelSpec, SvmParams, TreeNode, TreeParams, from_params, notebook_grid,
 };
 use vidcompare::classical::search::Estimator;
-use crate::common::fixture_json;
 
 fn matrix(v: &Value) -> Array2<f64> {
     let rows: Vec<Vec<f64>> = serde_json::from_value(v.clone()).unwrap();

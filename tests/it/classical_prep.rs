@@ -1,5 +1,6 @@
 //! Imputation, scaling, PCA, stratified folds, parameter grids and grid search against scikit-learn fixtures (tools/fixtures_prep.py).
 
+use crate::common::fixture_json;
 use ndarray::{Array2, Axis};
 use serde_json::Value;
 use vidcompare::Result;
@@ -8,7 +9,6 @@ use vidcompare::classical::preprocess::{MedianImputer, StandardScaler};
 use vidcompare::classical::search::{
     Estimator, Fitted, GridSearch, param_grid, stratification_warning, stratified_kfold,
 };
-use crate::common::fixture_json;
 
 /// A JSON number, or NaN for null.
 fn num(v: &Value) -> f64 {

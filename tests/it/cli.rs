@@ -2,17 +2,14 @@
 
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use vidcompare::dataset::synth::{DemoCounts, generate_root};
 
 use crate::common::vidcompare_cmd;
 
 fn vidcompare(args: &[&str]) -> Output {
-    vidcompare_cmd()
-        .args(args)
-        .output()
-        .expect("binary runs")
+    vidcompare_cmd().args(args).output().expect("binary runs")
 }
 
 fn text(b: &[u8]) -> String {

@@ -23,8 +23,7 @@ pub fn fixture_path(rel: &str) -> PathBuf {
 /// A JSON fixture, `tests/fixtures/<rel>`; a missing or malformed file panics naming it.
 pub fn fixture_json(rel: &str) -> Value {
     let path = fixture_path(rel);
-    let text =
-        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -52,7 +51,10 @@ pub fn tensor_relative_error(what: &str, actual: &Tensor, expected: &Tensor) -> 
         .and_then(|t| t.to_vec1())
         .unwrap();
     let scale = e.iter().fold(0f32, |m, v| m.max(v.abs()));
-    let err = a.iter().zip(&e).fold(0f32, |m, (x, y)| m.max((x - y).abs()));
+    let err = a
+        .iter()
+        .zip(&e)
+        .fold(0f32, |m, (x, y)| m.max((x - y).abs()));
     assert!(err.is_finite(), "{what}: non-finite difference");
     err / scale.max(1e-12)
 }

@@ -6,9 +6,9 @@
 //! `3e-5` (observed: at most 1e-6 and 1.3e-6).
 
 use std::collections::{BTreeMap, HashSet};
-use std::path::PathBuf;
 use std::time::Instant;
 
+use crate::common::{assert_tensor_close, fixture_path, fixture_tensors};
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{VarBuilder, VarMap};
 use vidcompare::deep::efficientnet::{
@@ -17,7 +17,6 @@ use vidcompare::deep::efficientnet::{
 };
 use vidcompare::deep::nn::Noise;
 use vidcompare::deep::temporal::{EfficientNetTemporal, Pooling, TRAINABLE_PREFIXES, TemporalHead};
-use crate::common::{assert_tensor_close, fixture_path, fixture_tensors};
 
 const RTOL: f32 = 1e-5;
 /// Whole-network comparisons: 17 blocks of float32 rounding.
@@ -421,9 +420,10 @@ fn efficientnet_temporal_matches_notebook_keys_and_logits() {
 
 #[test]
 fn trainable_prefixes_select_the_notebook_trainable_parameters() {
-    let keys: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(fixture_path("deep/effnet_keys.json")).unwrap())
-            .unwrap();
+    let keys: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(fixture_path("deep/effnet_keys.json")).unwrap(),
+    )
+    .unwrap();
     let expected: HashSet<String> = keys["trainable_attn"]
         .as_array()
         .unwrap()

@@ -9,15 +9,14 @@
 //! the sorted key list, mapped to [-1, 1) and scaled per kind of tensor), so the float32 values
 //! are bit-identical on both sides; only the outputs are stored.
 
-use std::collections::HashMap;
-use std::path::PathBuf;
+use std::collections::BTreeMap;
 
+use crate::common::{assert_tensor_close, fixture_path, fixture_tensors, tensor_relative_error};
 use candle_core::{DType, Device, Module, Tensor, Var};
 use candle_nn::{VarBuilder, VarMap};
 use vidcompare::deep::conv3d::{Conv3d, adaptive_avg_pool3d_to_1, conv3d, conv3d_channels_last};
 use vidcompare::deep::nn::Noise;
 use vidcompare::deep::r3d::{BasicBlock, R3d18, TRAINABLE_PREFIXES};
-use crate::common::{assert_tensor_close, fixture_path, fixture_tensors, tensor_relative_error};
 
 /// Largest allowed `max |ours - torch| / max |torch|`.
 const TOL: f32 = 1e-4;

@@ -1,10 +1,10 @@
 //! The deep training loop's pieces against PyTorch (tools/fixtures_deep_train.py): Adam with L2
 //! weight decay, StepLR, cross-entropy and softmax.
 
+use crate::common::fixture_json;
 use candle_core::{Device, Tensor, Var};
 use serde_json::Value;
 use vidcompare::deep::train::{Adam, step_lr};
-use crate::common::fixture_json;
 
 fn floats(v: &Value) -> Vec<f32> {
     v.as_array()

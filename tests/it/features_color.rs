@@ -1,13 +1,11 @@
 //! Colour conversions and colour features against OpenCV and the notebook's own Python functions
 //! (fixtures made by `tools/fixtures_color.py`).
 
-use std::path::{Path, PathBuf};
-
+use crate::common::fixture_path;
 use serde_json::Value;
 use vidcompare::features::color::{self, COLOR_LEN};
 use vidcompare::features::convert::{gray_f32, to_gray, to_hsv};
 use vidcompare::video::Frame;
-use crate::common::fixture_path;
 
 fn load_rgb(name: &str) -> Frame {
     image::open(fixture_path(&format!("features/{name}")))
@@ -16,7 +14,8 @@ fn load_rgb(name: &str) -> Frame {
 }
 
 fn reference() -> Value {
-    let text = std::fs::read_to_string(fixture_path("features/color_reference.json")).expect("reference json");
+    let text = std::fs::read_to_string(fixture_path("features/color_reference.json"))
+        .expect("reference json");
     serde_json::from_str(&text).expect("valid json")
 }
 

@@ -1,8 +1,7 @@
 //! The notebook's `enhance_frame` and its parts against OpenCV (fixtures made by
 //! `tools/fixtures_enhance.py`).
 
-use std::path::{Path, PathBuf};
-
+use crate::common::fixture_path;
 use serde_json::Value;
 use vidcompare::features::convert::to_gray;
 use vidcompare::video::Frame;
@@ -10,7 +9,6 @@ use vidcompare::video::enhance::{
     EnhanceParams, denoise_nl_means_colored, enhance, gaussian_blur, gaussian_kernel,
     gaussian_kernel_fixed, lab_to_lrgb, lrgb_to_lab, nl_means_gray,
 };
-use crate::common::fixture_path;
 
 fn load_rgb(name: &str) -> Frame {
     image::open(fixture_path(&format!("features/{name}")))
@@ -19,7 +17,8 @@ fn load_rgb(name: &str) -> Frame {
 }
 
 fn reference() -> Value {
-    let text = std::fs::read_to_string(fixture_path("features/enhance_reference.json")).expect("reference json");
+    let text = std::fs::read_to_string(fixture_path("features/enhance_reference.json"))
+        .expect("reference json");
     serde_json::from_str(&text).expect("valid json")
 }
 

@@ -1,8 +1,7 @@
 //! Motion features against OpenCV and numpy references (tools/fixtures_motion.py) and hand-made
 //! cases.
 
-use std::path::PathBuf;
-
+use crate::common::fixture_path;
 use image::{GrayImage, Luma};
 use serde_json::Value;
 use vidcompare::features::motion::{
@@ -10,7 +9,6 @@ use vidcompare::features::motion::{
     horn_schunck_features, horn_schunck_with, lucas_kanade_sparse, motion_plus_features,
     motion_plus_names, pyr_down, pyr_lk,
 };
-use crate::common::fixture_path;
 
 fn png(name: &str) -> GrayImage {
     image::open(fixture_path(&format!("features/{name}")))

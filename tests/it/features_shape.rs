@@ -1,16 +1,15 @@
 //! Shape features against OpenCV / numpy / scikit-image references made by
 //! `tools/fixtures_shape.py` (the notebook's own functions run on the same grey PNGs).
 
-use std::path::PathBuf;
 use std::time::Instant;
 
+use crate::common::fixture_path;
 use image::GrayImage;
 use serde_json::Value;
 use vidcompare::features::shape::{
     Contour, arc_length_closed, canny, contour_area, contour_features, edge_histogram,
     find_external_contours, hog, hog_len, shape_features, shape_len,
 };
-use crate::common::fixture_path;
 
 const INPUTS: [&str; 5] = [
     "proc_64x48",
@@ -304,7 +303,8 @@ fn timing_per_320x240_frame() {
         best
     };
     let py: Value = serde_json::from_str(
-        &std::fs::read_to_string(fixture_path("features/shape_timing.json")).expect("shape_timing.json"),
+        &std::fs::read_to_string(fixture_path("features/shape_timing.json"))
+            .expect("shape_timing.json"),
     )
     .expect("timing json");
     let rows = [

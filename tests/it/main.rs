@@ -1,7 +1,6 @@
 //! The integration tests, one binary so that the crate is linked once: `cargo test --test it`
 //! runs them all, `cargo test --test it deep_r3d::` one area.
 
-mod common;
 mod analysis_importance;
 mod analysis_insights;
 mod analysis_learning;
@@ -10,6 +9,7 @@ mod classical_models;
 mod classical_pipeline;
 mod classical_prep;
 mod cli;
+mod common;
 mod dataset_splits;
 mod deep_effnet;
 mod deep_pipeline;

@@ -16,7 +16,6 @@ use vidcompare::video::{Codec, Frame, VideoWriter, probe};
 
 use crate::common::{isolated, vidcompare_cmd};
 
-
 /// 64x48 at 15 fps for 2 s: 30 frames, quick to write and decode.
 fn tiny() -> VideoRanges {
     VideoRanges {
@@ -294,10 +293,7 @@ fn a_split_whose_videos_are_all_missing_is_fatal_and_named() {
 }
 
 fn vidcompare(args: &[&str]) -> Output {
-    vidcompare_cmd()
-        .args(args)
-        .output()
-        .expect("binary runs")
+    vidcompare_cmd().args(args).output().expect("binary runs")
 }
 
 fn text(b: &[u8]) -> String {

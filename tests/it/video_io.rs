@@ -49,11 +49,11 @@ fn resize_area_matches_opencv_fixtures() {
 // The flat colour survives compression within a few grey levels, so the mean red of the flat part
 // identifies the frame.
 
+use crate::common::fixture_path;
 use vidcompare::error::{Error, VideoErrorKind};
 use vidcompare::video::{
     Codec, Sampling, VideoWriter, decode_indices, decode_sampled, has_encoder, probe,
 };
-use crate::common::fixture_path;
 
 const W: u32 = 64;
 const H: u32 = 48;
