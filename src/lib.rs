@@ -27,12 +27,14 @@ pub mod display;
 pub mod error;
 pub mod features;
 pub mod interrupt;
+pub mod memory;
 pub mod metrics;
 pub mod prelude;
 pub mod report;
 pub mod results;
 pub mod script;
 pub mod settings;
+pub mod shard;
 pub mod util;
 pub mod video;
 

@@ -12,6 +12,7 @@ use vidcompare::dataset::{DemoSize, generate};
 use vidcompare::features::extract::{FeatureOptions, extract_video};
 use vidcompare::report::Report;
 use vidcompare::script::{RunOptions, run_script};
+use vidcompare::shard::{Plan, Shard, SlurmJob};
 use vidcompare::util::csv::push_record;
 use vidcompare::video::probe;
 
@@ -97,6 +98,53 @@ enum Command {
         /// The dataset root (holding splits/train.txt, val.txt, test.txt).
         root: PathBuf,
     },
+    /// Compute a run's per-video products (classical features of both feature sets, deep frames
+    /// of every deep model) into the caches, for the videos of one shard: the work of one Slurm
+    /// array task. `vidcompare run` with the same settings then finds them all cached.
+    Prepare {
+        /// The experiment script the products are for (checked to exist).
+        script: PathBuf,
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// TASK/TASKS: this task's share of the videos, e.g. --shard $SLURM_ARRAY_TASK_ID/8.
+        #[arg(long, default_value = "0/1")]
+        shard: String,
+        /// Compute nothing: list the products not yet cached and exit with status 1 if any are
+        /// missing (what the merge job runs first).
+        #[arg(long)]
+        check: bool,
+        /// Hide progress bars.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Write (and with --submit, submit) a Slurm job array of N prepare tasks and a merge job
+    /// that runs the script once they have all succeeded.
+    Slurm {
+        script: PathBuf,
+        /// Number of array tasks.
+        #[arg(long)]
+        tasks: usize,
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        #[arg(long)]
+        partition: Option<String>,
+        #[arg(long)]
+        cpus_per_task: Option<usize>,
+        #[arg(long)]
+        gpus_per_task: Option<usize>,
+        /// Wall-clock limit per job, in Slurm's format (e.g. 02:00:00).
+        #[arg(long)]
+        time: Option<String>,
+        /// Where the job scripts and logs go.
+        #[arg(long, default_value = "slurm")]
+        dir: PathBuf,
+        /// Submit with sbatch (array, then the merge with --dependency=afterok).
+        #[arg(long)]
+        submit: bool,
+        /// Print the two job scripts instead of writing them.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// List the configuration keys with their defaults.
     Config,
 }
@@ -139,6 +187,39 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Features { videos, set, csv } => features(&videos, &set, csv.as_deref()),
         Command::Predict { model, videos } => predict(&model, &videos),
         Command::Check { root } => check(&root),
+        Command::Prepare {
+            script,
+            set,
+            shard,
+            check,
+            quiet,
+        } => prepare(&script, &set, &shard, check, quiet),
+        Command::Slurm {
+            script,
+            tasks,
+            set,
+            partition,
+            cpus_per_task,
+            gpus_per_task,
+            time,
+            dir,
+            submit,
+            dry_run,
+        } => {
+            let job = SlurmJob {
+                script,
+                tasks,
+                set,
+                partition,
+                cpus_per_task,
+                gpus_per_task,
+                time,
+                binary: std::env::current_exe()?,
+                dir: std::path::absolute(&dir)?,
+                workdir: std::env::current_dir()?,
+            };
+            slurm(&job, submit, dry_run)
+        }
         Command::Config => {
             list_config();
             Ok(())
@@ -341,6 +422,82 @@ fn check(root: &Path) -> anyhow::Result<()> {
             "{} of {} videos are unusable",
             report.counts.errors,
             report.counts.videos
+        );
+    }
+    Ok(())
+}
+
+/// `vidcompare prepare SCRIPT --shard i/n`: one task's per-video products into the caches, or
+/// (`--check`) the list of what is still missing.
+fn prepare(
+    script: &Path,
+    set: &[String],
+    shard: &str,
+    check: bool,
+    quiet: bool,
+) -> anyhow::Result<()> {
+    if !script.is_file() {
+        anyhow::bail!("{}: no such script", script.display());
+    }
+    let shard: Shard = shard.parse()?;
+    let plan = Plan::from_config(&Config::with_overrides(set)?)?;
+    if check {
+        let missing = vidcompare::shard::missing(&plan)?;
+        if missing.is_empty() {
+            println!("every per-video product is cached");
+            return Ok(());
+        }
+        for (product, video) in &missing {
+            eprintln!("missing: {product}: {}", video.display());
+        }
+        anyhow::bail!(
+            "{} per-video products are not cached: run (or resubmit) the prepare tasks first",
+            missing.len()
+        );
+    }
+    vidcompare::interrupt::install_interrupt_handler()?;
+    let rows = vidcompare::shard::prepare(&plan, shard, !quiet)?;
+    println!("shard {shard}\n{}", vidcompare::shard::table(&rows));
+    Ok(())
+}
+
+/// `vidcompare slurm SCRIPT --tasks N`: the job scripts, printed, written or submitted.
+fn slurm(job: &SlurmJob, submit: bool, dry_run: bool) -> anyhow::Result<()> {
+    if job.tasks == 0 {
+        anyhow::bail!("--tasks must be at least 1");
+    }
+    if dry_run {
+        println!(
+            "# {}\n{}",
+            job.dir.join("prepare.sbatch").display(),
+            job.prepare_script()
+        );
+        println!(
+            "# {}\n{}",
+            job.dir.join("merge.sbatch").display(),
+            job.merge_script()
+        );
+        return Ok(());
+    }
+    let (prepare, merge) = job.write()?;
+    println!("wrote {} and {}", prepare.display(), merge.display());
+    if submit {
+        let (array, merge_id) = vidcompare::shard::submit(&prepare, &merge)?;
+        println!(
+            "submitted prepare array {array} ({} tasks) and merge {merge_id}",
+            job.tasks
+        );
+        println!(
+            "a failed task can be resubmitted alone (sbatch --array=3,7 {}), then the merge \
+             (sbatch --dependency=afterok:NEW_JOB {})",
+            prepare.display(),
+            merge.display()
+        );
+    } else {
+        println!(
+            "submit with: sbatch {}   then: sbatch --dependency=afterok:JOB {}",
+            prepare.display(),
+            merge.display()
         );
     }
     Ok(())

@@ -4,9 +4,10 @@
 # and Chromium for the report's browser test.
 set -euo pipefail
 
-# chromium: the headless browser that tests/report_browser.rs loads the report in.
+# chromium: the headless browser that tests/it/report_browser.rs loads the report in.
+# slurm-wlm, munge: the single-host cluster tests/it/slurm.rs submits to (tools/slurm-local.sh).
 pkgs=(libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev
-      libavfilter-dev libavdevice-dev libclang-dev clang pkg-config chromium)
+      libavfilter-dev libavdevice-dev libclang-dev clang pkg-config chromium slurm-wlm munge)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -35,6 +35,16 @@ pub struct RunMeta {
     pub duration_s: Option<f64>,
     /// The command line, shell-quoted so it can be pasted back.
     pub command_line: String,
+    /// Per-video products (feature vectors, preprocessed deep frames) the run found in its caches
+    /// and the ones it computed itself: after a complete `vidcompare prepare` array, 0 computed.
+    pub products: Option<ProductCounts>,
+}
+
+/// How many per-video products a run reused from its caches and how many it computed.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
+pub struct ProductCounts {
+    pub reused: usize,
+    pub computed: usize,
 }
 
 /// One dataset a run read.

@@ -38,7 +38,7 @@ pub mod model;
 pub mod render;
 
 pub use charts::{render_plot_svg, render_svg};
-pub use meta::{DatasetMeta, RunMeta};
+pub use meta::{DatasetMeta, ProductCounts, RunMeta};
 pub use model::{
     Better, Block, Cell, Chart, ChartKind, Column, ImageItem, PLOT_FENCE, Plot, PlotKind, Report,
     SCHEMA_VERSION, Section, Series, Table, TableExport, XySeries, image_item,

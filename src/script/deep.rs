@@ -60,12 +60,18 @@ fn settings_for(st: &Shared, kind: &str, o: &Map) -> Res<(DeepSettings, bool)> {
     ))
 }
 
-fn data_for(ds: &Dataset, s: &DeepSettings, progress: bool) -> Res<Arc<DeepData>> {
+fn data_for(st: &Shared, ds: &Dataset, s: &DeepSettings, progress: bool) -> Res<Arc<DeepData>> {
     let key = format!("{}|{}", ds.root.display(), s.clip.fingerprint());
     if let Some(d) = loaded().lock().expect("clip map lock").get(&key) {
         return Ok(d.clone());
     }
     let d = Arc::new(load_data(ds, &s.clip, &s.cache_dir, progress).map_err(rt)?);
+    {
+        let mut state = lock(st);
+        for set in [&d.train, &d.val, &d.test] {
+            state.count_products(set.len(), set.cache_hits);
+        }
+    }
     loaded()
         .lock()
         .expect("clip map lock")
@@ -75,7 +81,7 @@ fn data_for(ds: &Dataset, s: &DeepSettings, progress: bool) -> Res<Arc<DeepData>
 
 fn do_train(st: &Shared, ds: &ScriptDataset, kind: &str, o: &Map) -> Res<ScriptResult> {
     let (mut settings, progress) = settings_for(st, kind, o)?;
-    let mut data = data_for(ds, &settings, progress)?;
+    let mut data = data_for(st, ds, &settings, progress)?;
     let suffix = o.get("suffix").map(|s| s.to_string()).unwrap_or_default();
     let mut trunk_use = TrunkUse::Fresh;
     if let Some(subset) = o.get("train_subset") {
@@ -160,7 +166,7 @@ fn do_attention(st: &Shared, ds: &ScriptDataset, r: &ScriptResult, n: i64) -> Re
     let settings: DeepSettings = serde_json::from_value(r.details["settings"].clone())
         .map_err(|e| rt(format!("{}: no settings in its details ({e})", r.name)))?;
     let progress = lock(st).progress;
-    let data = data_for(ds, &settings, progress)?;
+    let data = data_for(st, ds, &settings, progress)?;
     let mut blocks = Vec::new();
     for entry in att.iter().take(n.max(0) as usize) {
         let path = entry["path"].as_str().unwrap_or_default();

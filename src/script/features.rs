@@ -101,6 +101,7 @@ fn extract(st: &Shared, ds: &ScriptDataset, split: &str, overrides: &Map) -> Res
     let cache = FeatureCache::new(Path::new(&cache_dir).join("features"));
     let m = try_extract_samples(ds.split(split), &opts, Some(&cache), progress).map_err(rt)?;
     let mut s = lock(st);
+    s.count_products(m.n_videos(), m.cache_hits);
     for sk in &m.skipped {
         let w = format!(
             "{} ({}): skipped by feature extraction: {}",

@@ -76,6 +76,16 @@ pub(crate) struct RunState {
     pub datasets: Vec<crate::report::DatasetMeta>,
     /// Every model result of the run, saved as `models.json` beside the report.
     pub results: crate::results::ResultsTable,
+    /// Per-video products taken from the caches and computed, over the whole run.
+    pub products: crate::report::ProductCounts,
+}
+
+impl RunState {
+    /// Counts `total` per-video products of which `reused` came from a cache.
+    pub(crate) fn count_products(&mut self, total: usize, reused: usize) {
+        self.products.reused += reused;
+        self.products.computed += total.saturating_sub(reused);
+    }
 }
 
 pub(crate) type Shared = Arc<Mutex<RunState>>;
@@ -225,6 +235,7 @@ pub fn run_script(path: &Path, opts: RunOptions) -> Result<RunOutcome> {
         progress: opts.progress,
         datasets: Vec::new(),
         results: crate::results::ResultsTable::new(),
+        products: Default::default(),
     }));
 
     let engine = build_engine(
@@ -247,6 +258,7 @@ pub fn run_script(path: &Path, opts: RunOptions) -> Result<RunOutcome> {
     let datasets = std::mem::take(&mut st.datasets);
     let mut report = st.report.clone();
     let results = std::mem::take(&mut st.results);
+    report.meta.products = Some(st.products);
     drop(st);
     report.meta.datasets = datasets;
     report.meta.duration_s = Some(started.elapsed().as_secs_f64());

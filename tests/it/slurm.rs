@@ -1,0 +1,316 @@
+//! Scale-out on a real (single-host) Slurm cluster: a 4-task prepare array and its merge job
+//! reproduce a single-process run's numbers exactly; a task killed mid-way and resubmitted alone
+//! completes the caches with the same products.
+//!
+//! Needs `slurmctld`, `slurmd` and `munged` (Debian's slurm-wlm and munge, which `make test`
+//! installs) and root. Without them the test fails with instructions, unless
+//! `VIDCOMPARE_SKIP_SLURM=1` says to skip it.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use vidcompare::dataset::synth::{DemoCounts, generate_root};
+
+use crate::common::{crate_dir, vidcompare_cmd};
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// The cluster of `tools/slurm-local.sh`, stopped (by pid files) when dropped.
+struct Cluster {
+    dir: PathBuf,
+    conf: PathBuf,
+}
+
+impl Cluster {
+    fn start(dir: &Path) -> Cluster {
+        let out = Command::new(crate_dir().join("tools/slurm-local.sh"))
+            .args(["start", &dir.display().to_string()])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "tools/slurm-local.sh start failed:\n{}\n{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        Cluster {
+            dir: dir.to_path_buf(),
+            conf: dir.join("slurm.conf"),
+        }
+    }
+
+    fn cmd(&self, program: &str) -> Command {
+        let mut c = Command::new(program);
+        c.env("SLURM_CONF", &self.conf);
+        c
+    }
+
+    fn run(&self, program: &str, args: &[&str]) -> Output {
+        let out = self.cmd(program).args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{program} {args:?}:\n{}\n{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        out
+    }
+
+    /// Waits until no job of `job` (an array id or a job id) is pending or running. Panics when
+    /// a job waits on a dependency that can no longer be met, or after `limit`.
+    fn wait(&self, job: &str, limit: Duration) {
+        let start = Instant::now();
+        loop {
+            let out = self.run("squeue", &["-h", "-j", job, "-o", "%T %r"]);
+            let states = text(&out.stdout);
+            if states.trim().is_empty() {
+                return;
+            }
+            assert!(
+                !states.contains("DependencyNeverSatisfied"),
+                "job {job} can never start: {states}"
+            );
+            assert!(
+                start.elapsed() < limit,
+                "job {job} still queued after {limit:?}: {states}"
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = Command::new(crate_dir().join("tools/slurm-local.sh"))
+            .args(["stop", &self.dir.display().to_string()])
+            .status();
+    }
+}
+
+fn slurm_available() -> bool {
+    if std::env::var("VIDCOMPARE_SKIP_SLURM").as_deref() == Ok("1") {
+        eprintln!("VIDCOMPARE_SKIP_SLURM=1: the Slurm scale-out test is skipped");
+        return false;
+    }
+    let found = ["slurmctld", "slurmd", "munged", "sbatch"].iter().all(|p| {
+        Command::new("sh")
+            .args(["-c", &format!("command -v {p} || test -x /usr/sbin/{p}")])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
+    assert!(
+        found,
+        "the Slurm test needs slurm-wlm and munge (apt-get install slurm-wlm munge, or \
+         tools/install-deps.sh); set VIDCOMPARE_SKIP_SLURM=1 to skip it"
+    );
+    true
+}
+
+/// The settings every run of this test shares; `cache` and `name` keep the runs apart.
+fn settings(root: &Path, reports: &Path, cache: &Path, name: &str) -> Vec<String> {
+    let r = root.display();
+    vec![
+        format!("data_root_classical={r}"),
+        format!("data_root_deep={r}"),
+        format!("report_dir={}", reports.display()),
+        format!("run_name={name}"),
+        format!("cache_dir={}", cache.display()),
+        "enhance=false".into(),
+        "resize_w=160".into(),
+        "resize_h=120".into(),
+    ]
+}
+
+fn with_sets(args: &[&str], sets: &[String]) -> Vec<String> {
+    let mut v: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    for s in sets {
+        v.push("--set".into());
+        v.push(s.clone());
+    }
+    v
+}
+
+/// Every model's metrics, by name, from a run's `models.json`.
+fn metrics(reports: &Path, name: &str) -> Vec<(String, Value)> {
+    let path = reports.join(name).join("models.json");
+    let v: Value = serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+    v["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["name"].as_str().unwrap().to_string(), m["metrics"].clone()))
+        .collect()
+}
+
+/// All files under `dir` with their bytes, by path relative to `dir`.
+fn files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push((p.strip_prefix(dir).unwrap().to_path_buf(), fs::read(&p).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn a_four_task_array_reproduces_the_single_process_run() {
+    if !slurm_available() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("data");
+    generate_root(
+        &root,
+        DemoCounts {
+            train: 3,
+            val: 1,
+            test: 1,
+        },
+        5,
+        false,
+    )
+    .unwrap();
+    let reports = tmp.path().join("reports");
+    let script = "scripts/comparative_analysis.rhai";
+
+    // The reference: one process, its own cache.
+    let single = settings(&root, &reports, &tmp.path().join("cache-single"), "single");
+    let out = vidcompare_cmd()
+        .args(with_sets(&["run", script, "--quiet"], &single))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    let cluster = Cluster::start(&tmp.path().join("slurm"));
+
+    // The array and its merge, on a fresh cache.
+    let cache = tmp.path().join("cache-array");
+    let merged = settings(&root, &reports, &cache, "merged");
+    let jobs = tmp.path().join("jobs");
+    let out = vidcompare_cmd()
+        .env("SLURM_CONF", &cluster.conf)
+        .args(with_sets(
+            &[
+                "slurm",
+                script,
+                "--tasks",
+                "4",
+                "--dir",
+                &jobs.display().to_string(),
+                "--submit",
+            ],
+            &merged,
+        ))
+        .output()
+        .unwrap();
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    let ids: Vec<&str> = stdout
+        .lines()
+        .find(|l| l.starts_with("submitted prepare array"))
+        .expect("job ids printed")
+        .split_whitespace()
+        .filter(|w| w.chars().all(|c| c.is_ascii_digit()))
+        .collect();
+    let (array, merge) = (ids[0], ids[2]);
+    cluster.wait(array, Duration::from_secs(900));
+    cluster.wait(merge, Duration::from_secs(900));
+
+    // Each task did its own share, and together they left nothing for the merge to compute.
+    let logs: Vec<String> = (0..4)
+        .map(|i| {
+            fs::read_to_string(jobs.join(format!("logs/prepare-{array}_{i}.log")))
+                .unwrap_or_else(|e| panic!("task {i}'s log: {e}"))
+        })
+        .collect();
+    for (i, log) in logs.iter().enumerate() {
+        assert!(log.contains(&format!("shard {i}/4")), "task {i}:\n{log}");
+    }
+    let merge_log = fs::read_to_string(jobs.join(format!("logs/merge-{merge}.log"))).unwrap();
+    assert!(
+        merge_log.contains("every per-video product is cached"),
+        "{merge_log}"
+    );
+    assert!(merge_log.contains("report: "), "{merge_log}");
+    let html = fs::read_to_string(reports.join("merged/index.html")).unwrap();
+    assert!(
+        html.contains("computed by this run: 0"),
+        "the merge's report must say it computed no per-video product"
+    );
+
+    // The numbers are the single process's, model by model.
+    let a = metrics(&reports, "single");
+    let b = metrics(&reports, "merged");
+    assert_eq!(a.len(), 10);
+    assert_eq!(a, b);
+
+    // A task killed mid-way leaves its products missing (never half-written); the merge's check
+    // refuses and lists them; resubmitting that task alone completes the caches with the same
+    // bytes as the complete array's.
+    let cache2 = tmp.path().join("cache-killed");
+    let killed = settings(&root, &reports, &cache2, "killed");
+    let jobs2 = tmp.path().join("jobs-killed");
+    let out = vidcompare_cmd()
+        .args(with_sets(
+            &[
+                "slurm",
+                script,
+                "--tasks",
+                "4",
+                "--dir",
+                &jobs2.display().to_string(),
+            ],
+            &killed,
+        ))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let prepare = jobs2.join("prepare.sbatch");
+    let sbatch = cluster.run("sbatch", &["--parsable", &prepare.display().to_string()]);
+    let array2 = text(&sbatch.stdout).trim().to_string();
+    // Cancel task 2 as soon as it runs (or before it starts).
+    let task = format!("{array2}_2");
+    let start = Instant::now();
+    loop {
+        let st = text(&cluster.run("squeue", &["-h", "-j", &task, "-o", "%T"]).stdout);
+        if st.contains("RUNNING") || start.elapsed() > Duration::from_secs(120) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    cluster.run("scancel", &[&task]);
+    cluster.wait(&array2, Duration::from_secs(900));
+    let check = vidcompare_cmd()
+        .args(with_sets(&["prepare", script, "--check"], &killed))
+        .output()
+        .unwrap();
+    let err = text(&check.stderr);
+    assert!(!check.status.success(), "the check must refuse: {err}");
+    assert!(err.contains("missing: features notebook: "), "{err}");
+    assert!(err.contains("per-video products are not cached"), "{err}");
+
+    let again = cluster.run(
+        "sbatch",
+        &["--parsable", "--array=2", &prepare.display().to_string()],
+    );
+    cluster.wait(text(&again.stdout).trim(), Duration::from_secs(900));
+    let check = vidcompare_cmd()
+        .args(with_sets(&["prepare", script, "--check"], &killed))
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "{}", text(&check.stderr));
+    assert_eq!(files(&cache2), files(&cache), "same products as the complete array's");
+}
