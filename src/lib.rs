@@ -33,6 +33,7 @@ pub mod report;
 pub mod results;
 pub mod script;
 pub mod settings;
+pub mod uncertainty;
 pub mod util;
 pub mod video;
 

@@ -29,4 +29,5 @@ mod report_comparison;
 mod report_render;
 mod robustness;
 mod script;
+mod uncertainty;
 mod video_io;
