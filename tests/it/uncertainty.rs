@@ -566,3 +566,26 @@ fn forty_five_pairs_of_sixty_videos_are_fast() {
         .unwrap();
     assert_eq!(&alone, in_all);
 }
+
+#[test]
+fn mcnemar_equals_exact_binomial_sums_for_every_split_up_to_120() {
+    // Independent reference: the tail sum in exact integers, rounded once to f64 and scaled by
+    // 2^-n (exact), for every b + c = n <= 120 (all sums stay below 2^127).
+    for n in 0u32..=120 {
+        let mut binom = vec![1u128; n as usize + 1];
+        for i in 1..=n as usize {
+            binom[i] = binom[i - 1] * (n as u128 - i as u128 + 1) / i as u128;
+        }
+        for b in 0..=n {
+            let c = n - b;
+            let k = b.min(c) as usize;
+            let tail: u128 = binom[..=k].iter().sum();
+            let want = (2.0 * tail as f64 / 2f64.powi(n as i32)).min(1.0);
+            let got = mcnemar_exact(b as usize, c as usize);
+            assert!(
+                (got - want).abs() <= 1e-14 * want,
+                "b={b} c={c}: {got:e} vs exact {want:e}"
+            );
+        }
+    }
+}
