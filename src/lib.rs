@@ -35,6 +35,7 @@ pub mod results;
 pub mod script;
 pub mod settings;
 pub mod shard;
+pub mod uncertainty;
 pub mod util;
 pub mod video;
 

@@ -31,4 +31,5 @@ mod report_render;
 mod robustness;
 mod script;
 mod slurm;
+mod uncertainty;
 mod video_io;
