@@ -31,14 +31,14 @@
 //! appended to it, exactly as written to stdout (the evcxr REPL swallows the non-text blocks; the
 //! log shows what Jupyter would have received).
 //!
-//! - [`protocol`]: [`MimeBundle`], the evcxr block format, [`EvcxrDisplay`].
-//! - [`text`]: tables as aligned plain text.
-//! - [`results`]: results, model results and report tables.
-//! - [`confusion`]: [`ConfusionMatrix`].
-//! - [`charts`]: report charts and plots.
-//! - [`frames`]: [`FrameStrip`] and single frames.
-//! - [`dataset`]: datasets.
-//! - [`document`]: report sections and whole reports.
+//! - [`protocol`] — [`MimeBundle`], the evcxr block format, [`EvcxrDisplay`].
+//! - [`text`] — tables as aligned plain text.
+//! - [`results`] — results, model results and report tables.
+//! - [`confusion`] — [`ConfusionMatrix`].
+//! - [`charts`] — report charts and plots.
+//! - [`frames`] — [`FrameStrip`] and single frames.
+//! - [`dataset`] — datasets.
+//! - [`document`] — report sections and whole reports.
 
 pub mod charts;
 pub mod confusion;

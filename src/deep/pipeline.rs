@@ -488,7 +488,7 @@ pub fn train_and_evaluate_with(
             parameters_initialised: Some(load_log.initialised.len()),
             param_mb_fp32: Some(param_mb),
             device: Some(describe(&device)),
-            settings: serde_json::to_value(&settings).ok(),
+            settings: serde_json::to_value(settings).ok(),
             embeddings: Some(Embeddings {
                 pooled: preds.embeddings.clone(),
                 logits: preds.logits.clone(),

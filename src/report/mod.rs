@@ -24,17 +24,17 @@
 //! assert!(html.contains(r#"<td class="best" data-sort="0.834">0.834</td>"#));
 //! ```
 //!
-//! - [`document`]: [`Report`], its sections and blocks, JSON save/load and validation.
-//! - [`table`], [`chart`], [`image`]: the block types (tables with best-value logic, charts and
+//! - [`document`] — [`Report`], its sections and blocks, JSON save/load and validation.
+//! - [`table`], [`chart`], [`image`] — the block types (tables with best-value logic, charts and
 //!   plots kept as data, embedded images).
-//! - [`result_tables`]: the one metrics-table builder (full and compact column sets), grid-search
+//! - [`result_tables`] — the one metrics-table builder (full and compact column sets), grid-search
 //!   and per-class tables of model results.
-//! - [`compare`]: the comparison table, efficiency charts, confusion matrices, ROC and training
+//! - [`compare`] — the comparison table, efficiency charts, confusion matrices, ROC and training
 //!   curves of any model results.
-//! - [`analysis`]: tables, charts and plots drawn from the rows `crate::analysis` returns.
-//! - [`meta`]: [`RunMeta`], the provenance shown in the page header.
-//! - [`svg`]: charts and plots drawn as SVG.
-//! - [`render`]: Markdown, templates (from a folder or embedded) and the HTML page.
+//! - [`analysis`] — tables, charts and plots drawn from the rows `crate::analysis` returns.
+//! - [`meta`] — [`RunMeta`], the provenance shown in the page header.
+//! - [`svg`] — charts and plots drawn as SVG.
+//! - [`render`] — Markdown, templates (from a folder or embedded) and the HTML page.
 
 pub mod analysis;
 pub mod chart;
