@@ -437,4 +437,25 @@ mod tests {
         let none = json.replace("\"schema_version\": 1,", "");
         assert!(Report::from_json(&none, "x.json").is_err());
     }
+
+    /// A `results.json` written when plots were Markdown fences loads with plot blocks; a fence
+    /// that holds no valid plot stays Markdown.
+    #[test]
+    fn fenced_plots_of_old_files_become_plot_blocks() {
+        let mut p = Plot::lines("Learning curve", "training videos", "accuracy");
+        p.add("Classical-RF", vec![3.0, 9.0], vec![0.4, 0.7]);
+        let fence = format!(
+            "```{PLOT_FENCE}\n{}\n```\n",
+            serde_json::to_string(&p).unwrap()
+        );
+        let broken = format!("```{PLOT_FENCE}\n{{\"kind\": \"pie\"}}\n```\n");
+        let mut r = Report::new("t", RunMeta::default());
+        r.section("lc", "LC")
+            .unwrap()
+            .markdown(&fence)
+            .markdown(&broken);
+        let back = Report::from_json(&r.to_json().unwrap(), "old.json").unwrap();
+        assert_eq!(back.sections[0].blocks[0], Block::Plot(p));
+        assert!(matches!(&back.sections[0].blocks[1], Block::Markdown { text } if *text == broken));
+    }
 }
