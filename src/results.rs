@@ -3,6 +3,7 @@
 //! The report reads a [`ResultsTable`]; it never computes a metric. Sizes and memory are in MiB
 //! (bytes / 1024²), the notebook's "MB".
 
+use std::borrow::Cow;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -10,8 +11,15 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::IoContext;
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, RocCurve, roc_auc_ovr};
 use crate::{Error, Result};
+
+mod details;
+
+pub use details::{
+    ClassicalDetails, ComponentImportance, DeepDetails, Embeddings, EpochRow, FrameWeights,
+    GridRow, ModelDetails, Params, SkippedVideo,
+};
 
 /// Whether a model is a classical (hand-crafted features + classifier) or a deep one.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -124,15 +132,51 @@ pub struct ModelResult {
     pub test_paths: Vec<String>,
     /// How the class scores were obtained: "Platt-scaled probabilities", "vote fractions", "softmax".
     pub score_kind: String,
-    /// Model-specific extras: grid-search table, best parameters, training curves, importances.
-    #[serde(default)]
-    pub details: serde_json::Value,
+    /// Model-specific extras: grid search, training curves, attention, embeddings.
+    #[serde(default, deserialize_with = "details::null_as_default")]
+    pub details: ModelDetails,
     /// Files the run produced.
     #[serde(default)]
     pub artifacts: Vec<Artifact>,
     /// Remarks for the report (e.g. "the notebook would print nan for the macro AUC").
     #[serde(default)]
     pub notes: Vec<String>,
+}
+
+impl ModelResult {
+    /// The one-vs-rest ROC curve of each class, as [`crate::metrics::evaluate`] computed them with
+    /// the other metrics. A result recorded without curves (they were optional in early files)
+    /// gets them from its scores by the same function; a class without both positives and
+    /// negatives has an empty curve.
+    pub fn roc_curves(&self) -> Cow<'_, [RocCurve]> {
+        if !self.metrics.roc.is_empty() {
+            return Cow::Borrowed(&self.metrics.roc);
+        }
+        let n_classes = self.scores.first().map_or(0, Vec::len);
+        Cow::Owned(
+            roc_auc_ovr(&self.y_true, &self.scores, n_classes)
+                .map(|ovr| ovr.curves)
+                .unwrap_or_default(),
+        )
+    }
+
+    /// Loss and accuracy per epoch, for models trained in epochs; `None` otherwise.
+    pub fn training_curves(&self) -> Option<&[EpochRow]> {
+        let rows = &self.details.deep.training_curves;
+        (!rows.is_empty()).then_some(rows.as_slice())
+    }
+}
+
+/// Models by descending accuracy, ties in the given order: how the notebook sorts its tables.
+///
+/// ```
+/// # use vidcompare::results::sort_by_accuracy;
+/// assert!(sort_by_accuracy(&[]).is_empty());
+/// ```
+pub fn sort_by_accuracy<'a>(models: &[&'a ModelResult]) -> Vec<&'a ModelResult> {
+    let mut sorted = models.to_vec();
+    sorted.sort_by(|a, b| b.metrics.accuracy.total_cmp(&a.metrics.accuracy));
+    sorted
 }
 
 /// One row of the unified comparison table (the notebook's `In[16]` columns).
@@ -202,9 +246,7 @@ impl ResultsTable {
 
     /// The models by descending accuracy (the notebook sorts its table so); ties keep insertion order.
     pub fn sorted_by_accuracy(&self) -> Vec<&ModelResult> {
-        let mut sorted: Vec<&ModelResult> = self.models.iter().collect();
-        sorted.sort_by(|a, b| b.metrics.accuracy.total_cmp(&a.metrics.accuracy));
-        sorted
+        sort_by_accuracy(&self.models.iter().collect::<Vec<_>>())
     }
 
     /// One row per model, in insertion order, with the unified comparison table's columns.
@@ -237,7 +279,8 @@ impl ResultsTable {
         let path = path.as_ref();
         let json = serde_json::to_vec_pretty(self).map_err(|e| {
             // Only non-string map keys or a failing Serialize impl can get here; none exist in
-            // these types, but a serde_json::Value in `details` is caller-supplied.
+            // these types, but the JSON values in `details` (parameters, settings) are
+            // caller-supplied.
             Error::io(
                 path,
                 std::io::Error::new(std::io::ErrorKind::InvalidData, e),
@@ -348,7 +391,15 @@ mod tests {
             scores,
             test_paths: (0..5).map(|i| format!("videos/v{i}.mp4")).collect(),
             score_kind: "Platt-scaled probabilities".into(),
-            details: serde_json::json!({"best_params": {"C": 10.0, "kernel": "rbf"}}),
+            details: ModelDetails {
+                classical: ClassicalDetails {
+                    best_params: serde_json::json!({"C": 10.0, "kernel": "rbf"})
+                        .as_object()
+                        .cloned(),
+                    ..ClassicalDetails::default()
+                },
+                ..ModelDetails::default()
+            },
             artifacts: vec![Artifact {
                 name: "saved model".into(),
                 path: "cache/svm.bin".into(),
@@ -435,6 +486,78 @@ mod tests {
         assert_eq!(svm.params, Some(42));
         assert_eq!(rows[2].model, "Deep-3D-R3D18");
         assert_eq!(rows[2].macro_auc, Some(1.0));
+    }
+
+    /// A `models.json` as written before `details` was typed: one model with `details: null`, one
+    /// with the classical keys (a `null` importance list among them), one with the deep keys.
+    #[test]
+    fn models_json_in_the_old_shape_loads() {
+        let mut old = serde_json::to_value(table()).unwrap();
+        old["models"][0]["details"] = serde_json::Value::Null;
+        old["models"][1]["details"] = serde_json::json!({
+            "grid_search": [
+                {"params": {"n_neighbors": 3}, "fold_scores": [0.5, 1.0, null], "mean": null,
+                 "std": null, "rank": 2, "fit_seconds": 0.001},
+                {"params": {"n_neighbors": 5}, "fold_scores": [0.5, 1.0, 1.0], "mean": 0.8333,
+                 "std": 0.2357, "rank": 1, "fit_seconds": 0.002}
+            ],
+            "best_index": 1, "best_params": {"n_neighbors": 5}, "cv_folds": 3,
+            "pca_importances_top20": null, "warnings": [], "dim_in": 120
+        });
+        old["models"][2]["details"] = serde_json::json!({
+            "training_curves": [
+                {"epoch": 1, "lr": 0.001, "train_loss": 1.1, "train_acc": 0.4, "val_loss": 1.0,
+                 "val_acc": 0.5, "train_seconds": 2.0, "val_seconds": 0.5}
+            ],
+            "best_epoch": 1, "trained_from_scratch": true, "weights_source": null,
+            "settings": {"kind": "Attn"}, "embeddings": {"pooled": [[0.5, 1.5]], "logits": [[1.0]]},
+            "attention": [{"path": "videos/v0.mp4", "weights": [0.25, 0.75]}], "skipped": []
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("models.json");
+        fs::write(&path, serde_json::to_string_pretty(&old).unwrap()).unwrap();
+        let t = ResultsTable::load_json(&path).unwrap();
+
+        assert_eq!(t.models[0].details, ModelDetails::default());
+        let knn = &t.models[1].details.classical;
+        assert_eq!(knn.grid_search.len(), 2);
+        assert_eq!(
+            knn.grid_search[0].fold_scores,
+            vec![Some(0.5), Some(1.0), None]
+        );
+        assert_eq!(knn.grid_search[0].mean, None);
+        assert_eq!(knn.grid_search[1].mean, Some(0.8333));
+        assert_eq!(knn.best_index, Some(1));
+        assert_eq!(knn.best_params.as_ref().unwrap()["n_neighbors"], 5);
+        assert_eq!(knn.dim_in, Some(120));
+        assert!(knn.pca_importances_top20.is_empty());
+        let deep = &t.models[2];
+        let curves = deep.training_curves().unwrap();
+        assert_eq!(curves[0].epoch, Some(1.0));
+        assert_eq!(curves[0].val_acc, Some(0.5));
+        assert_eq!(deep.details.deep.trained_from_scratch, Some(true));
+        assert_eq!(deep.details.deep.weights_source, None);
+        assert_eq!(deep.details.deep.attention[0].weights, vec![0.25, 0.75]);
+        assert_eq!(
+            deep.details.deep.embeddings.as_ref().unwrap().pooled,
+            vec![vec![0.5, 1.5]]
+        );
+        assert_eq!(deep.details.deep.skipped.as_deref(), Some(&[][..]));
+        assert!(t.models[0].training_curves().is_none());
+
+        // Saved again and reloaded, nothing changes.
+        t.save_json(&path).unwrap();
+        assert_eq!(ResultsTable::load_json(&path).unwrap(), t);
+    }
+
+    #[test]
+    fn roc_curves_come_from_the_metrics_or_the_scores() {
+        let m = table().models.remove(0);
+        let stored = m.roc_curves().into_owned();
+        assert_eq!(stored, m.metrics.roc);
+        let mut bare = m.clone();
+        bare.metrics.roc.clear();
+        assert_eq!(bare.roc_curves().into_owned(), stored);
     }
 
     #[test]

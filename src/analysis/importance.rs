@@ -18,7 +18,6 @@ use crate::classical::pipeline::Preprocessor;
 use crate::error::{Error, Result};
 use crate::features::layout::{Family, Layout};
 use crate::metrics::accuracy;
-use crate::report::{Cell, Chart, Column, Table};
 
 /// A named set of feature columns that is permuted together.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -327,60 +326,19 @@ where
 }
 
 impl PermutationImportance {
-    /// A bar chart of the mean decrease per group (largest first, at most `top`); the spread over
-    /// repeats is in [`PermutationImportance::table`].
-    pub fn chart(&self, title: &str, top: usize) -> Chart {
+    /// The groups by decreasing mean importance (ties by name): the order the report lists them.
+    pub fn ranked(&self) -> Vec<&GroupImportance> {
         let mut order: Vec<&GroupImportance> = self.groups.iter().collect();
         order.sort_by(|a, b| b.mean.total_cmp(&a.mean).then(a.name.cmp(&b.name)));
-        order.truncate(top.max(1));
-        let mut c = Chart::bar(
-            title,
-            "",
-            "mean accuracy decrease",
-            order.iter().map(|g| g.name.clone()).collect(),
-        );
-        c.add_series("mean decrease", order.iter().map(|g| g.mean).collect());
-        c
-    }
-
-    /// A table of every group: columns, mean and standard deviation of the accuracy decrease,
-    /// sorted by mean decrease.
-    pub fn table(&self, caption: &str) -> Table {
-        let mut order: Vec<&GroupImportance> = self.groups.iter().collect();
-        order.sort_by(|a, b| b.mean.total_cmp(&a.mean).then(a.name.cmp(&b.name)));
-        let mut t = Table::new(
-            caption,
-            vec![
-                Column::text("features"),
-                Column::num("columns", 0),
-                Column::higher("mean accuracy decrease", 3),
-                Column::num("std", 3),
-            ],
-        );
-        for g in order {
-            t.rows.push(vec![
-                Cell::Text(g.name.clone()),
-                Cell::from(g.n_columns),
-                Cell::num(g.mean),
-                Cell::num(g.std),
-            ]);
-        }
-        t
+        order
     }
 }
 
-/// A bar chart of a random forest's mean-decrease-in-impurity importance of its input columns (PCA
-/// components, as the notebook plots), the `top` largest, labelled `PC1`, `PC2`, ...
-pub fn component_importance_chart(title: &str, importances: &[f64], top: usize) -> Chart {
+/// The `top` largest of a random forest's mean-decrease-in-impurity importances of its input
+/// columns (PCA components), as `(column, importance)`, largest first (ties by column).
+pub fn top_components(importances: &[f64], top: usize) -> Vec<(usize, f64)> {
     let mut idx: Vec<usize> = (0..importances.len()).collect();
     idx.sort_by(|&a, &b| importances[b].total_cmp(&importances[a]).then(a.cmp(&b)));
     idx.truncate(top);
-    let mut c = Chart::bar(
-        title,
-        "PCA component",
-        "MDI importance",
-        idx.iter().map(|i| format!("PC{}", i + 1)).collect(),
-    );
-    c.add_series("importance", idx.iter().map(|&i| importances[i]).collect());
-    c
+    idx.into_iter().map(|i| (i, importances[i])).collect()
 }

@@ -1,5 +1,5 @@
 //! Data efficiency: stratified training subsets, learning curves over training fractions (the
-//! notebook's section 6), and their plots.
+//! notebook's section 6), summarised per model and fraction for the report to draw.
 //!
 //! The notebook takes `train_rows[:n]`, which can leave whole classes out of a small subset. Here a
 //! subset of a fraction keeps the class proportions of the training split as scikit-learn's
@@ -19,7 +19,6 @@ use crate::classical::pipeline::{PrepOptions, Preprocessor};
 use crate::error::{Error, Result};
 use crate::features::layout::Layout;
 use crate::metrics::{accuracy, precision_recall_f1};
-use crate::report::{Plot, PlotKind};
 
 /// The notebook's training fractions.
 pub const NOTEBOOK_FRACTIONS: [f64; 5] = [0.1, 0.25, 0.5, 0.75, 1.0];
@@ -285,64 +284,4 @@ pub fn summarize(rows: &[LearningRow]) -> Vec<LearningPoint> {
         }
     }
     out
-}
-
-/// The learning-curve plots: accuracy and macro F1 against the number of training videos, and
-/// training time (log scale when it spans more than two orders of magnitude), one line per model
-/// with a band of ± one standard deviation over seeds where there are several.
-pub fn learning_curve_plots(rows: &[LearningRow]) -> Vec<Plot> {
-    let points = summarize(rows);
-    let mut models: Vec<&str> = Vec::new();
-    for p in &points {
-        if !models.contains(&p.model.as_str()) {
-            models.push(&p.model);
-        }
-    }
-    let seeds = points.iter().map(|p| p.n_seeds).max().unwrap_or(1);
-    let band_note = if seeds > 1 {
-        format!(" Lines are means over {seeds} seeds; bands show ± one standard deviation.")
-    } else {
-        String::new()
-    };
-    let make = |title: &str, y_label: &str, get: fn(&LearningPoint) -> (f64, f64)| {
-        let mut plot = Plot::new(PlotKind::Line, title, "training videos", y_label);
-        for m in &models {
-            let mine: Vec<&LearningPoint> = points.iter().filter(|p| p.model == *m).collect();
-            let s = plot.add(
-                *m,
-                mine.iter().map(|p| p.n_train).collect(),
-                mine.iter().map(|p| get(p).0).collect(),
-            );
-            if mine.iter().any(|p| p.n_seeds > 1) {
-                s.lo = mine.iter().map(|p| get(p).0 - get(p).1).collect();
-                s.hi = mine.iter().map(|p| get(p).0 + get(p).1).collect();
-            }
-        }
-        plot
-    };
-    let mut acc = make("Learning curve: accuracy", "test accuracy", |p| p.accuracy);
-    acc.y_range = Some([0.0, 1.05]);
-    acc.caption = format!("Test accuracy against the number of training videos.{band_note}");
-    let mut f1 = make("Learning curve: macro F1", "test macro F1", |p| p.f1);
-    f1.y_range = Some([0.0, 1.05]);
-    f1.caption = format!("Test macro F1 against the number of training videos.{band_note}");
-    let mut time = make("Training time", "training time (s)", |p| p.train_time_s);
-    let positive: Vec<f64> = points
-        .iter()
-        .map(|p| p.train_time_s.0)
-        .filter(|t| *t > 0.0 && t.is_finite())
-        .collect();
-    let (lo, hi) = positive
-        .iter()
-        .fold((f64::INFINITY, 0.0f64), |(a, b), &t| (a.min(t), b.max(t)));
-    time.log_y = !positive.is_empty() && hi / lo > 100.0;
-    time.caption = format!(
-        "Training time against the number of training videos{}.",
-        if time.log_y {
-            " (log scale: the times span more than two orders of magnitude)"
-        } else {
-            ""
-        }
-    );
-    vec![acc, f1, time]
 }

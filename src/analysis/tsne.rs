@@ -1,6 +1,6 @@
 //! Two-dimensional maps of feature spaces (t-SNE through linfa-tsne), and how well classes separate
-//! in them: any `n x d` matrix with labels becomes a scatter plot and a caption written from the
-//! measured separation.
+//! in them: any `n x d` matrix with labels becomes 2-D points per class and a caption written from the
+//! measured separation, for the report to draw as a scatter plot.
 
 use linfa::traits::Transformer;
 use linfa_tsne::TSneParams;
@@ -9,7 +9,6 @@ use rand::SeedableRng;
 
 use crate::classical::pca::{Pca, PcaComponents};
 use crate::error::{Error, Result};
-use crate::report::Plot;
 
 /// The notebook's t-SNE perplexity before the small-set guard (`min(30, n - 1)`).
 pub const NOTEBOOK_PERPLEXITY: f64 = 30.0;
@@ -188,12 +187,17 @@ pub fn knn_accuracy(x: ArrayView2<'_, f64>, labels: &[usize], k: usize) -> Optio
     Some(correct as f64 / n as f64)
 }
 
-/// A t-SNE map ready for the report.
+/// A t-SNE map and how well the classes separate in it: plain data that the report draws as a
+/// scatter plot (`report::analysis::tsne_plot`).
 #[derive(Debug, Clone)]
 pub struct TsneView {
-    /// The scatter plot, one series per class, its caption set.
-    pub plot: Plot,
-    /// What the caption says, also available alone.
+    /// `"{title} (t-SNE)"` or `"{title} (PCA)"`.
+    pub title: String,
+    /// Names of the two map axes, e.g. `t-SNE 1`, `t-SNE 2`.
+    pub axes: [String; 2],
+    /// The map's points, one entry per class present, in class order.
+    pub classes: Vec<ClassPoints>,
+    /// Where the map comes from and how well the classes separate, in words.
     pub caption: String,
     /// How the map was made.
     pub method: MapMethod,
@@ -203,6 +207,19 @@ pub struct TsneView {
     pub knn_original: Option<f64>,
     /// The neighbours used for both.
     pub k: usize,
+}
+
+/// The points of one class in a 2-D map.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClassPoints {
+    /// The class name.
+    pub name: String,
+    /// First map coordinate of each point.
+    pub x: Vec<f64>,
+    /// Second map coordinate of each point.
+    pub y: Vec<f64>,
+    /// A label per point (e.g. the video); empty for none.
+    pub labels: Vec<String>,
 }
 
 /// Words for how far a kNN accuracy is from chance toward perfect.
@@ -237,7 +254,7 @@ fn separation_words(acc: f64, chance: f64) -> &'static str {
 /// let labels: Vec<usize> = (0..12).map(|i| i / 4).collect();
 /// let names = vec!["a".to_string(), "b".into(), "c".into()];
 /// let v = tsne_view("PCA features", &x, &labels, &names, &[], &TsneOptions::default()).unwrap();
-/// assert_eq!(v.plot.series.len(), 3);
+/// assert_eq!(v.classes.len(), 3);
 /// assert!(v.caption.contains("separate well"), "{}", v.caption);
 /// ```
 pub fn tsne_view(
@@ -277,25 +294,21 @@ pub fn tsne_view(
         MapMethod::Tsne { .. } => "t-SNE",
         MapMethod::Pca => "PCA",
     };
-    let mut plot = Plot::scatter(
-        format!("{title} ({what})"),
-        format!("{what} 1"),
-        format!("{what} 2"),
-    );
-    for c in 0..n_classes {
-        let rows: Vec<usize> = (0..n).filter(|&i| labels[i] == c).collect();
-        if rows.is_empty() {
-            continue;
-        }
-        let s = plot.add(
-            name(c),
-            rows.iter().map(|&i| map[[i, 0]]).collect(),
-            rows.iter().map(|&i| map[[i, 1]]).collect(),
-        );
-        if !point_labels.is_empty() {
-            s.labels = rows.iter().map(|&i| point_labels[i].clone()).collect();
-        }
-    }
+    let classes = (0..n_classes)
+        .filter_map(|c| {
+            let rows: Vec<usize> = (0..n).filter(|&i| labels[i] == c).collect();
+            (!rows.is_empty()).then(|| ClassPoints {
+                name: name(c),
+                x: rows.iter().map(|&i| map[[i, 0]]).collect(),
+                y: rows.iter().map(|&i| map[[i, 1]]).collect(),
+                labels: if point_labels.is_empty() {
+                    Vec::new()
+                } else {
+                    rows.iter().map(|&i| point_labels[i].clone()).collect()
+                },
+            })
+        })
+        .collect();
     let mut counts = vec![0usize; n_classes.max(1)];
     for &l in labels {
         counts[l] += 1;
@@ -331,9 +344,10 @@ pub fn tsne_view(
         ),
         _ => format!("{how}."),
     };
-    plot.caption = caption.clone();
     Ok(TsneView {
-        plot,
+        title: format!("{title} ({what})"),
+        axes: [format!("{what} 1"), format!("{what} 2")],
+        classes,
         caption,
         method,
         knn_map,

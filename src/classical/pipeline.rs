@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::models::{FittedModel, ModelSpec, canonical_kind, from_params};
 use super::pca::{Pca, PcaComponents};
@@ -19,7 +19,10 @@ use crate::error::{Error, IoContext, Result};
 use crate::features::extract::{FeatureMatrix, FeatureOptions, extract_video};
 use crate::features::layout::{Family, Layout};
 use crate::metrics::evaluate;
-use crate::results::{Artifact, Efficiency, ModelKind, ModelResult, Protocol};
+use crate::results::{
+    Artifact, ClassicalDetails, ComponentImportance, Efficiency, GridRow, ModelDetails, ModelKind,
+    ModelResult, Protocol,
+};
 
 /// How features are prepared before the classifier.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -430,29 +433,51 @@ pub fn train_and_evaluate(data: &Prepared, t: &Training<'_>) -> Result<Classical
     };
     efficiency.set_model_size(model_bytes);
 
-    let importances = model.feature_importances().map(|imp| {
-        let mut idx: Vec<usize> = (0..imp.len()).collect();
-        idx.sort_by(|&a, &b| imp[b].total_cmp(&imp[a]).then(a.cmp(&b)));
-        idx.iter()
-            .take(20)
-            .map(|&i| json!({"component": i, "importance": imp[i]}))
-            .collect::<Vec<_>>()
-    });
-    let details = json!({
-        "grid_search": search.rows,
-        "best_index": search.best_index,
-        "best_params": best_params,
-        "cv_folds": 3,
-        "search_seconds": search.total_seconds,
-        "pca_components": data.prep.pca.n_components(),
-        "preprocess_fit_seconds": data.fit_seconds,
-        "dim_in": data.dim_in,
-        "pca_importances_top20": importances,
-        "feature_seconds_per_video": feat_s,
-        "preprocess_seconds_per_video": prep_s,
-        "pipeline_bytes": pipeline_bytes,
-        "warnings": search.warnings,
-    });
+    let importances = model
+        .feature_importances()
+        .map(|imp| {
+            let mut idx: Vec<usize> = (0..imp.len()).collect();
+            idx.sort_by(|&a, &b| imp[b].total_cmp(&imp[a]).then(a.cmp(&b)));
+            idx.iter()
+                .take(20)
+                .map(|&i| ComponentImportance {
+                    component: i,
+                    importance: imp[i],
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let finite = |x: f64| x.is_finite().then_some(x);
+    let details = ModelDetails {
+        classical: ClassicalDetails {
+            grid_search: search
+                .rows
+                .iter()
+                .map(|r| GridRow {
+                    params: r.params.as_object().cloned().unwrap_or_default(),
+                    fold_scores: r.fold_scores.iter().map(|&x| finite(x)).collect(),
+                    mean: finite(r.mean),
+                    std: finite(r.std),
+                    rank: Some(r.rank as i64),
+                    fit_seconds: Some(r.fit_seconds),
+                    error: r.error.clone(),
+                })
+                .collect(),
+            best_index: Some(search.best_index),
+            best_params: best_params.as_object().cloned(),
+            cv_folds: Some(3),
+            search_seconds: Some(search.total_seconds),
+            pca_components: Some(data.prep.pca.n_components()),
+            preprocess_fit_seconds: Some(data.fit_seconds),
+            dim_in: Some(data.dim_in),
+            pca_importances_top20: importances,
+            feature_seconds_per_video: Some(feat_s),
+            preprocess_seconds_per_video: Some(prep_s),
+            pipeline_bytes: Some(pipeline_bytes),
+            warnings: search.warnings.clone(),
+        },
+        ..ModelDetails::default()
+    };
     let mut notes = Vec::new();
     let agree = scores
         .iter()

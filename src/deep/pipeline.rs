@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use xxhash_rust::xxh3::Xxh3;
 
 use super::data::{ClipCache, ClipSet, ClipSpec, Norm, load_clips};
@@ -23,7 +22,10 @@ use crate::config::Config;
 use crate::dataset::{Dataset, Sample};
 use crate::features::extract::SkippedVideo;
 use crate::metrics::evaluate;
-use crate::results::{Artifact, Efficiency, ModelKind, ModelResult, Protocol, peak_rss_mb};
+use crate::results::{
+    Artifact, DeepDetails, Efficiency, Embeddings, EpochRow, FrameWeights, ModelDetails, ModelKind,
+    ModelResult, Protocol, peak_rss_mb,
+};
 use crate::{Error, Result};
 
 /// Everything that decides how one deep model is trained and evaluated.
@@ -442,36 +444,63 @@ pub fn train_and_evaluate_with(
                 .into(),
         );
     }
-    let skipped: Vec<_> = data
+    let skipped = data
         .skipped()
         .into_iter()
-        .map(|s| json!({"path": s.path.display().to_string(), "reason": s.reason}))
+        .map(|s| crate::results::SkippedVideo {
+            path: s.path.display().to_string(),
+            reason: s.reason.clone(),
+        })
         .collect();
-    let attention: Vec<_> = preds
+    let attention = preds
         .attention
         .iter()
         .zip(&data.test.paths)
-        .map(|(w, p)| json!({"path": p, "weights": w}))
+        .map(|(w, p)| FrameWeights {
+            path: p.clone(),
+            weights: w.clone(),
+        })
         .collect();
     let param_mb = params as f64 * 4.0 / (1024.0 * 1024.0);
-    let details = json!({
-        "training_curves": report.history,
-        "best_epoch": report.best_epoch,
-        "best_val_acc": report.best_val_acc,
-        "stopped_early": report.stopped_early,
-        "resumed": resumed,
-        "trained_from_scratch": load_log.from_scratch(),
-        "weights_source": load_log.source,
-        "parameters_loaded": load_log.loaded.len(),
-        "parameters_initialised": load_log.initialised.len(),
-        "param_mb_fp32": param_mb,
-        "device": describe(&device),
-        "settings": settings,
-        "embeddings": {"pooled": preds.embeddings, "logits": preds.logits},
-        "attention": attention,
-        "skipped": skipped,
-        "decode_preprocess_s_per_video": data.test.clips.iter().map(|c| c.seconds).sum::<f64>() / n_test,
-    });
+    let details = ModelDetails {
+        deep: DeepDetails {
+            training_curves: report
+                .history
+                .iter()
+                .map(|e| EpochRow {
+                    epoch: Some(e.epoch as f64),
+                    lr: Some(e.lr),
+                    train_loss: Some(e.train_loss),
+                    train_acc: Some(e.train_acc),
+                    val_loss: Some(e.val_loss),
+                    val_acc: Some(e.val_acc),
+                    train_seconds: Some(e.train_seconds),
+                    val_seconds: Some(e.val_seconds),
+                })
+                .collect(),
+            best_epoch: Some(report.best_epoch),
+            best_val_acc: Some(report.best_val_acc),
+            stopped_early: Some(report.stopped_early),
+            resumed: Some(resumed),
+            trained_from_scratch: Some(load_log.from_scratch()),
+            weights_source: load_log.source.clone(),
+            parameters_loaded: Some(load_log.loaded.len()),
+            parameters_initialised: Some(load_log.initialised.len()),
+            param_mb_fp32: Some(param_mb),
+            device: Some(describe(&device)),
+            settings: serde_json::to_value(settings).ok(),
+            embeddings: Some(Embeddings {
+                pooled: preds.embeddings.clone(),
+                logits: preds.logits.clone(),
+            }),
+            attention,
+            skipped: Some(skipped),
+            decode_preprocess_s_per_video: Some(
+                data.test.clips.iter().map(|c| c.seconds).sum::<f64>() / n_test,
+            ),
+        },
+        ..ModelDetails::default()
+    };
     let result = ModelResult {
         name: name.clone(),
         kind: ModelKind::Deep,

@@ -2,11 +2,10 @@
 //! table (the notebook's In[16]), efficiency charts (In[17]), confusion matrices, one-vs-rest ROC
 //! curves, training curves and the evaluation protocols.
 
-use serde::Deserialize;
-
-use super::model::{Cell, Chart, ChartKind, Column, Plot, PlotKind, Series, Table};
-use crate::metrics::{RocCurve, roc_curve};
-use crate::results::{ModelKind, ModelResult};
+use super::chart::{Chart, ChartKind, Plot, PlotKind, Series};
+use super::result_tables::{ColumnSet, memory_of, metrics_columns, metrics_table};
+use super::table::{Column, Table};
+use crate::results::{EpochRow, ModelResult, sort_by_accuracy};
 
 /// Export name of the comparison table (`comparison.csv`, `comparison.json` beside the page).
 pub const COMPARISON_EXPORT: &str = "comparison";
@@ -14,49 +13,9 @@ pub const COMPARISON_EXPORT: &str = "comparison";
 /// Values spanning more than this ratio get a log axis.
 pub const LOG_SPAN: f64 = 100.0;
 
-/// Columns of the comparison table, in order. The first is the model name; numbers are stored at
-/// full precision in the units the header names.
+/// Columns of the comparison table, in order: the [`ColumnSet::Full`] metrics columns.
 pub fn comparison_columns() -> Vec<Column> {
-    // Times span microseconds to hours: about four significant digits rather than fixed decimals.
-    let general = |c: Column| Column { digits: None, ..c };
-    vec![
-        Column::text("model"),
-        Column::text("kind"),
-        Column::higher("accuracy", 3),
-        Column::higher("precision", 3),
-        Column::higher("recall", 3),
-        Column::higher("F1", 3),
-        Column::higher("macro AUC", 3),
-        general(Column::lower("train (s)", 3)),
-        general(Column::lower("classifier (ms / video)", 3)),
-        Column::lower("end to end (s / video)", 3),
-        Column::lower("size (MB)", 3),
-        Column::lower("GPU peak (MB)", 1),
-        Column::lower("peak RSS (MB)", 1),
-        Column::num("params", 0),
-        Column::num("trainable", 0),
-        Column::text("params are"),
-        Column::text("split"),
-        Column::num("videos", 0),
-        Column::text("frames / clips per video"),
-    ]
-}
-
-fn opt(x: Option<f64>) -> Cell {
-    x.map_or(Cell::Missing, Cell::num)
-}
-
-fn count(x: Option<u64>) -> Cell {
-    x.map_or(Cell::Missing, |p| {
-        i64::try_from(p).map_or(Cell::Num(p as f64), Cell::Int)
-    })
-}
-
-/// Models sorted by descending accuracy (ties keep the given order), as the notebook sorts.
-pub fn sorted_by_accuracy<'a>(models: &[&'a ModelResult]) -> Vec<&'a ModelResult> {
-    let mut v = models.to_vec();
-    v.sort_by(|a, b| b.metrics.accuracy.total_cmp(&a.metrics.accuracy));
-    v
+    metrics_columns(ColumnSet::Full)
 }
 
 /// The unified comparison table: every model with quality, time, size, memory and parameters,
@@ -71,49 +30,11 @@ pub fn sorted_by_accuracy<'a>(models: &[&'a ModelResult]) -> Vec<&'a ModelResult
 /// assert!(t.rows.is_empty());
 /// ```
 pub fn comparison_table(models: &[&ModelResult]) -> Table {
-    let mut t = Table::new(
+    metrics_table(
         "Unified comparison (sorted by accuracy; click a header to sort)",
-        comparison_columns(),
-    );
-    for m in sorted_by_accuracy(models) {
-        let e = &m.efficiency;
-        let kind = e.memory_kind.as_deref().unwrap_or("");
-        let (gpu, rss) = if kind.eq_ignore_ascii_case("GPU peak") {
-            (e.memory_mb, None)
-        } else if kind.eq_ignore_ascii_case("peak RSS") {
-            (None, e.memory_mb)
-        } else {
-            (None, None)
-        };
-        t.rows.push(vec![
-            Cell::Text(m.name.clone()),
-            Cell::Text(
-                match m.kind {
-                    ModelKind::Classical => "classical",
-                    ModelKind::Deep => "deep",
-                }
-                .into(),
-            ),
-            Cell::num(m.metrics.accuracy),
-            Cell::num(m.metrics.precision),
-            Cell::num(m.metrics.recall),
-            Cell::num(m.metrics.f1),
-            opt(m.metrics.macro_auc),
-            Cell::num(e.train_time_s),
-            Cell::num(e.infer_time_s_per_video * 1e3),
-            opt(e.infer_time_s_per_video_e2e),
-            opt(e.model_size_mb),
-            opt(gpu),
-            opt(rss),
-            count(e.params),
-            count(e.params_trainable),
-            e.params_meaning.clone().map_or(Cell::Missing, Cell::Text),
-            Cell::Text(m.protocol.split.clone()),
-            Cell::from(m.protocol.n_videos),
-            Cell::Text(m.protocol.frames_per_video.clone()),
-        ]);
-    }
-    t
+        &sort_by_accuracy(models),
+        ColumnSet::Full,
+    )
 }
 
 /// Markdown stating every model's evaluation protocol (split, test videos, frames or clips per
@@ -132,7 +53,7 @@ pub fn protocol_markdown(models: &[&ModelResult]) -> String {
     );
     // Models evaluated the same way share one line.
     let mut groups: Vec<(String, Vec<&str>)> = Vec::new();
-    for m in sorted_by_accuracy(models) {
+    for m in sort_by_accuracy(models) {
         let p = &m.protocol;
         let dash = |t: &str| {
             if t.is_empty() {
@@ -159,7 +80,7 @@ pub fn protocol_markdown(models: &[&ModelResult]) -> String {
     }
     s.push_str("\nClass scores behind the AUC and ROC curves:\n\n");
     let mut kinds: Vec<(&str, Vec<&str>)> = Vec::new();
-    for m in sorted_by_accuracy(models) {
+    for m in sort_by_accuracy(models) {
         match kinds.iter_mut().find(|(k, _)| *k == m.score_kind) {
             Some((_, names)) => names.push(&m.name),
             None => kinds.push((&m.score_kind, vec![&m.name])),
@@ -202,19 +123,10 @@ fn bar(title: &str, y_label: &str, names: &[String], series: Vec<(&str, Vec<f64>
 /// and training time. A chart whose values span more than two orders of magnitude uses a log axis.
 /// Charts with no value at all are left out.
 pub fn efficiency_charts(models: &[&ModelResult]) -> Vec<Chart> {
-    let sorted = sorted_by_accuracy(models);
+    let sorted = sort_by_accuracy(models);
     let names: Vec<String> = sorted.iter().map(|m| m.name.clone()).collect();
     let get = |f: &dyn Fn(&ModelResult) -> Option<f64>| -> Vec<f64> {
         sorted.iter().map(|m| f(m).unwrap_or(f64::NAN)).collect()
-    };
-    let mem = |kind: &'static str| {
-        move |m: &ModelResult| {
-            m.efficiency
-                .memory_kind
-                .as_deref()
-                .filter(|k| k.eq_ignore_ascii_case(kind))
-                .and(m.efficiency.memory_mb)
-        }
     };
     let charts = vec![
         bar(
@@ -243,8 +155,8 @@ pub fn efficiency_charts(models: &[&ModelResult]) -> Vec<Chart> {
             "MB",
             &names,
             vec![
-                ("GPU peak", get(&mem("GPU peak"))),
-                ("peak RSS", get(&mem("peak RSS"))),
+                ("GPU peak", get(&|m| memory_of(m, "GPU peak"))),
+                ("peak RSS", get(&|m| memory_of(m, "peak RSS"))),
             ],
         ),
         bar(
@@ -268,37 +180,45 @@ pub fn efficiency_charts(models: &[&ModelResult]) -> Vec<Chart> {
         .collect()
 }
 
-fn class_name(names: &[String], i: usize) -> String {
+/// The name of class `i`, or `C<i>` when `names` has none for it.
+pub fn class_name(names: &[String], i: usize) -> String {
     names.get(i).cloned().unwrap_or_else(|| format!("C{i}"))
 }
 
 /// The model's confusion matrix on its test split as a heatmap (rows true, columns predicted).
 pub fn confusion_chart(m: &ModelResult, class_names: &[String]) -> Chart {
     let n = m.metrics.confusion.len();
+    confusion_heatmap(
+        format!("{} — confusion matrix ({})", m.name, m.protocol.split),
+        (0..n).map(|i| class_name(class_names, i)).collect(),
+        &m.metrics.confusion,
+    )
+}
+
+/// Counts `counts[true][predicted]` as a heatmap chart, one row (series) per true class.
+pub fn confusion_heatmap(title: String, class_names: Vec<String>, counts: &[Vec<usize>]) -> Chart {
+    let series = counts
+        .iter()
+        .zip(&class_names)
+        .map(|(row, name)| Series {
+            name: name.clone(),
+            values: row.iter().map(|&c| c as f64).collect(),
+        })
+        .collect();
     Chart {
         kind: ChartKind::Heatmap,
-        title: format!("{} — confusion matrix ({})", m.name, m.protocol.split),
+        title,
         x_label: "predicted".into(),
         y_label: "true".into(),
-        categories: (0..n).map(|i| class_name(class_names, i)).collect(),
-        series: m
-            .metrics
-            .confusion
-            .iter()
-            .enumerate()
-            .map(|(i, row)| Series {
-                name: class_name(class_names, i),
-                values: row.iter().map(|&c| c as f64).collect(),
-            })
-            .collect(),
+        categories: class_names,
+        series,
         log_y: false,
     }
 }
 
 /// One-vs-rest ROC curves of a model, one line per class with its AUC in the legend, and the
-/// chance diagonal. Curves come from the model's metrics, or are computed from its `scores` and
-/// `y_true` when the metrics carry none; a class without both positives and negatives has no
-/// curve.
+/// chance diagonal, from [`ModelResult::roc_curves`] (computed with the other metrics); a class
+/// without both positives and negatives has no curve.
 pub fn roc_plot(m: &ModelResult, class_names: &[String]) -> Plot {
     let mut p = Plot::new(
         PlotKind::Line,
@@ -309,48 +229,12 @@ pub fn roc_plot(m: &ModelResult, class_names: &[String]) -> Plot {
     p.diagonal = true;
     p.x_range = Some([-0.02, 1.02]);
     p.y_range = Some([-0.02, 1.02]);
-    let n_classes = m
-        .scores
-        .first()
-        .map_or(0, Vec::len)
-        .max(m.metrics.confusion.len());
-    let curves: Vec<RocCurve> = if m.metrics.roc.is_empty() {
-        (0..n_classes)
-            .filter_map(|c| {
-                let y: Vec<bool> = m.y_true.iter().map(|&t| t == c).collect();
-                let s: Vec<f64> = m
-                    .scores
-                    .iter()
-                    .map(|r| r.get(c).copied().unwrap_or(f64::NAN))
-                    .collect();
-                let (fpr, tpr, _) = roc_curve(&y, &s).ok()?;
-                let auc = crate::metrics::auc_trapezoid(&fpr, &tpr).ok();
-                Some(RocCurve {
-                    class: c,
-                    fpr,
-                    tpr,
-                    auc,
-                })
-            })
-            .collect()
-    } else {
-        m.metrics.roc.clone()
-    };
-    for RocCurve {
-        class,
-        fpr,
-        tpr,
-        auc,
-    } in curves
-    {
-        if fpr.is_empty() {
-            continue;
-        }
-        let name = match auc {
-            Some(a) => format!("{} (AUC {a:.3})", class_name(class_names, class)),
-            None => class_name(class_names, class),
+    for c in m.roc_curves().iter().filter(|c| !c.fpr.is_empty()) {
+        let name = match c.auc {
+            Some(a) => format!("{} (AUC {a:.3})", class_name(class_names, c.class)),
+            None => class_name(class_names, c.class),
         };
-        p.add(name, fpr, tpr);
+        p.add(name, c.fpr.clone(), c.tpr.clone());
     }
     p.caption = match m.metrics.macro_auc {
         Some(a) => format!(
@@ -363,66 +247,6 @@ pub fn roc_plot(m: &ModelResult, class_names: &[String]) -> Plot {
         ),
     };
     p
-}
-
-/// One epoch of training, as deep models record it in `details.training_curves`.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-pub struct EpochRow {
-    /// 1-based epoch; the row's position when absent.
-    #[serde(default)]
-    pub epoch: Option<f64>,
-    /// Mean training loss.
-    #[serde(default)]
-    pub train_loss: Option<f64>,
-    /// Validation loss.
-    #[serde(default)]
-    pub val_loss: Option<f64>,
-    /// Training accuracy.
-    #[serde(default)]
-    pub train_acc: Option<f64>,
-    /// Validation accuracy.
-    #[serde(default)]
-    pub val_acc: Option<f64>,
-}
-
-/// Read training curves from a model's `details.training_curves`: either an array of per-epoch
-/// objects `{epoch, train_loss, val_loss, train_acc, val_acc}` or an object of arrays
-/// `{train_loss: [...], val_loss: [...], ...}`. `None` when there are none.
-pub fn training_curves(m: &ModelResult) -> Option<Vec<EpochRow>> {
-    let v = m.details.get("training_curves")?;
-    if let Ok(rows) = serde_json::from_value::<Vec<EpochRow>>(v.clone()) {
-        return (!rows.is_empty()).then_some(rows);
-    }
-    let obj = v.as_object()?;
-    let col = |k: &str| -> Vec<Option<f64>> {
-        obj.get(k)
-            .and_then(|a| a.as_array())
-            .map(|a| a.iter().map(|x| x.as_f64()).collect())
-            .unwrap_or_default()
-    };
-    let cols = [
-        col("epoch"),
-        col("train_loss"),
-        col("val_loss"),
-        col("train_acc"),
-        col("val_acc"),
-    ];
-    let n = cols.iter().map(Vec::len).max().unwrap_or(0);
-    if n == 0 {
-        return None;
-    }
-    let at = |c: &Vec<Option<f64>>, i: usize| c.get(i).copied().flatten();
-    Some(
-        (0..n)
-            .map(|i| EpochRow {
-                epoch: at(&cols[0], i),
-                train_loss: at(&cols[1], i),
-                val_loss: at(&cols[2], i),
-                train_acc: at(&cols[3], i),
-                val_acc: at(&cols[4], i),
-            })
-            .collect(),
-    )
 }
 
 /// Loss and accuracy per epoch as two line plots (training and validation in each).

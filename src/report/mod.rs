@@ -24,24 +24,37 @@
 //! assert!(html.contains(r#"<td class="best" data-sort="0.834">0.834</td>"#));
 //! ```
 //!
-//! - [`compare`]: the comparison table, efficiency charts, confusion matrices, ROC and training
+//! - [`document`] — [`Report`], its sections and blocks, JSON save/load and validation.
+//! - [`table`], [`chart`], [`image`] — the block types (tables with best-value logic, charts and
+//!   plots kept as data, embedded images).
+//! - [`result_tables`] — the one metrics-table builder (full and compact column sets), grid-search
+//!   and per-class tables of model results.
+//! - [`compare`] — the comparison table, efficiency charts, confusion matrices, ROC and training
 //!   curves of any model results.
-//! - [`model`]: the document types, JSON save/load, best-value logic.
-//! - [`meta`]: [`RunMeta`], the provenance shown in the page header.
-//! - [`charts`]: bar, line and heatmap charts, and numeric plots (scatter, lines with bands), as SVG.
-//! - [`render`]: Markdown, templates (from a folder or embedded) and the HTML page.
+//! - [`analysis`] — tables, charts and plots drawn from the rows `crate::analysis` returns.
+//! - [`meta`] — [`RunMeta`], the provenance shown in the page header.
+//! - [`svg`] — charts and plots drawn as SVG.
+//! - [`render`] — Markdown, templates (from a folder or embedded) and the HTML page.
 
-pub mod charts;
+pub mod analysis;
+pub mod chart;
 pub mod compare;
+pub mod document;
+pub mod image;
 pub mod meta;
-pub mod model;
 pub mod render;
+pub mod result_tables;
+pub mod svg;
+pub mod table;
 
-pub use charts::{render_plot_svg, render_svg};
-pub use meta::{DatasetMeta, ProductCounts, RunMeta};
-pub use model::{
-    Better, Block, Cell, Chart, ChartKind, Column, ImageItem, PLOT_FENCE, Plot, PlotKind, Report,
-    SCHEMA_VERSION, Section, Series, Table, TableExport, XySeries, image_item,
-    is_valid_export_name, is_valid_section_id,
+pub use chart::{Chart, ChartKind, PLOT_FENCE, Plot, PlotKind, Series, XySeries};
+pub use document::{
+    Block, Report, SCHEMA_VERSION, Section, TableExport, is_valid_export_name, is_valid_section_id,
 };
-pub use render::{EMBEDDED_TEMPLATES, MAIN_TEMPLATE, format_duration, markdown_to_html};
+pub use image::{ImageItem, image_item};
+pub use meta::{DatasetMeta, ProductCounts, RunMeta};
+pub use render::{
+    EMBEDDED_TEMPLATES, MAIN_TEMPLATE, escape_html, format_duration, markdown_to_html, table_html,
+};
+pub use svg::{render_plot_svg, render_svg};
+pub use table::{Better, Cell, Column, Table};

@@ -11,11 +11,11 @@ use minijinja::{Environment, ErrorKind, UndefinedBehavior};
 use pulldown_cmark::{CodeBlockKind, CowStr, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 use serde::Serialize;
 
-use super::charts::{render_plot_svg, render_svg, series_color_hex};
-use super::model::{
-    Better, Block, Cell, ChartKind, ImageItem, PLOT_FENCE, Plot, Report, Table, format_general,
-    write_atomic,
-};
+use super::chart::{ChartKind, PLOT_FENCE, Plot};
+use super::document::{Block, Report, write_atomic};
+use super::image::ImageItem;
+use super::svg::{render_plot_svg, render_svg, series_color_hex};
+use super::table::{Better, Cell, Table, format_general};
 use crate::error::{Error, IoContext, Result};
 
 /// The page template every render starts from.
@@ -34,6 +34,10 @@ pub const EMBEDDED_TEMPLATES: &[(&str, &str)] = &[
     (
         "partials/meta.html.j2",
         include_str!("../../templates/partials/meta.html.j2"),
+    ),
+    (
+        "partials/block.html.j2",
+        include_str!("../../templates/partials/block.html.j2"),
     ),
     (
         "partials/table.html.j2",
@@ -189,14 +193,14 @@ pub fn markdown_to_html(md: &str) -> String {
     let options = Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH;
     let mut stack: Vec<Wrap> = Vec::new();
     let mut events = Vec::new();
-    // The JSON body of a plot fence being read (see `Plot::to_markdown`).
+    // The JSON body of a plot fence being read (how plots were kept before they were blocks).
     let mut plot_body: Option<String> = None;
     for event in Parser::new_ext(md, options) {
         if let Some(body) = plot_body.as_mut() {
             match event {
                 Event::Text(t) => body.push_str(&t),
                 Event::End(TagEnd::CodeBlock) => {
-                    let html = plot_html(plot_body.take().unwrap_or_default().trim());
+                    let html = fenced_plot_html(plot_body.take().unwrap_or_default().trim());
                     events.push(Event::Html(CowStr::from(html)));
                 }
                 _ => {}
@@ -226,45 +230,33 @@ pub fn markdown_to_html(md: &str) -> String {
             Event::End(TagEnd::Heading(level)) => {
                 events.push(Event::End(TagEnd::Heading(demote(level))))
             }
-            Event::Start(Tag::Link {
-                link_type,
-                dest_url,
-                title,
-                id,
-            }) => match link_action(&dest_url) {
-                LinkAction::Keep => {
-                    stack.push(Wrap::Keep);
-                    events.push(Event::Start(Tag::Link {
-                        link_type,
-                        dest_url,
-                        title,
-                        id,
-                    }));
-                }
-                LinkAction::External => stack.push(Wrap::Unwrap(format!(" ⟨{dest_url}⟩"))),
-                LinkAction::Drop => stack.push(Wrap::Unwrap(String::new())),
-            },
-            Event::Start(Tag::Image {
-                link_type,
-                dest_url,
-                title,
-                id,
-            }) => {
-                if is_embedded_image(&dest_url) {
-                    stack.push(Wrap::Keep);
-                    events.push(Event::Start(Tag::Image {
-                        link_type,
-                        dest_url,
-                        title,
-                        id,
-                    }));
-                } else {
+            Event::Start(tag @ (Tag::Link { .. } | Tag::Image { .. })) => {
+                let (Tag::Link { dest_url, .. } | Tag::Image { dest_url, .. }) = &tag else {
+                    continue;
+                };
+                let url = dest_url.to_string();
+                let image = matches!(tag, Tag::Image { .. });
+                if image && !is_embedded_image(&url) {
+                    // Only embedded images show; any other becomes its alt text.
                     events.push(Event::Text(CowStr::from("[image: ")));
-                    let shown = match link_action(&dest_url) {
-                        LinkAction::External => format!("] ⟨{dest_url}⟩"),
+                    let shown = match link_action(&url) {
+                        LinkAction::External => format!("] ⟨{url}⟩"),
                         _ => "]".to_string(),
                     };
                     stack.push(Wrap::Unwrap(shown));
+                    continue;
+                }
+                match if image {
+                    LinkAction::Keep
+                } else {
+                    link_action(&url)
+                } {
+                    LinkAction::Keep => {
+                        stack.push(Wrap::Keep);
+                        events.push(Event::Start(tag));
+                    }
+                    LinkAction::External => stack.push(Wrap::Unwrap(format!(" ⟨{url}⟩"))),
+                    LinkAction::Drop => stack.push(Wrap::Unwrap(String::new())),
                 }
             }
             Event::End(end @ (TagEnd::Link | TagEnd::Image)) => match stack.pop() {
@@ -283,41 +275,64 @@ pub fn markdown_to_html(md: &str) -> String {
     html
 }
 
-/// Escape text for HTML element content and attribute values.
-fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#x27;"),
-            c => out.push(c),
-        }
-    }
-    out
+/// Escape text for HTML element content and attribute values, exactly as the templates'
+/// auto-escaping does (`&`, `<`, `>`, `"`, `'` and `/`), so hand-built and template HTML agree.
+///
+/// ```
+/// assert_eq!(vidcompare::report::escape_html("<a href='x'>&"), "&lt;a href=&#x27;x&#x27;&gt;&amp;");
+/// ```
+pub fn escape_html(s: &str) -> String {
+    minijinja::HtmlEscape(s).to_string()
 }
 
-/// A plot fence's JSON as a figure: the SVG, the caption, and a sortable table of its points.
-/// A body that is not a valid plot is shown as an error note with the text, never as raw HTML.
-fn plot_html(json: &str) -> String {
-    let plot = serde_json::from_str::<Plot>(json)
-        .map_err(|e| e.to_string())
-        .and_then(|p| p.validate().map(|_| p).map_err(|e| e.to_string()))
-        .and_then(|p| {
-            render_plot_svg(&p)
-                .map(|svg| (p, svg))
-                .map_err(|e| e.to_string())
-        });
-    let (plot, svg) = match plot {
-        Ok(x) => x,
-        Err(e) => {
-            return format!(
-                "<p class=\"plot-error\">This plot could not be drawn: {}</p>\n",
-                escape_html(&e)
-            );
-        }
+/// One block as HTML from the page's own partials (`partials/block.html.j2`), outside any page:
+/// what the evcxr display shows. Tables are styled inline, since no page stylesheet is there.
+pub fn block_html(block: &Block) -> Result<String> {
+    let env = environment(None);
+    let view = block_view(block, None)?;
+    let html = env
+        .get_template("partials/block.html.j2")
+        .and_then(|t| t.render(minijinja::context! { block => minijinja::Value::from(minijinja::value::Serde(&view)), inline => true }))
+        .map_err(|e| template_error(e, ""))?;
+    Ok(html.trim().to_string())
+}
+
+/// A table as a bare, inline-styled HTML `<table>` from `partials/table.html.j2` (see
+/// [`block_html`]).
+pub fn table_html(t: &Table) -> String {
+    let view = BlockView::Table(table_view(t, None));
+    environment(None)
+        .get_template("partials/table.html.j2")
+        .and_then(|tpl| tpl.render(minijinja::context! { block => minijinja::Value::from(minijinja::value::Serde(&view)), inline => true }))
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|e| format!("<p>{}</p>", escape_html(&e.to_string())))
+}
+
+/// A plot fence's JSON (Markdown written before plots were blocks) as a figure; see [`plot_html`].
+fn fenced_plot_html(json: &str) -> String {
+    match serde_json::from_str::<Plot>(json) {
+        Ok(p) => plot_html(&p),
+        Err(e) => plot_error(&e.to_string()),
+    }
+}
+
+fn plot_error(e: &str) -> String {
+    format!(
+        "<p class=\"plot-error\">This plot could not be drawn: {}</p>\n",
+        escape_html(e)
+    )
+}
+
+/// A plot as a figure: the SVG, the caption, and a sortable table of its points. A plot that
+/// cannot be drawn is shown as an error note, never as raw HTML.
+fn plot_html(plot: &Plot) -> String {
+    let drawn = plot
+        .validate()
+        .and_then(|_| render_plot_svg(plot))
+        .map_err(|e| e.to_string());
+    let svg = match drawn {
+        Ok(svg) => svg,
+        Err(e) => return plot_error(&e),
     };
     let class = if plot.is_compact() {
         "chart plot compact"
@@ -444,6 +459,9 @@ enum BlockView<'a> {
         html: String,
     },
     Table(TableView<'a>),
+    Plot {
+        html: String,
+    },
     Chart {
         title: &'a str,
         x_label: &'a str,
@@ -581,6 +599,7 @@ fn block_view<'a>(block: &'a Block, export: Option<&'a str>) -> Result<BlockView
                 })
                 .collect(),
         },
+        Block::Plot(p) => BlockView::Plot { html: plot_html(p) },
         Block::Images { caption, items } => BlockView::Images {
             caption,
             items: items.iter().map(image_view).collect::<Result<Vec<_>>>()?,

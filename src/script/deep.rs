@@ -22,7 +22,7 @@ use crate::config::Config;
 use crate::dataset::Dataset;
 use crate::deep::models::DeepKind;
 use crate::deep::pipeline::{DeepData, DeepSettings, TrunkUse, load_data, train_and_evaluate_with};
-use crate::report::model::image_item;
+use crate::report::image_item;
 
 type Res<T> = Result<T, Box<EvalAltResult>>;
 
@@ -154,29 +154,30 @@ fn do_settings(st: &Shared, kind: &str, o: &Map) -> Res<Dynamic> {
 
 /// Thumbnails of the sampled frames of the first `n` test videos with their attention weights.
 fn do_attention(st: &Shared, ds: &ScriptDataset, r: &ScriptResult, n: i64) -> Res<()> {
-    let att = r.details["attention"]
-        .as_array()
-        .filter(|a| !a.is_empty())
-        .ok_or_else(|| {
-            rt(format!(
-                "{} has no attention weights (only attention pooling does)",
-                r.name
-            ))
-        })?;
-    let settings: DeepSettings = serde_json::from_value(r.details["settings"].clone())
-        .map_err(|e| rt(format!("{}: no settings in its details ({e})", r.name)))?;
+    let att = &r.details.deep.attention;
+    if att.is_empty() {
+        return Err(rt(format!(
+            "{} has no attention weights (only attention pooling does)",
+            r.name
+        )));
+    }
+    let settings: DeepSettings = r
+        .details
+        .deep
+        .settings
+        .clone()
+        .ok_or_else(|| "no settings in its details".to_string())
+        .and_then(|v| serde_json::from_value(v).map_err(|e| e.to_string()))
+        .map_err(|e| rt(format!("{}: {e}", r.name)))?;
     let progress = lock(st).progress;
     let data = data_for(st, ds, &settings, progress)?;
     let mut blocks = Vec::new();
     for entry in att.iter().take(n.max(0) as usize) {
-        let path = entry["path"].as_str().unwrap_or_default();
+        let path = entry.path.as_str();
         let Some(i) = data.test.paths.iter().position(|p| p == path) else {
             continue;
         };
-        let weights: Vec<f64> = entry["weights"]
-            .as_array()
-            .map(|w| w.iter().filter_map(|x| x.as_f64()).collect())
-            .unwrap_or_default();
+        let weights: Vec<f64> = entry.weights.iter().map(|&w| f64::from(w)).collect();
         let label = data.test.labels[i];
         let pred = r
             .test_paths

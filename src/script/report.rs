@@ -8,18 +8,24 @@ use rhai::{
 
 use super::classical::ScriptResult;
 use super::{Shared, at, lock, rt};
+use crate::analysis::importance::PermutationImportance;
 use crate::analysis::insights::{insights, to_markdown};
-use crate::analysis::learning::{LearningRow, learning_curve_plots, summarize};
+use crate::analysis::learning::LearningRow;
 use crate::analysis::tsne::{MapMethod, TsneOptions, tsne_view};
+use crate::report::analysis::{
+    component_chart, importance_chart, importance_table, learning_curve_plots, learning_table,
+    tsne_plot,
+};
 use crate::report::compare::{
-    COMPARISON_EXPORT, comparison_table, efficiency_charts, protocol_markdown, roc_plot,
-    training_curve_plots, training_curves,
+    COMPARISON_EXPORT, comparison_table, confusion_chart, efficiency_charts, protocol_markdown,
+    roc_plot, training_curve_plots,
 };
+use crate::report::result_tables::{ColumnSet, grid_search_table, metrics_table};
 use crate::report::{
-    Better, Cell, Chart, ChartKind, Column, Plot, PlotKind, Series, Table, XySeries, image_item,
+    Better, Block, Cell, Chart, ChartKind, Column, Plot, PlotKind, Series, Table, XySeries,
+    image_item,
 };
-use crate::results::ModelResult;
-use crate::results::ResultsTable;
+use crate::results::{ModelResult, ResultsTable};
 use crate::video::Frame;
 
 type Res<T> = Result<T, Box<EvalAltResult>>;
@@ -49,14 +55,13 @@ pub(super) const FUNCTIONS: &[&str] = &[
 ];
 
 /// Run `f` on the current section, or explain how to open one.
-fn with_section(state: &Shared, f: impl FnOnce(&mut crate::report::Section)) -> Res<()> {
+fn with_section<T>(state: &Shared, f: impl FnOnce(&mut crate::report::Section) -> T) -> Res<T> {
     let mut st = lock(state);
     let id = st.current_section.clone().ok_or_else(|| {
         rt("no report section is open: call report::section(id, title) before adding content")
     })?;
     let section = st.report.section(&id, "").map_err(rt)?;
-    f(section);
-    Ok(())
+    Ok(f(section))
 }
 
 pub(super) fn module(state: Shared) -> Module {
@@ -79,12 +84,7 @@ pub(super) fn module(state: Shared) -> Module {
     FuncRegistration::new("markdown").set_into_module(
         &mut m,
         move |ctx: NativeCallContext, md: ImmutableString| {
-            at(
-                &ctx,
-                with_section(&st, |s| {
-                    s.markdown(&md);
-                }),
-            )
+            at(&ctx, add_block(&st, markdown(md.to_string())))
         },
     );
 
@@ -92,11 +92,8 @@ pub(super) fn module(state: Shared) -> Module {
     FuncRegistration::new("table").set_into_module(
         &mut m,
         move |ctx: NativeCallContext, caption: ImmutableString, columns: Array, rows: Array| {
-            let r = table_from(&caption, columns, rows).and_then(|t| {
-                with_section(&st, |s| {
-                    s.table(t);
-                })
-            });
+            let r =
+                table_from(&caption, columns, rows).and_then(|t| add_block(&st, Block::Table(t)));
             at(&ctx, r)
         },
     );
@@ -109,11 +106,8 @@ pub(super) fn module(state: Shared) -> Module {
         FuncRegistration::new(name).set_into_module(
             &mut m,
             move |ctx: NativeCallContext, spec: Map| {
-                let r = chart_from(kind.clone(), spec).and_then(|c| {
-                    with_section(&st, |s| {
-                        s.chart(c);
-                    })
-                });
+                let r =
+                    chart_from(kind.clone(), spec).and_then(|c| add_block(&st, Block::Chart(c)));
                 at(&ctx, r)
             },
         );
@@ -123,10 +117,9 @@ pub(super) fn module(state: Shared) -> Module {
     FuncRegistration::new("images").set_into_module(
         &mut m,
         move |ctx: NativeCallContext, caption: ImmutableString, items: Array| {
-            let r = images_from(items).and_then(|out| {
-                with_section(&st, |s| {
-                    s.images(&caption, out);
-                })
+            let r = images_from(items).and_then(|items| {
+                let caption = caption.to_string();
+                add_block(&st, Block::Images { caption, items })
             });
             at(&ctx, r)
         },
@@ -137,7 +130,8 @@ pub(super) fn module(state: Shared) -> Module {
         &mut m,
         move |ctx: NativeCallContext, caption: ImmutableString, models: Array| {
             let r = models_from(models).and_then(|ms| {
-                let t = metrics_table(&caption, &ms);
+                let refs: Vec<&ModelResult> = ms.iter().map(|m| &**m).collect();
+                let t = metrics_table(&caption, &refs, ColumnSet::Compact);
                 let notes: Vec<String> = ms
                     .iter()
                     .flat_map(|m| m.notes.iter().map(|n| format!("- {n}")))
@@ -159,12 +153,7 @@ pub(super) fn module(state: Shared) -> Module {
         move |ctx: NativeCallContext, model: ScriptResult, classes: Array| {
             let names: Vec<String> = classes.into_iter().map(|c| c.to_string()).collect();
             let c = confusion_chart(&model, &names);
-            at(
-                &ctx,
-                with_section(&st, |s| {
-                    s.chart(c);
-                }),
-            )
+            at(&ctx, add_block(&st, Block::Chart(c)))
         },
     );
 
@@ -172,11 +161,9 @@ pub(super) fn module(state: Shared) -> Module {
     FuncRegistration::new("grid_search").set_into_module(
         &mut m,
         move |ctx: NativeCallContext, model: ScriptResult| {
-            let r = grid_table(&model).and_then(|t| {
-                with_section(&st, |s| {
-                    s.table(t);
-                })
-            });
+            let r = grid_search_table(&model)
+                .ok_or_else(|| rt(format!("{} has no grid search", model.name)))
+                .and_then(|t| add_block(&st, Block::Table(t)));
             at(&ctx, r)
         },
     );
@@ -201,118 +188,6 @@ fn models_from(models: Array) -> Res<Vec<ScriptResult>> {
                 .ok_or_else(|| rt(format!("item {i} is not a ModelResult")))
         })
         .collect()
-}
-
-fn opt(x: Option<f64>) -> Cell {
-    x.map_or(Cell::Missing, Cell::num)
-}
-
-/// One row per model with the notebook's unified-table columns, best values highlighted.
-fn metrics_table(caption: &str, models: &[ScriptResult]) -> Table {
-    let columns = vec![
-        Column::text("model"),
-        Column::higher("accuracy", 3),
-        Column::higher("precision", 3),
-        Column::higher("recall", 3),
-        Column::higher("F1", 3),
-        Column::higher("macro AUC", 3),
-        Column::lower("train (s)", 3),
-        Column::lower("infer / video, classifier (ms)", 3),
-        Column::lower("infer / video, end to end (s)", 3),
-        Column::lower("model size (MB)", 3),
-        Column::text("params"),
-        Column::text("test videos"),
-    ];
-    let rows = models
-        .iter()
-        .map(|m| {
-            let e = &m.efficiency;
-            vec![
-                Cell::Text(m.name.clone()),
-                Cell::num(m.metrics.accuracy),
-                Cell::num(m.metrics.precision),
-                Cell::num(m.metrics.recall),
-                Cell::num(m.metrics.f1),
-                opt(m.metrics.macro_auc),
-                Cell::num(e.train_time_s),
-                Cell::num(e.infer_time_s_per_video * 1e3),
-                opt(e.infer_time_s_per_video_e2e),
-                opt(e.model_size_mb),
-                match (e.params, &e.params_meaning) {
-                    (Some(p), Some(what)) => Cell::Text(format!("{p} ({what})")),
-                    (Some(p), None) => Cell::Int(p as i64),
-                    _ => Cell::Missing,
-                },
-                Cell::Int(m.protocol.n_videos as i64),
-            ]
-        })
-        .collect();
-    Table {
-        caption: caption.to_string(),
-        columns,
-        rows,
-    }
-}
-
-fn confusion_chart(m: &ModelResult, names: &[String]) -> Chart {
-    crate::report::compare::confusion_chart(m, names)
-}
-
-/// Every grid-search candidate with its fold scores, the chosen one marked.
-fn grid_table(m: &ModelResult) -> Res<Table> {
-    let rows = m.details["grid_search"]
-        .as_array()
-        .ok_or_else(|| rt(format!("{} has no grid search", m.name)))?;
-    let best = m.details["best_index"].as_u64().unwrap_or(0) as usize;
-    let columns = vec![
-        Column::text("parameters"),
-        Column::higher("mean CV accuracy", 3),
-        Column::num("std", 3),
-        Column::text("fold accuracies"),
-        Column::num("rank", 0),
-        Column::text("chosen"),
-    ];
-    let out = rows
-        .iter()
-        .enumerate()
-        .map(|(i, r)| {
-            let params = r["params"]
-                .as_object()
-                .map(|o| {
-                    o.iter()
-                        .map(|(k, v)| format!("{k}={v}"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                })
-                .unwrap_or_default();
-            let folds = r["fold_scores"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .map(|x| x.as_f64().map_or("—".into(), |x| format!("{x:.3}")))
-                        .collect::<Vec<_>>()
-                        .join(" / ")
-                })
-                .unwrap_or_default();
-            vec![
-                Cell::Text(params.replace('"', "")),
-                r["mean"].as_f64().map_or(Cell::Missing, Cell::num),
-                r["std"].as_f64().map_or(Cell::Missing, Cell::num),
-                Cell::Text(folds),
-                r["rank"].as_i64().map_or(Cell::Missing, Cell::Int),
-                Cell::Text(if i == best {
-                    "✔ best".into()
-                } else {
-                    String::new()
-                }),
-            ]
-        })
-        .collect();
-    Ok(Table {
-        caption: format!("{}: grid search (stratified 3-fold CV on train)", m.name),
-        columns,
-        rows: out,
-    })
 }
 
 fn open_section(state: &Shared, id: &str, title: &str) -> Res<()> {
@@ -515,11 +390,17 @@ fn models_or_run(state: &Shared, models: Option<Array>) -> Res<Vec<ModelResult>>
     }
 }
 
+/// Append `block` to the open section.
+fn add_block(state: &Shared, block: Block) -> Res<()> {
+    with_section(state, |s| s.blocks.push(block))
+}
+
+fn markdown(text: String) -> Block {
+    Block::Markdown { text }
+}
+
 fn add_plot(state: &Shared, p: &Plot) -> Res<()> {
-    let text = p.to_markdown().map_err(rt)?;
-    with_section(state, |s| {
-        s.markdown(&text);
-    })
+    with_section(state, |s| s.plot(p).map(|_| ()))?.map_err(rt)
 }
 
 fn comparison(state: &Shared, models: Option<Array>) -> Res<()> {
@@ -587,10 +468,10 @@ fn register_comparison(m: &mut Module, state: &Shared) {
     FuncRegistration::new("training_curves").set_into_module(
         m,
         move |ctx: NativeCallContext, model: ScriptResult| -> Res<bool> {
-            let Some(epochs) = training_curves(&model) else {
+            let Some(epochs) = model.training_curves() else {
                 return Ok(false);
             };
-            let r = training_curve_plots(&model.name, &epochs)
+            let r = training_curve_plots(&model.name, epochs)
                 .iter()
                 .try_for_each(|p| add_plot(&st, p));
             at(&ctx, r.map(|_| true))
@@ -601,31 +482,21 @@ fn register_comparison(m: &mut Module, state: &Shared) {
     FuncRegistration::new("pca_importance").set_into_module(
         m,
         move |ctx: NativeCallContext, model: ScriptResult| -> Res<bool> {
-            let Some(top) = model.details["pca_importances_top20"].as_array() else {
+            let top = &model.details.classical.pca_importances_top20;
+            if top.is_empty() {
                 return Ok(false);
-            };
-            let comps: Vec<(u64, f64)> = top
-                .iter()
-                .filter_map(|e| Some((e["component"].as_u64()?, e["importance"].as_f64()?)))
-                .collect();
-            let mut c = Chart::bar(
-                format!(
+            }
+            let comps: Vec<(usize, f64)> =
+                top.iter().map(|c| (c.component, c.importance)).collect();
+            let c = component_chart(
+                &format!(
                     "{} — importance of PCA components (top {})",
                     model.name,
                     comps.len()
                 ),
-                "PCA component",
-                "MDI importance",
-                comps.iter().map(|(i, _)| format!("PC{}", i + 1)).collect(),
+                &comps,
             );
-            c.add_series("importance", comps.iter().map(|(_, v)| *v).collect());
-            at(
-                &ctx,
-                with_section(&st, |s| {
-                    s.chart(c);
-                }),
-            )
-            .map(|_| true)
+            at(&ctx, add_block(&st, Block::Chart(c))).map(|_| true)
         },
     );
 
@@ -640,9 +511,7 @@ fn register_comparison(m: &mut Module, state: &Shared) {
                 models: lock(&st).results.models.clone(),
             };
             let md = to_markdown(&insights(&results, &learning));
-            with_section(&st, |s| {
-                s.markdown(&md);
-            })
+            add_block(&st, markdown(md))
         };
         if with_rows {
             FuncRegistration::new("insights")
@@ -730,7 +599,7 @@ fn tsne(state: &Shared, title: &str, x: Array, labels: Array, classes: Array, o:
         opts.seed = s.as_int().map_err(|_| rt("seed must be an integer"))? as u64;
     }
     let view = tsne_view(title, &x, &labels, &names, &point_labels, &opts).map_err(rt)?;
-    add_plot(state, &view.plot)?;
+    add_plot(state, &tsne_plot(&view))?;
     let mut out = Map::new();
     out.insert("caption".into(), view.caption.into());
     out.insert("k".into(), Dynamic::from_int(view.k as i64));
@@ -856,9 +725,7 @@ fn register_plots(m: &mut Module, state: &Shared) {
                     add_plot(&st, &p)?;
                 }
                 let t = learning_table(&rows);
-                with_section(&st, |s| {
-                    s.table(t);
-                })
+                add_block(&st, Block::Table(t))
             });
             at(&ctx, r)
         },
@@ -868,65 +735,35 @@ fn register_plots(m: &mut Module, state: &Shared) {
     FuncRegistration::new("importance").set_into_module(
         m,
         move |ctx: NativeCallContext, result: Map, top: i64| {
-            let r =
-                rhai::serde::from_dynamic::<crate::analysis::importance::PermutationImportance>(
-                    &Dynamic::from_map(result.clone()),
-                )
-                .and_then(|imp| {
-                    let model = result
-                        .get("model")
-                        .map(|v| v.to_string())
-                        .unwrap_or_default();
-                    let by = result.get("by").map(|v| v.to_string()).unwrap_or_default();
-                    let what = if by == "feature" {
-                        "feature"
-                    } else {
-                        "feature family"
-                    };
-                    let title = format!("{model} — permutation importance by {what}");
-                    let chart = imp.chart(&title, top.max(1) as usize);
-                    let table = imp.table(&format!(
+            let r = rhai::serde::from_dynamic::<PermutationImportance>(&Dynamic::from_map(
+                result.clone(),
+            ))
+            .and_then(|imp| {
+                let model = result
+                    .get("model")
+                    .map(|v| v.to_string())
+                    .unwrap_or_default();
+                let by = result.get("by").map(|v| v.to_string()).unwrap_or_default();
+                let what = if by == "feature" {
+                    "feature"
+                } else {
+                    "feature family"
+                };
+                let title = format!("{model} — permutation importance by {what}");
+                let chart = importance_chart(&imp, &title, top.max(1) as usize);
+                let table = importance_table(
+                    &imp,
+                    &format!(
                         "{title}: accuracy {:.3} on {} held-out videos before shuffling",
                         imp.baseline, imp.n_rows
-                    ));
-                    with_section(&st, |s| {
-                        s.chart(chart);
-                        s.table(table);
-                    })
-                });
+                    ),
+                );
+                with_section(&st, |s| {
+                    s.chart(chart);
+                    s.table(table);
+                })
+            });
             at(&ctx, r)
         },
     );
-}
-
-/// Learning-curve points as a table: mean and spread over seeds per model and fraction.
-fn learning_table(rows: &[LearningRow]) -> Table {
-    let mut t = Table::new(
-        "Learning curves (test split; mean ± std over seeds)",
-        vec![
-            Column::text("model"),
-            Column::num("fraction", 2),
-            Column::num("training videos", 1),
-            Column::num("seeds", 0),
-            Column::higher("accuracy", 3),
-            Column::num("accuracy std", 3),
-            Column::higher("macro F1", 3),
-            Column::num("F1 std", 3),
-            Column::lower("train (s)", 4),
-        ],
-    );
-    for p in summarize(rows) {
-        t.rows.push(vec![
-            Cell::Text(p.model.clone()),
-            Cell::num(p.fraction),
-            Cell::num(p.n_train),
-            Cell::from(p.n_seeds),
-            Cell::num(p.accuracy.0),
-            Cell::num(p.accuracy.1),
-            Cell::num(p.f1.0),
-            Cell::num(p.f1.1),
-            Cell::num(p.train_time_s.0),
-        ]);
-    }
-    t
 }

@@ -6,10 +6,13 @@ use crate::common::fixture_json;
 use ndarray::{Array2, array};
 use serde_json::Value;
 use vidcompare::analysis::importance::{
-    FeatureGroup, component_importance_chart, groups_by_family, groups_by_feature,
-    permutation_importance, permutation_importance_with, single_columns,
+    FeatureGroup, groups_by_family, groups_by_feature, permutation_importance,
+    permutation_importance_with, single_columns,
 };
 use vidcompare::features::layout::{Family, Labels, Layout, Segment};
+use vidcompare::report::analysis::{
+    component_importance_chart, importance_chart, importance_table,
+};
 
 fn matrix(v: &Value) -> Array2<f64> {
     let rows: Vec<Vec<f64>> = serde_json::from_value(v.clone()).unwrap();
@@ -104,10 +107,10 @@ fn a_model_that_reads_one_column_gives_zero_to_the_others() {
     let other = permutation_importance(predict, &x, &y, &groups, 8, 4).unwrap();
     assert_ne!(other.groups[1].repeats, imp.groups[1].repeats);
     // Sorted chart and table, largest first.
-    let chart = imp.chart("t", 2);
+    let chart = importance_chart(&imp, "t", 2);
     assert_eq!(chart.categories[0], "signal");
     assert_eq!(chart.categories.len(), 2);
-    let table = imp.table("t");
+    let table = importance_table(&imp, "t");
     assert_eq!(
         table.rows[0][0],
         vidcompare::report::Cell::Text("signal".into())

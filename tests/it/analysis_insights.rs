@@ -40,7 +40,7 @@ fn model(name: &str, kind: ModelKind, correct: usize, e: Efficiency) -> ModelRes
         scores,
         test_paths: (0..10).map(|i| format!("v{i}")).collect(),
         score_kind: "softmax".into(),
-        details: serde_json::Value::Null,
+        details: Default::default(),
         artifacts: Vec::new(),
         notes: Vec::new(),
     }

@@ -5,14 +5,15 @@
 use ndarray::Array2;
 use serde_json::Value;
 use vidcompare::analysis::learning::{
-    ClassicalCurve, LearningRow, NOTEBOOK_FRACTIONS, classical_learning_curve,
-    learning_curve_plots, stratified_counts, stratified_subset, summarize,
+    ClassicalCurve, LearningRow, NOTEBOOK_FRACTIONS, classical_learning_curve, stratified_counts,
+    stratified_subset, summarize,
 };
 use vidcompare::classical::models::ModelSpec;
 use vidcompare::classical::pca::PcaComponents;
 use vidcompare::classical::pipeline::PrepOptions;
 use vidcompare::features::layout::{Family, Labels, Layout, Segment};
 use vidcompare::report::PlotKind;
+use vidcompare::report::analysis::learning_curve_plots;
 
 #[test]
 fn counts_are_those_scikit_learn_gives_and_keep_every_class() {

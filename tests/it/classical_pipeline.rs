@@ -116,7 +116,7 @@ fn grid_search_evaluate_save_and_reload() {
         r.metrics.confusion,
         vec![vec![4, 0, 0], vec![0, 4, 0], vec![0, 0, 4]]
     );
-    assert_eq!(r.details["grid_search"].as_array().unwrap().len(), 2);
+    assert_eq!(r.details.classical.grid_search.len(), 2);
     assert_eq!(r.protocol.n_videos, 12);
     let e = &r.efficiency;
     assert!(e.model_size_bytes.unwrap() > 0);

@@ -67,7 +67,7 @@ fn efficientnet_max_trains_checkpoints_resumes_and_evaluates() {
         "EfficientNet-B0 has ~4M weights"
     );
     assert!(r.efficiency.params_trainable.unwrap() < r.efficiency.params.unwrap());
-    assert!(r.details["trained_from_scratch"].as_bool().unwrap());
+    assert!(r.details.deep.trained_from_scratch.unwrap());
     assert!(r.notes.iter().any(|n| n.contains("Trained from scratch")));
     let ckpt = dir.path().join("models/deep-2d-max.safetensors");
     assert!(ckpt.is_file());
@@ -109,10 +109,7 @@ fn r3d_and_attention_produce_complete_results() {
     assert_eq!(r.protocol.frames_per_video, "1 clip x 4 frames (uniform)");
     assert!(r.efficiency.params.unwrap() > 33_000_000);
     assert_eq!(
-        r.details["embeddings"]["pooled"][0]
-            .as_array()
-            .unwrap()
-            .len(),
+        r.details.deep.embeddings.as_ref().unwrap().pooled[0].len(),
         512
     );
     assert!(r.notes.iter().any(|n| n.contains("Kinetics")));
@@ -120,14 +117,9 @@ fn r3d_and_attention_produce_complete_results() {
     let s = settings(dir.path(), DeepKind::Attn, 1);
     let data = load_data(&ds, &s.clip, &s.cache_dir, false).unwrap();
     let run = train_and_evaluate(&data, &s, false).unwrap();
-    let att = run.result.details["attention"].as_array().unwrap();
+    let att = &run.result.details.deep.attention;
     assert_eq!(att.len(), 3);
-    let w: Vec<f64> = att[0]["weights"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap())
-        .collect();
+    let w: Vec<f64> = att[0].weights.iter().map(|&x| f64::from(x)).collect();
     assert_eq!(w.len(), 4);
     assert!(
         (w.iter().sum::<f64>() - 1.0).abs() < 1e-5,

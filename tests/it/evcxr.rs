@@ -15,7 +15,6 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use serde_json::json;
 use tempfile::TempDir;
 use vidcompare::dataset::synth::{DemoCounts, VideoRanges, generate_root_with};
 use vidcompare::display::parse_evcxr_blocks;
@@ -56,7 +55,7 @@ fn model(name: &str, y_pred: &[usize]) -> ModelResult {
         scores,
         test_paths: Vec::new(),
         score_kind: "test".into(),
-        details: json!({}),
+        details: Default::default(),
         artifacts: Vec::new(),
         notes: Vec::new(),
     }

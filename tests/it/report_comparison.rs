@@ -6,7 +6,7 @@
 use vidcompare::metrics::evaluate;
 use vidcompare::report::compare::{
     comparison_columns, comparison_table, confusion_chart, efficiency_charts, protocol_markdown,
-    roc_plot, training_curve_plots, training_curves,
+    roc_plot, training_curve_plots,
 };
 use vidcompare::report::{
     Block, Cell, Plot, PlotKind, Report, RunMeta, markdown_to_html, render_plot_svg,
@@ -45,7 +45,7 @@ fn model(name: &str, kind: ModelKind, y_pred: Vec<usize>, e: Efficiency) -> Mode
         scores,
         test_paths: (0..6).map(|i| format!("v{i}.mp4")).collect(),
         score_kind: "softmax".into(),
-        details: serde_json::Value::Null,
+        details: Default::default(),
         artifacts: Vec::new(),
         notes: Vec::new(),
     }
@@ -302,26 +302,31 @@ fn roc_plot_from_metrics_or_from_scores() {
     assert_eq!(cm.series[2].values, vec![1.0, 0.0, 1.0]);
 }
 
+/// Model details as a saved `models.json` holds them.
+fn details(json: serde_json::Value) -> vidcompare::results::ModelDetails {
+    serde_json::from_value(json).unwrap()
+}
+
 #[test]
 fn training_curves_in_either_shape() {
     let mut m = models().remove(1);
-    m.details = serde_json::json!({"training_curves": [
+    m.details = details(serde_json::json!({"training_curves": [
         {"epoch": 1, "train_loss": 1.1, "val_loss": 1.0, "train_acc": 0.4, "val_acc": 0.5},
         {"epoch": 2, "train_loss": 0.7, "val_loss": 0.8, "train_acc": 0.7, "val_acc": 0.6}
-    ]});
-    let rows = training_curves(&m).unwrap();
-    let plots = training_curve_plots(&m.name, &rows);
+    ]}));
+    let rows = m.training_curves().unwrap();
+    let plots = training_curve_plots(&m.name, rows);
     assert_eq!(plots.len(), 2);
     assert_eq!(plots[0].series[0].name, "train");
     assert_eq!(plots[0].series[1].y, vec![1.0, 0.8]);
     assert_eq!(plots[1].series[0].y, vec![0.4, 0.7]);
-    m.details = serde_json::json!({"training_curves": {
+    m.details = details(serde_json::json!({"training_curves": {
         "train_loss": [1.1, 0.7], "val_loss": [1.0, 0.8], "train_acc": [0.4, 0.7], "val_acc": [0.5, 0.6]
-    }});
-    let cols = training_curve_plots(&m.name, &training_curves(&m).unwrap());
+    }}));
+    let cols = training_curve_plots(&m.name, m.training_curves().unwrap());
     assert_eq!(cols, plots);
-    m.details = serde_json::json!({});
-    assert!(training_curves(&m).is_none());
+    m.details = details(serde_json::json!({}));
+    assert!(m.training_curves().is_none());
 }
 
 #[test]
@@ -368,7 +373,7 @@ fn plots_survive_save_load_and_render() {
     );
     let evil = markdown_to_html("```vidcompare-plot\n<img src=x onerror=alert(1)>\n```\n");
     assert!(!evil.contains("<img"), "{evil}");
-    assert!(matches!(back.sections[0].blocks[0], Block::Markdown { .. }));
+    assert!(matches!(back.sections[0].blocks[0], Block::Plot(_)));
 }
 
 #[test]

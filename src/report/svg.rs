@@ -10,7 +10,9 @@ use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::model::{Chart, ChartKind, Plot, PlotKind};
+use super::chart::{Chart, ChartKind, Plot, PlotKind};
+use super::render::escape_html;
+use super::table::trim_zeros;
 use crate::error::{Error, Result};
 
 /// Width of every chart in SVG user units; the page scales it to the column width.
@@ -117,6 +119,17 @@ fn legend_rows(names: &[&str], max_w: f64) -> Vec<Vec<(usize, i32)>> {
     rows
 }
 
+/// A positive range widened to whole decades, so the first and last ticks are labelled (and by
+/// a hair more, so float error in plotters' decade walk keeps both end ticks).
+fn whole_decades(lo: f64, hi: f64) -> (f64, f64) {
+    let lo = 10f64.powf(lo.log10().floor());
+    let mut hi = 10f64.powf(hi.log10().ceil());
+    if hi <= lo {
+        hi = lo * 10.0;
+    }
+    (lo * (1.0 - 1e-9), hi * (1.0 + 1e-9))
+}
+
 /// The numeric range of one axis: `fixed` when given, else the finite data padded by 5 % (whole
 /// decades on a log axis, positive values only). Returns `(lo, hi, values left out)`.
 fn numeric_range(values: &[f64], fixed: Option<[f64; 2]>, log: bool) -> (f64, f64, usize) {
@@ -146,12 +159,8 @@ fn numeric_range(values: &[f64], fixed: Option<[f64; 2]>, log: bool) -> (f64, f6
         };
     }
     if log {
-        let lo = 10f64.powf(lo.log10().floor());
-        let mut hi = 10f64.powf(hi.log10().ceil());
-        if hi <= lo {
-            hi = lo * 10.0;
-        }
-        return (lo * (1.0 - 1e-9), hi * (1.0 + 1e-9), dropped);
+        let (lo, hi) = whole_decades(lo, hi);
+        return (lo, hi, dropped);
     }
     let span = hi - lo;
     let pad = if span > 0.0 {
@@ -213,32 +222,13 @@ fn draw_xy(
     legend: &[Vec<(usize, i32)>],
 ) -> Result<(), Box<dyn std::error::Error>> {
     let w = width as i32;
-    if !chart.title.is_empty() {
-        root.draw(&Text::new(
-            chart.title.clone(),
-            (w / 2, 8),
-            (FONT, 15.0 * 1.24, FontStyle::Bold)
-                .into_font()
-                .color(&TEXT)
-                .pos(Pos::new(HPos::Center, VPos::Top)),
-        ))?;
-    }
+    draw_title(root, &chart.title, w, 15.0)?;
     for (r, row) in legend.iter().enumerate() {
         let y = title_h as i32 + r as i32 * 20 + 8;
         for &(i, x) in row {
             let x = x + MARGIN as i32;
-            if chart.kind == PlotKind::Line {
-                root.draw(&PathElement::new(
-                    vec![(x, y), (x + 18, y)],
-                    series_color(i).stroke_width(2),
-                ))?;
-            }
-            draw_marker(root, i, (x + 9, y))?;
-            root.draw(&Text::new(
-                chart.series[i].name.clone(),
-                (x + 24, y),
-                font(12.0).pos(Pos::new(HPos::Left, VPos::Center)),
-            ))?;
+            draw_legend_key(root, i, (x, y), chart.kind == PlotKind::Line)?;
+            draw_legend_name(root, &chart.series[i].name, (x, y))?;
         }
     }
     let xs: Vec<f64> = chart
@@ -276,10 +266,72 @@ fn draw_xy(
             .zip(&p.y)
             .any(|(x, y)| x.is_finite() && y.is_finite())
     });
+    draw_notes(root, (w, h), title_h as i32, has_data, dropped)
+}
+
+/// A legend key at `(x, y)`: series `i`'s marker, on a short line of its colour for lines.
+fn draw_legend_key(
+    root: &Root<'_>,
+    i: usize,
+    (x, y): (i32, i32),
+    line: bool,
+) -> Result<(), Box<dyn std::error::Error>> {
+    if line {
+        root.draw(&PathElement::new(
+            vec![(x, y), (x + 18, y)],
+            series_color(i).stroke_width(2),
+        ))?;
+    }
+    draw_marker(root, i, (x + 9, y))?;
+    Ok(())
+}
+
+/// A legend entry's name, after the key drawn at `(x, y)`.
+fn draw_legend_name(
+    root: &Root<'_>,
+    name: &str,
+    (x, y): (i32, i32),
+) -> Result<(), Box<dyn std::error::Error>> {
+    root.draw(&Text::new(
+        name.to_string(),
+        (x + 24, y),
+        font(12.0).pos(Pos::new(HPos::Left, VPos::Center)),
+    ))?;
+    Ok(())
+}
+
+/// The chart's title, bold and centred at the top.
+fn draw_title(
+    root: &Root<'_>,
+    title: &str,
+    w: i32,
+    px: f64,
+) -> Result<(), Box<dyn std::error::Error>> {
+    if !title.is_empty() {
+        root.draw(&Text::new(
+            title.to_string(),
+            (w / 2, 8),
+            (FONT, px * 1.24, FontStyle::Bold)
+                .into_font()
+                .color(&TEXT)
+                .pos(Pos::new(HPos::Center, VPos::Top)),
+        ))?;
+    }
+    Ok(())
+}
+
+/// "no data to plot" in the middle of an empty chart, and how many values a log axis left out.
+fn draw_notes(
+    root: &Root<'_>,
+    (w, h): (i32, i32),
+    title_h: i32,
+    has_data: bool,
+    dropped: usize,
+) -> Result<(), Box<dyn std::error::Error>> {
     if !has_data {
         root.draw(&Text::new(
             "no data to plot",
-            (w / 2, (title_h as i32 + h) / 2),
+            (w / 2, (title_h + h) / 2),
             font(14.0)
                 .color(&MUTED)
                 .pos(Pos::new(HPos::Center, VPos::Center)),
@@ -517,13 +569,9 @@ fn tick_linear(v: f64) -> String {
     }
     let a = v.abs();
     if !(1e-3..1e6).contains(&a) {
-        let s = format!("{v:.5e}");
-        let (mantissa, exp) = s.split_once('e').unwrap_or((&s, "0"));
-        let mantissa = mantissa.trim_end_matches('0').trim_end_matches('.');
-        return format!("{mantissa}e{exp}");
+        return trim_zeros(&format!("{v:.5e}"));
     }
-    let s = format!("{v:.6}");
-    s.trim_end_matches('0').trim_end_matches('.').to_string()
+    trim_zeros(&format!("{v:.6}"))
 }
 
 /// Tick label for a log axis: only powers of ten are labelled, as decimals near 1 and as
@@ -574,14 +622,8 @@ fn y_range(chart: &Chart) -> (f64, f64, usize) {
         };
     }
     if chart.log_y {
-        // Whole decades, so the first and last ticks are labelled.
-        let lo = 10f64.powf(lo.log10().floor());
-        let mut hi = 10f64.powf(hi.log10().ceil());
-        if hi <= lo {
-            hi = lo * 10.0;
-        }
-        // Widen by a hair so float error in plotters' decade walk keeps both end ticks.
-        return (lo * (1.0 - 1e-9), hi * (1.0 + 1e-9), dropped);
+        let (lo, hi) = whole_decades(lo, hi);
+        return (lo, hi, dropped);
     }
     let (mut lo, mut hi) = match chart.kind {
         // Bars start at zero: a bar's length is its value.
@@ -607,16 +649,7 @@ type Root<'a> = DrawingArea<SVGBackend<'a>, plotters::coord::Shift>;
 
 fn draw(chart: &Chart, layout: &Layout, root: &Root<'_>) -> Result<(), Box<dyn std::error::Error>> {
     let w = WIDTH as i32;
-    if !chart.title.is_empty() {
-        root.draw(&Text::new(
-            chart.title.clone(),
-            (w / 2, 8),
-            (FONT, 16.0 * 1.24, FontStyle::Bold)
-                .into_font()
-                .color(&TEXT)
-                .pos(Pos::new(HPos::Center, VPos::Top)),
-        ))?;
-    }
+    draw_title(root, &chart.title, w, 16.0)?;
     draw_legend(chart, layout, root)?;
 
     let (lo, hi, dropped) = y_range(chart);
@@ -648,26 +681,7 @@ fn draw(chart: &Chart, layout: &Layout, root: &Root<'_>) -> Result<(), Box<dyn s
         )?;
     }
     let h = layout.height as i32;
-    if !has_data {
-        root.draw(&Text::new(
-            "no data to plot",
-            (w / 2, (layout.title_h as i32 + h) / 2),
-            font(14.0)
-                .color(&MUTED)
-                .pos(Pos::new(HPos::Center, VPos::Center)),
-        ))?;
-    }
-    if dropped > 0 {
-        let s = if dropped == 1 { "" } else { "s" };
-        root.draw(&Text::new(
-            format!("{dropped} value{s} ≤ 0 not shown on the log scale"),
-            (w - MARGIN as i32, h - 4),
-            font(11.0)
-                .color(&MUTED)
-                .pos(Pos::new(HPos::Right, VPos::Bottom)),
-        ))?;
-    }
-    Ok(())
+    draw_notes(root, (w, h), layout.title_h as i32, has_data, dropped)
 }
 
 fn draw_legend(
@@ -687,19 +701,9 @@ fn draw_legend(
                         color.filled(),
                     ))?;
                 }
-                ChartKind::Line => {
-                    root.draw(&PathElement::new(
-                        vec![(x, y), (x + 18, y)],
-                        color.stroke_width(2),
-                    ))?;
-                    draw_marker(root, i, (x + 9, y))?;
-                }
+                ChartKind::Line => draw_legend_key(root, i, (x, y), true)?,
             }
-            root.draw(&Text::new(
-                chart.series[i].name.clone(),
-                (x + 24, y),
-                font(12.0).pos(Pos::new(HPos::Left, VPos::Center)),
-            ))?;
+            draw_legend_name(root, &chart.series[i].name, (x, y))?;
         }
     }
     Ok(())
@@ -851,13 +855,6 @@ where
     Ok(())
 }
 
-fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 /// A heatmap drawn directly as SVG cells: rows are the series (e.g. true classes), columns the
 /// categories (predicted classes); shade grows with the value relative to the row's total, and
 /// each cell shows its value.
@@ -880,7 +877,7 @@ fn heatmap_svg(chart: &Chart) -> String {
          <rect width=\"{w}\" height=\"{h}\" fill=\"#ffffff\"/>\n\
          <text x=\"{}\" y=\"20\" text-anchor=\"middle\" font-family=\"sans-serif\" font-size=\"15\" font-weight=\"bold\">{}</text>\n",
         w / 2.0,
-        xml_escape(&chart.title)
+        escape_html(&chart.title)
     );
     for (r, series) in chart.series.iter().enumerate() {
         let total: f64 = series.values.iter().filter(|v| v.is_finite()).sum();
@@ -889,7 +886,7 @@ fn heatmap_svg(chart: &Chart) -> String {
             "<text x=\"{}\" y=\"{}\" text-anchor=\"end\" font-family=\"sans-serif\" font-size=\"12\">{}</text>\n",
             left - 6.0,
             y + cell / 2.0 + 4.0,
-            xml_escape(&series.name)
+            escape_html(&series.name)
         ));
         for (c, v) in series.values.iter().enumerate() {
             let x = left + cell * c as f64;
@@ -924,7 +921,7 @@ fn heatmap_svg(chart: &Chart) -> String {
             "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" font-family=\"sans-serif\" font-size=\"12\">{}</text>\n",
             left + cell * c as f64 + cell / 2.0,
             top + cell * rows as f64 + 16.0,
-            xml_escape(name)
+            escape_html(name)
         ));
     }
     s.push_str(&format!(
@@ -932,10 +929,10 @@ fn heatmap_svg(chart: &Chart) -> String {
          <text x=\"12\" y=\"{}\" text-anchor=\"middle\" font-family=\"sans-serif\" font-size=\"12\" transform=\"rotate(-90 12 {})\">{}</text>\n</svg>\n",
         left + cell * cols as f64 / 2.0,
         top + cell * rows as f64 + 38.0,
-        xml_escape(&chart.x_label),
+        escape_html(&chart.x_label),
         top + cell * rows as f64 / 2.0,
         top + cell * rows as f64 / 2.0,
-        xml_escape(&chart.y_label)
+        escape_html(&chart.y_label)
     ));
     s
 }
