@@ -401,7 +401,7 @@ pub fn frames_tensor(clip: &Clip, norm: Norm, device: &Device) -> Result<Tensor>
         .frames
         .first()
         .map(|f| f.dimensions())
-        .ok_or_else(|| Error::InvalidArgument("a clip with no frames has no tensor".into()))?;
+        .ok_or_else(|| Error::Data("a clip with no frames has no tensor".into()))?;
     let (mean, std) = (norm.mean(), norm.std());
     let plane = (w * h) as usize;
     let mut data = vec![0f32; clip.frames.len() * 3 * plane];
@@ -413,16 +413,18 @@ pub fn frames_tensor(clip: &Clip, norm: Norm, device: &Device) -> Result<Tensor>
             }
         }
     }
-    Tensor::from_vec(data, (clip.frames.len(), 3, h as usize, w as usize), device)
-        .map_err(super::weights::candle_err)
+    Ok(Tensor::from_vec(
+        data,
+        (clip.frames.len(), 3, h as usize, w as usize),
+        device,
+    )?)
 }
 
 /// Frames as a normalised `(3, T, S, S)` tensor (R3D-18's input, one clip).
 pub fn clip_tensor(clip: &Clip, norm: Norm, device: &Device) -> Result<Tensor> {
-    frames_tensor(clip, norm, device)?
-        .permute((1, 0, 2, 3))
-        .and_then(|t| t.contiguous())
-        .map_err(super::weights::candle_err)
+    Ok(frames_tensor(clip, norm, device)?
+        .permute((1, 0, 2, 3))?
+        .contiguous()?)
 }
 
 #[cfg(test)]

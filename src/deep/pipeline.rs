@@ -24,7 +24,7 @@ use crate::dataset::{Dataset, Sample};
 use crate::features::extract::SkippedVideo;
 use crate::metrics::evaluate;
 use crate::results::{Artifact, Efficiency, ModelKind, ModelResult, Protocol, peak_rss_mb};
-use crate::{Error, Result};
+use crate::{Error, Result, bail};
 
 /// Everything that decides how one deep model is trained and evaluated.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -160,7 +160,8 @@ pub fn load_data(
             progress,
         )?;
         if set.is_empty() && !samples.is_empty() {
-            return Err(Error::InvalidArgument(format!(
+            bail!(
+                Data,
                 "{}: none of the {} videos of the {name} split could be decoded (first: {})",
                 ds.root.join("splits").join(format!("{name}.txt")).display(),
                 samples.len(),
@@ -168,7 +169,7 @@ pub fn load_data(
                     .first()
                     .map(|s| s.reason.as_str())
                     .unwrap_or("no reason"),
-            )));
+            );
         }
         Ok(set)
     };
@@ -299,14 +300,10 @@ pub fn train_and_evaluate_with(
     let name = kind.name().to_string();
     let n_classes = data.class_names.len();
     if data.train.is_empty() {
-        return Err(Error::InvalidArgument(format!(
-            "{name}: no usable training video"
-        )));
+        bail!(Data, "{name}: no usable training video");
     }
     if data.test.is_empty() {
-        return Err(Error::InvalidArgument(format!(
-            "{name}: no usable test video"
-        )));
+        bail!(Data, "{name}: no usable test video");
     }
     let device = select(DevicePref::parse(&settings.device)?)?;
     let store = match &settings.weights {
