@@ -90,7 +90,7 @@ impl DeepSettings {
         let clip = ClipSpec {
             size,
             frames,
-            sampling: cfg.str("deep_sampling")?.to_string(),
+            sampling: cfg.str("deep_sampling")?.parse()?,
             enhance: cfg.bool("enhance")?,
             seed,
         };

@@ -332,7 +332,9 @@ pub fn fit(
         adam.lr = step_lr(opts.lr, epoch - 1, opts.step_size, opts.gamma);
         let started = Instant::now();
         let order = noise.permutation(xtr.len());
+        // Sums over the samples seen so far this epoch: the running loss shown is their mean.
         let mut loss_sum = 0.0;
+        let mut seen = 0usize;
         let mut correct = 0usize;
         for idx in order.chunks(opts.batch_size) {
             if crate::interrupt::interrupted() {
@@ -348,6 +350,7 @@ pub fn fit(
             adam.step(&grads)?;
             let l = loss.to_scalar::<f32>()? as f64;
             loss_sum += l * ys.len() as f64;
+            seen += ys.len();
             correct += argmax_rows(&out.logits)?
                 .iter()
                 .zip(&ys)
@@ -357,9 +360,7 @@ pub fn fit(
             bar.set_message(format!(
                 "epoch {epoch}/{} loss {:.3}",
                 opts.epochs,
-                loss_sum
-                    / (bar.position() as f64 - ((epoch - 1) * batches) as f64).max(1.0)
-                    / opts.batch_size as f64
+                loss_sum / seen as f64
             ));
         }
         let train_seconds = started.elapsed().as_secs_f64();

@@ -13,9 +13,9 @@ use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{VarBuilder, VarMap};
 use vidcompare::deep::efficientnet::{
     EfficientNetB0, FEATURE_DIM, FIRST_TRAINABLE_STAGE, MbConv, MbConvConfig, NUM_STAGES,
-    depthwise_conv2d, depthwise_conv2d_taps, shift_silu,
 };
 use vidcompare::deep::nn::Noise;
+use vidcompare::deep::ops::{depthwise_conv2d, depthwise_conv2d_taps, shift_silu};
 use vidcompare::deep::temporal::{EfficientNetTemporal, Pooling, TRAINABLE_PREFIXES, TemporalHead};
 
 const RTOL: f32 = 1e-5;
