@@ -13,7 +13,7 @@ use serde_json::json;
 use xxhash_rust::xxh3::Xxh3;
 
 use super::data::{ClipCache, ClipSet, ClipSpec, Norm, load_clips};
-use super::device::{DevicePref, describe, memory_kind, select};
+use super::device::{DevicePref, describe, memory_kind, select, sync};
 use super::models::{DeepKind, DeepNet};
 use super::train::{
     CheckpointPlan, TrainOptions, TrainReport, fit, predict, predict_with, resume, trunks,
@@ -359,6 +359,7 @@ pub fn train_and_evaluate_with(
                     memo_trunks(&net, settings, &data.val)?,
                 ),
             };
+            sync(&device)?;
             let trunk_s = started.elapsed().as_secs_f64();
             plan.meta
                 .insert("trunk_seconds".into(), format!("{trunk_s}"));
@@ -373,6 +374,7 @@ pub fn train_and_evaluate_with(
                 &name,
                 progress,
             )?;
+            sync(&device)?;
             let total = started.elapsed().as_secs_f64();
             plan.meta.insert("train_time_s".into(), format!("{total}"));
             super::train::save_finished(&store, &plan, &report)?;

@@ -16,6 +16,7 @@ use candle_core::{D, DType, Tensor, Var};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
+use super::device::sync;
 use super::nn::Noise;
 use super::weights::{ParamStore, load_checkpoint, save_tensors};
 use crate::{Result, bail};
@@ -363,6 +364,8 @@ pub fn fit(
                 loss_sum / seen as f64
             ));
         }
+        let device = xtr[0].device();
+        sync(device)?;
         let train_seconds = started.elapsed().as_secs_f64();
         let n = xtr.len() as f64;
         let (train_loss, train_acc) = (loss_sum / n, correct as f64 / n);
@@ -372,6 +375,7 @@ pub fn fit(
         } else {
             evaluate_tail(net, xva, yva, opts.batch_size)?
         };
+        sync(device)?;
         let val_seconds = started.elapsed().as_secs_f64();
         bar.set_message(format!(
             "epoch {epoch}: train loss {train_loss:.3} acc {train_acc:.3}, val loss {val_loss:.3} acc {val_acc:.3}"
@@ -495,6 +499,8 @@ pub fn predict_with(
             }
             None => {
                 let x = net.input(c)?;
+                // The copy of the input to the device is not part of the forward pass.
+                sync(x.device())?;
                 started = Instant::now();
                 net.trunk(&x)?
             }
@@ -504,6 +510,7 @@ pub fn predict_with(
             .to_dtype(DType::F64)?
             .squeeze(0)?
             .to_vec1::<f64>()?;
+        sync(out.logits.device())?;
         p.forward_seconds.push(started.elapsed().as_secs_f64());
         let row = |t: &Tensor| -> Result<Vec<f32>> {
             Ok(t.squeeze(0)?.to_dtype(DType::F32)?.to_vec1::<f32>()?)
