@@ -1,4 +1,5 @@
-//! One error type for the whole library; every I/O or media error names the file it is about.
+//! One error type for the whole library, with kinds as candle's: every I/O, media, dataset or
+//! checkpoint error names the file it is about, and a tensor error keeps candle's own error.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -22,6 +23,16 @@ pub enum Error {
     /// A dataset's split files have problems; all of them are listed, each with file:line.
     #[error("{}", Problems(.0))]
     Dataset(Vec<Problem>),
+    /// The data cannot support what was asked, although the settings are valid: no usable
+    /// training video, a clip without frames.
+    #[error("{0}")]
+    Data(String),
+    /// A tensor operation failed (shapes, dtypes, devices): candle's error, kept whole.
+    #[error("tensor operation failed: {0}")]
+    Tensor(#[from] candle_core::Error),
+    /// A weights file or model checkpoint cannot be read, written or used.
+    #[error("{}: {message}", path.display())]
+    Checkpoint { path: PathBuf, message: String },
     /// A configuration key or value is wrong (from `--set`, a script, or the CLI).
     #[error("config: {0}")]
     Config(String),
@@ -31,7 +42,7 @@ pub enum Error {
     /// Rendering or saving the report failed.
     #[error("report: {0}")]
     Report(String),
-    /// An argument outside what the function accepts.
+    /// An argument outside what the function accepts (a caller's mistake, not the data's).
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
 }
@@ -105,6 +116,43 @@ impl Error {
             kind,
         }
     }
+
+    /// A checkpoint or weights-file error about `path`.
+    pub fn checkpoint(path: impl AsRef<Path>, message: impl Into<String>) -> Self {
+        Error::Checkpoint {
+            path: path.as_ref().to_path_buf(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Return early with an error of a given kind, as candle's `bail!`, formatting like `format!`:
+///
+/// - `bail!(Config, "img_size = {size}: must be between 1 and {max}")` for the kinds that hold
+///   a message (`Config`, `Data`, `Report`, `Script`, `InvalidArgument`);
+/// - `bail!(Checkpoint, path, "corrupt checkpoint ({why})")`;
+/// - `bail!(error)` for any [`Error`] value, e.g. `bail!(Error::video(path, kind))`.
+///
+/// ```
+/// fn frames(n: usize) -> vidcompare::Result<usize> {
+///     if n == 0 {
+///         vidcompare::bail!(Data, "a clip with {n} frames has no tensor");
+///     }
+///     Ok(n)
+/// }
+/// assert!(matches!(frames(0), Err(vidcompare::Error::Data(m)) if m.contains("0 frames")));
+/// ```
+#[macro_export]
+macro_rules! bail {
+    (Checkpoint, $path:expr, $($fmt:tt)+) => {
+        return Err($crate::Error::checkpoint($path, format!($($fmt)+)))
+    };
+    ($kind:ident, $($fmt:tt)+) => {
+        return Err($crate::Error::$kind(format!($($fmt)+)))
+    };
+    ($err:expr $(,)?) => {
+        return Err($err)
+    };
 }
 
 /// Attach a path to `std::io::Result`s, in the spirit of anyhow's `Context`.

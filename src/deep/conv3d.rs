@@ -19,12 +19,14 @@
 //! matrix with one parallel pass of copies (our custom op, whose backward pass is the
 //! matching col2im) and multiplies it with the weight; the product is already channels-last,
 //! and batch norm runs on it as an `(N * T * H * W, C)` matrix. R3D-18 uses this layout
-//! throughout; on other devices or dtypes the convolution falls back to the NTCHW path
-//! between two permutes. Both paths are checked against torch, gradients included.
+//! throughout; on other devices or dtypes (or with [`super::ops::KernelPath::Generic`]) the
+//! convolution falls back to the NTCHW path between two permutes. Both paths are checked
+//! against torch, gradients included. The CPU kernel itself lives in `ops/patches.rs`.
 
-use candle_core::{CpuStorage, CustomOp1, DType, Layout, Module, Result, Shape, Tensor, bail};
+use candle_core::{DType, Module, Result, Tensor, bail};
 use candle_nn::{Init, VarBuilder};
-use rayon::prelude::*;
+
+use super::ops::patches::{Geometry, PatchMatrix};
 
 /// 3D convolution with the semantics of `torch.nn.functional.conv3d` (zero padding,
 /// dilation 1, groups 1, no bias).
@@ -45,23 +47,19 @@ pub fn conv3d(x: &Tensor, w: &Tensor, stride: [usize; 3], padding: [usize; 3]) -
 
 /// `(N, C, T, H, W)` to the network-internal `(N, T, C, H, W)` layout (a contiguous copy).
 pub fn to_ntchw(x: &Tensor) -> Result<Tensor> {
-    if x.rank() != 5 {
-        bail!(
-            "expected a 5-d (N, C, T, H, W) tensor, got shape {:?}",
-            x.dims()
-        );
-    }
-    x.permute((0, 2, 1, 3, 4))?.contiguous()
+    swap_channels_and_time(x, "(N, C, T, H, W)")?.contiguous()
 }
 
 /// The network-internal `(N, T, C, H, W)` layout back to torch's `(N, C, T, H, W)`
 /// (a strided view; call `contiguous()` if a flat buffer is needed).
 pub fn from_ntchw(x: &Tensor) -> Result<Tensor> {
+    swap_channels_and_time(x, "(N, T, C, H, W)")
+}
+
+/// Axes 1 and 2 of a 5-d tensor swapped (a view), or an error naming the layout expected.
+fn swap_channels_and_time(x: &Tensor, layout: &str) -> Result<Tensor> {
     if x.rank() != 5 {
-        bail!(
-            "expected a 5-d (N, T, C, H, W) tensor, got shape {:?}",
-            x.dims()
-        );
+        bail!("expected a 5-d {layout} tensor, got shape {:?}", x.dims());
     }
     x.permute((0, 2, 1, 3, 4))
 }
@@ -84,6 +82,47 @@ fn out_len(axis: &str, input: usize, kernel: usize, stride: usize, pad: usize) -
     Ok((padded - kernel) / stride + 1)
 }
 
+/// The checked sizes of one 3D convolution (`[t, h, w]` triples).
+struct ConvDims {
+    /// Output channels.
+    out_channels: usize,
+    /// `[kt, kh, kw]`.
+    kernel: [usize; 3],
+    /// `[To, Ho, Wo]`.
+    output: [usize; 3],
+}
+
+/// Checks torch's weight `(O, C, kt, kh, kw)` against an input of `channels` channels and
+/// `input` = `[T, H, W]`, and computes the output size.
+fn conv_dims(
+    channels: usize,
+    input: [usize; 3],
+    w: &Tensor,
+    stride: [usize; 3],
+    padding: [usize; 3],
+) -> Result<ConvDims> {
+    let (o, wc, kt, kh, kw) = match w.dims() {
+        &[o, wc, kt, kh, kw] => (o, wc, kt, kh, kw),
+        d => bail!("conv3d: weight must be (O, C, kt, kh, kw), got shape {d:?}"),
+    };
+    if wc != channels {
+        bail!(
+            "conv3d: input has {channels} channels but the weight {:?} expects {wc}",
+            w.dims()
+        );
+    }
+    let kernel = [kt, kh, kw];
+    let mut output = [0; 3];
+    for (a, axis) in ["T", "H", "W"].into_iter().enumerate() {
+        output[a] = out_len(axis, input[a], kernel[a], stride[a], padding[a])?;
+    }
+    Ok(ConvDims {
+        out_channels: o,
+        kernel,
+        output,
+    })
+}
+
 /// Indices `start, start + step, ...` (`count` of them) as a u32 tensor on `x`'s device.
 fn strided_indices(x: &Tensor, start: usize, step: usize, count: usize) -> Result<Tensor> {
     let idx: Vec<u32> = (0..count).map(|i| (start + i * step) as u32).collect();
@@ -102,16 +141,7 @@ pub fn conv3d_ntchw(
         &[n, t, c, h, wd] => (n, t, c, h, wd),
         d => bail!("conv3d: input must be 5-d, got shape {d:?}"),
     };
-    let (o, wc, kt, kh, kw) = match w.dims() {
-        &[o, wc, kt, kh, kw] => (o, wc, kt, kh, kw),
-        d => bail!("conv3d: weight must be (O, C, kt, kh, kw), got shape {d:?}"),
-    };
-    if wc != c {
-        bail!(
-            "conv3d: input has {c} channels but the weight {:?} expects {wc}",
-            w.dims()
-        );
-    }
+    let dims = conv_dims(c, [t, h, wd], w, stride, padding)?;
     if x.dtype() != w.dtype() {
         bail!(
             "conv3d: input dtype {:?} differs from weight dtype {:?}",
@@ -119,11 +149,9 @@ pub fn conv3d_ntchw(
             w.dtype()
         );
     }
+    let (o, [kt, kh, kw], [to, ho, wo]) = (dims.out_channels, dims.kernel, dims.output);
     let [st, sh, sw] = stride;
     let [pt, ph, pw] = padding;
-    let to = out_len("T", t, kt, st, pt)?;
-    let ho = out_len("H", h, kh, sh, ph)?;
-    let wo = out_len("W", wd, kw, sw, pw)?;
 
     // Temporal taps: tap k of output frame i reads padded frame i * st + k.
     let xp = if pt > 0 {
@@ -181,180 +209,6 @@ pub fn conv3d_ntchw(
 /// fresh zeroed pages on every call (which cost as much as the copies themselves).
 const MAX_PATCH_ELEMENTS: usize = 1 << 22;
 
-/// Geometry of a channels-last 3D convolution (`[t, h, w]` triples).
-#[derive(Clone, Copy, Debug)]
-struct Geometry {
-    batch: usize,
-    input: [usize; 3],
-    channels: usize,
-    kernel: [usize; 3],
-    stride: [usize; 3],
-    padding: [usize; 3],
-    output: [usize; 3],
-}
-
-impl Geometry {
-    /// Columns of the patch matrix: `kt * kh * kw * C`.
-    fn patch_len(&self) -> usize {
-        self.kernel.iter().product::<usize>() * self.channels
-    }
-
-    /// Calls `f(column, input_offset)` for every window element of output position
-    /// `(frame, oh, ow)` that lies inside the input (`input_offset` indexes the first
-    /// channel of that element in the `(N, T, H, W, C)` buffer; `column` is the first column
-    /// of that element in the patch row).
-    fn for_each_tap(&self, frame: usize, oh: usize, ow: usize, mut f: impl FnMut(usize, usize)) {
-        let [t, h, w] = self.input;
-        let c = self.channels;
-        let [kt, kh, kw] = self.kernel;
-        let [st, sh, sw] = self.stride;
-        let [pt, ph, pw] = self.padding;
-        let to = self.output[0];
-        let (n, ot) = (frame / to, frame % to);
-        // Input index of a padded coordinate, if inside the input.
-        let inside = |i: usize, pad: usize, len: usize| i.checked_sub(pad).filter(|&v| v < len);
-        let mut col = 0;
-        for dt in 0..kt {
-            let ti = inside(ot * st + dt, pt, t);
-            for dh in 0..kh {
-                let hi = inside(oh * sh + dh, ph, h);
-                for dw in 0..kw {
-                    if let (Some(ti), Some(hi), Some(wi)) = (ti, hi, inside(ow * sw + dw, pw, w)) {
-                        f(col, (((n * t + ti) * h + hi) * w + wi) * c);
-                    }
-                    col += c;
-                }
-            }
-        }
-    }
-}
-
-/// The contiguous f32 data of a CPU tensor's storage.
-fn f32_slice<'a>(storage: &'a CpuStorage, layout: &Layout, what: &str) -> Result<&'a [f32]> {
-    let data = match storage {
-        CpuStorage::F32(v) => v,
-        _ => bail!("{what}: only f32 is supported"),
-    };
-    match layout.contiguous_offsets() {
-        Some((start, end)) => Ok(&data[start..end]),
-        None => bail!("{what}: the input must be contiguous"),
-    }
-}
-
-/// The im2col of a channels-last clip for the output lines `lines` (indices `frame * Ho + ho`
-/// over the `N * To * Ho` output lines): rows are output positions `(frame, ho, wo)`, columns
-/// are `(dt, dh, dw, c)` ("tap-major": contiguous copies) or, with `channel_major`,
-/// `(c, dt, dh, dw)` (the order of torch's weight, which then needs no permute); zero where a
-/// window reaches into the padding. Its backward pass is [`PatchMatrixAdjoint`].
-#[derive(Clone, Debug)]
-struct PatchMatrix {
-    geometry: Geometry,
-    lines: std::ops::Range<usize>,
-    channel_major: bool,
-}
-
-impl CustomOp1 for PatchMatrix {
-    fn name(&self) -> &'static str {
-        "conv3d-channels-last-patches"
-    }
-
-    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
-        let src = f32_slice(storage, layout, "conv3d patch matrix")?;
-        let g = self.geometry;
-        let (ho, wo) = (g.output[1], g.output[2]);
-        let (k, c) = (g.patch_len(), g.channels);
-        let mut out = vec![0f32; self.lines.len() * wo * k];
-        out.par_chunks_mut(wo * k)
-            .enumerate()
-            .for_each(|(row, dst_line)| {
-                let line = self.lines.start + row;
-                let (frame, oh) = (line / ho, line % ho);
-                for (ow, dst) in dst_line.chunks_mut(k).enumerate() {
-                    if self.channel_major {
-                        let taps = k / c;
-                        g.for_each_tap(frame, oh, ow, |col, at| {
-                            let tap = col / c;
-                            for (ci, v) in src[at..at + c].iter().enumerate() {
-                                dst[ci * taps + tap] = *v;
-                            }
-                        });
-                    } else {
-                        g.for_each_tap(frame, oh, ow, |col, at| {
-                            dst[col..col + c].copy_from_slice(&src[at..at + c]);
-                        });
-                    }
-                }
-            });
-        Ok((
-            CpuStorage::F32(out),
-            Shape::from((self.lines.len() * wo, k)),
-        ))
-    }
-
-    fn bwd(&self, arg: &Tensor, _res: &Tensor, grad_res: &Tensor) -> Result<Option<Tensor>> {
-        let adjoint = PatchMatrixAdjoint {
-            patches: self.clone(),
-        };
-        let grad = grad_res.contiguous()?.apply_op1_no_bwd(&adjoint)?;
-        Ok(Some(grad.reshape(arg.shape())?))
-    }
-}
-
-/// The transpose of [`PatchMatrix`] (col2im): sums each patch-matrix gradient back onto the
-/// input element it was copied from, giving the gradient of the `(N, T, H, W, C)` input.
-struct PatchMatrixAdjoint {
-    patches: PatchMatrix,
-}
-
-impl CustomOp1 for PatchMatrixAdjoint {
-    fn name(&self) -> &'static str {
-        "conv3d-channels-last-patches-adjoint"
-    }
-
-    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
-        let src = f32_slice(storage, layout, "conv3d patch-matrix gradient")?;
-        let g = self.patches.geometry;
-        let lines = &self.patches.lines;
-        let [t, h, w] = g.input;
-        let [to, ho, wo] = g.output;
-        let (k, c) = (g.patch_len(), g.channels);
-        let sample_len = t * h * w * g.channels;
-        let mut out = vec![0f32; g.batch * sample_len];
-        // Windows of one sample only touch that sample: samples run in parallel.
-        out.par_chunks_mut(sample_len)
-            .enumerate()
-            .for_each(|(n, dst)| {
-                let first = lines.start.max(n * to * ho);
-                let last = lines.end.min((n + 1) * to * ho);
-                for line in first..last {
-                    let (frame, oh) = (line / ho, line % ho);
-                    for ow in 0..wo {
-                        let row = ((line - lines.start) * wo + ow) * k;
-                        let taps = k / c;
-                        g.for_each_tap(frame, oh, ow, |col, at| {
-                            let dst = &mut dst[at - n * sample_len..][..c];
-                            if self.patches.channel_major {
-                                let tap = col / c;
-                                for (ci, d) in dst.iter_mut().enumerate() {
-                                    *d += src[row + ci * taps + tap];
-                                }
-                            } else {
-                                let grad = &src[row + col..row + col + c];
-                                for (d, s) in dst.iter_mut().zip(grad) {
-                                    *d += s;
-                                }
-                            }
-                        });
-                    }
-                }
-            });
-        Ok((
-            CpuStorage::F32(out),
-            Shape::from((g.batch, t, h, w, g.channels)),
-        ))
-    }
-}
-
 /// 3D convolution of a channels-last clip: `x` is `(N, T, H, W, C)`, `w` is torch's
 /// `(O, C, kt, kh, kw)`; returns `(N, To, Ho, Wo, O)`, contiguous. Differentiable in `x` and
 /// `w`.
@@ -402,42 +256,32 @@ fn conv3d_channels_last_chunked(
         &[n, t, h, wd, c] => (n, t, h, wd, c),
         d => bail!("conv3d: channels-last input must be (N, T, H, W, C), got shape {d:?}"),
     };
-    let (o, wc, kt, kh, kw) = match w.dims() {
-        &[o, wc, kt, kh, kw] => (o, wc, kt, kh, kw),
-        d => bail!("conv3d: weight must be (O, C, kt, kh, kw), got shape {d:?}"),
-    };
-    if wc != c {
-        bail!(
-            "conv3d: input has {c} channels but the weight {:?} expects {wc}",
-            w.dims()
-        );
-    }
+    let dims = conv_dims(c, [t, h, wd], w, stride, padding)?;
     let w = match scale {
         Some(s) => w.broadcast_mul(&s.reshape(((), 1, 1, 1, 1))?)?,
         None => w.clone(),
     };
-    let fast = x.device().is_cpu() && x.dtype() == DType::F32 && w.dtype() == DType::F32;
+    let fast = super::ops::use_cpu_kernel(
+        x.device(),
+        x.dtype() == DType::F32 && w.dtype() == DType::F32,
+    );
     if !fast {
         let y = conv3d_ntchw(&x.permute((0, 1, 4, 2, 3))?, &w, stride, padding)?;
         return y.permute((0, 1, 3, 4, 2))?.contiguous();
     }
-    let [st, sh, sw] = stride;
-    let [pt, ph, pw] = padding;
-    let to = out_len("T", t, kt, st, pt)?;
-    let ho = out_len("H", h, kh, sh, ph)?;
-    let wo = out_len("W", wd, kw, sw, pw)?;
+    let (o, kernel, [to, ho, wo]) = (dims.out_channels, dims.kernel, dims.output);
     let geometry = Geometry {
         batch: n,
         input: [t, h, wd],
         channels: c,
-        kernel: [kt, kh, kw],
+        kernel,
         stride,
         padding,
-        output: [to, ho, wo],
+        output: dims.output,
     };
     let k = geometry.patch_len();
     let x = x.contiguous()?;
-    if kt == 1 && kh == 1 && kw == 1 && stride == [1; 3] && padding == [0; 3] {
+    if kernel == [1; 3] && stride == [1; 3] && padding == [0; 3] {
         let y = x
             .reshape((n * t * h * wd, c))?
             .matmul(&w.reshape((o, c))?.t()?)?;

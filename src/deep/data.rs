@@ -8,9 +8,11 @@
 //! (content-addressed by the video's bytes and the settings, with a checksum) so a second model,
 //! a second epoch or a second run never decodes again.
 
+use std::fmt;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -73,6 +75,71 @@ impl Norm {
     }
 }
 
+/// How the deep models take frames from a video: `deep_sampling`, the notebook's
+/// DEEP_SAMPLING. Parsed once, where the settings are resolved ([`FromStr`]); saved as its
+/// name, so the frame-cache keys and saved settings of earlier runs stay valid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum DeepSampling {
+    /// `np.linspace(0, n - 1, T, dtype=int)` ([`Sampling::Linspace`]).
+    Uniform,
+    /// `T` distinct frames, sorted, from a generator seeded with the run's seed
+    /// ([`Sampling::RandomN`]).
+    Random,
+}
+
+impl DeepSampling {
+    /// "uniform" or "random".
+    pub fn name(self) -> &'static str {
+        match self {
+            DeepSampling::Uniform => "uniform",
+            DeepSampling::Random => "random",
+        }
+    }
+
+    /// The frame-index strategy that takes `frames` frames.
+    pub fn sampling(self, frames: usize) -> Sampling {
+        match self {
+            DeepSampling::Uniform => Sampling::Linspace { n: frames },
+            DeepSampling::Random => Sampling::RandomN { n: frames },
+        }
+    }
+}
+
+impl fmt::Display for DeepSampling {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for DeepSampling {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<DeepSampling> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "uniform" => Ok(DeepSampling::Uniform),
+            "random" => Ok(DeepSampling::Random),
+            other => Err(Error::Config(format!(
+                "deep_sampling = `{other}`: expected uniform or random"
+            ))),
+        }
+    }
+}
+
+impl TryFrom<String> for DeepSampling {
+    type Error = Error;
+
+    fn try_from(s: String) -> Result<DeepSampling> {
+        s.parse()
+    }
+}
+
+impl From<DeepSampling> for String {
+    fn from(s: DeepSampling) -> String {
+        s.name().to_string()
+    }
+}
+
 /// How frames are taken from a video.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClipSpec {
@@ -80,8 +147,8 @@ pub struct ClipSpec {
     pub size: u32,
     /// Frames per video (2D `num_frames`) or per clip (3D `clip_len`).
     pub frames: usize,
-    /// "uniform" or "random" (the notebook's DEEP_SAMPLING).
-    pub sampling: String,
+    /// Uniform or random (the notebook's DEEP_SAMPLING).
+    pub sampling: DeepSampling,
     /// Apply the notebook's `enhance_frame` to the sampled frames.
     pub enhance: bool,
     /// Seed of random sampling.
@@ -103,18 +170,7 @@ impl ClipSpec {
                 self.frames
             )));
         }
-        Sampling::parse_deep(&self.sampling, self.frames)?;
         Ok(())
-    }
-
-    fn sampling(&self) -> Result<Sampling> {
-        match self.sampling.trim().to_ascii_lowercase().as_str() {
-            "uniform" => Ok(Sampling::Linspace { n: self.frames }),
-            "random" => Ok(Sampling::RandomN { n: self.frames }),
-            other => Err(Error::Config(format!(
-                "deep_sampling = `{other}`: expected uniform or random"
-            ))),
-        }
     }
 
     /// What changes the cached frames (part of the cache key).
@@ -158,7 +214,10 @@ pub fn load_clip(path: &Path, spec: &ClipSpec) -> Result<(Clip, Vec<String>)> {
     if n == 0 {
         return Err(Error::video(path, crate::error::VideoErrorKind::NoFrames));
     }
-    let indices = spec.sampling()?.indices(n, info.fps, spec.seed);
+    let indices = spec
+        .sampling
+        .sampling(spec.frames)
+        .indices(n, info.fps, spec.seed);
     let mut unique = indices.clone();
     unique.dedup();
     let decoded = decode_indices(path, &unique, Some((spec.size, spec.size)))?;
@@ -401,7 +460,7 @@ pub fn frames_tensor(clip: &Clip, norm: Norm, device: &Device) -> Result<Tensor>
         .frames
         .first()
         .map(|f| f.dimensions())
-        .ok_or_else(|| Error::InvalidArgument("a clip with no frames has no tensor".into()))?;
+        .ok_or_else(|| Error::Data("a clip with no frames has no tensor".into()))?;
     let (mean, std) = (norm.mean(), norm.std());
     let plane = (w * h) as usize;
     let mut data = vec![0f32; clip.frames.len() * 3 * plane];
@@ -413,16 +472,18 @@ pub fn frames_tensor(clip: &Clip, norm: Norm, device: &Device) -> Result<Tensor>
             }
         }
     }
-    Tensor::from_vec(data, (clip.frames.len(), 3, h as usize, w as usize), device)
-        .map_err(super::weights::candle_err)
+    Ok(Tensor::from_vec(
+        data,
+        (clip.frames.len(), 3, h as usize, w as usize),
+        device,
+    )?)
 }
 
 /// Frames as a normalised `(3, T, S, S)` tensor (R3D-18's input, one clip).
 pub fn clip_tensor(clip: &Clip, norm: Norm, device: &Device) -> Result<Tensor> {
-    frames_tensor(clip, norm, device)?
-        .permute((1, 0, 2, 3))
-        .and_then(|t| t.contiguous())
-        .map_err(super::weights::candle_err)
+    Ok(frames_tensor(clip, norm, device)?
+        .permute((1, 0, 2, 3))?
+        .contiguous()?)
 }
 
 #[cfg(test)]
@@ -479,11 +540,44 @@ mod tests {
     }
 
     #[test]
+    fn deep_sampling_parses_once_and_saves_as_its_name() {
+        assert_eq!(
+            " Uniform".parse::<DeepSampling>().unwrap(),
+            DeepSampling::Uniform
+        );
+        assert_eq!(
+            "random".parse::<DeepSampling>().unwrap(),
+            DeepSampling::Random
+        );
+        let err = "dense".parse::<DeepSampling>().unwrap_err();
+        assert!(
+            matches!(&err, Error::Config(m) if m.contains("`dense`")),
+            "{err}"
+        );
+        // The cache key of a spec is its JSON: the sampling must stay the plain name it was
+        // as a string, or every cached clip of earlier runs would be recomputed.
+        let spec = ClipSpec {
+            size: 112,
+            frames: 8,
+            sampling: DeepSampling::Random,
+            enhance: true,
+            seed: 3,
+        };
+        assert_eq!(
+            spec.fingerprint(),
+            r#"deep-frames-v1|{"size":112,"frames":8,"sampling":"random","enhance":true,"seed":3}"#
+        );
+        let back: ClipSpec = serde_json::from_str(&serde_json::to_string(&spec).unwrap()).unwrap();
+        assert_eq!(back, spec);
+        assert!(serde_json::from_str::<DeepSampling>("\"dense\"").is_err());
+    }
+
+    #[test]
     fn absurd_sizes_are_refused_before_decoding() {
         let spec = ClipSpec {
             size: 100_000,
             frames: 8,
-            sampling: "uniform".into(),
+            sampling: DeepSampling::Uniform,
             enhance: false,
             seed: 1,
         };

@@ -59,6 +59,12 @@ pub fn select(pref: DevicePref) -> Result<Device> {
     }
 }
 
+/// Waits until `device` has finished the work queued so far, so that a timer stopped next
+/// measures that work (CUDA kernels run asynchronously to the host); a no-op on the CPU.
+pub fn sync(device: &Device) -> Result<()> {
+    Ok(device.synchronize()?)
+}
+
 /// A short name for reports: "cpu (2 threads)" or "cuda:0".
 pub fn describe(device: &Device) -> String {
     match device {

@@ -6,6 +6,7 @@ pub mod device;
 pub mod efficientnet;
 pub mod models;
 pub mod nn;
+pub mod ops;
 pub mod pipeline;
 pub mod r3d;
 pub mod temporal;

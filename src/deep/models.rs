@@ -15,7 +15,7 @@ use super::nn::Noise;
 use super::r3d::R3d18;
 use super::temporal::{EfficientNetTemporal, Pooling};
 use super::train::{TailOutput, VideoNet};
-use super::weights::{Arch, candle_err};
+use super::weights::Arch;
 use crate::{Error, Result};
 
 /// Which deep model.
@@ -114,9 +114,7 @@ impl DeepNet {
     pub fn build(kind: DeepKind, vb: VarBuilder, n_classes: usize, norm: Norm) -> Result<DeepNet> {
         let device = vb.device().clone();
         Ok(match kind {
-            DeepKind::R3d => {
-                DeepNet::Clip(R3d18::new(vb, n_classes).map_err(candle_err)?, norm, device)
-            }
+            DeepKind::R3d => DeepNet::Clip(R3d18::new(vb, n_classes)?, norm, device),
             k => {
                 let pooling = match k {
                     DeepKind::Avg => Pooling::Avg,
@@ -124,7 +122,7 @@ impl DeepNet {
                     _ => Pooling::Attn,
                 };
                 DeepNet::Frames(
-                    EfficientNetTemporal::new(vb, pooling, n_classes).map_err(candle_err)?,
+                    EfficientNetTemporal::new(vb, pooling, n_classes)?,
                     norm,
                     device,
                 )
@@ -137,9 +135,7 @@ impl VideoNet for DeepNet {
     fn input(&self, clip: &Clip) -> Result<Tensor> {
         match self {
             DeepNet::Frames(_, norm, dev) => frames_tensor(clip, *norm, dev),
-            DeepNet::Clip(_, norm, dev) => clip_tensor(clip, *norm, dev)?
-                .unsqueeze(0)
-                .map_err(candle_err),
+            DeepNet::Clip(_, norm, dev) => Ok(clip_tensor(clip, *norm, dev)?.unsqueeze(0)?),
         }
     }
 
@@ -151,25 +147,20 @@ impl VideoNet for DeepNet {
             }
             DeepNet::Clip(m, ..) => m.forward_trunk(input),
         };
-        t.map(|t| t.detach()).map_err(candle_err)
+        Ok(t?.detach())
     }
 
     fn tail(&self, trunks: &[&Tensor], noise: Option<&mut Noise>) -> Result<TailOutput> {
         let mut noise = noise;
         match self {
             DeepNet::Frames(m, ..) => {
-                let frames = trunks
-                    .first()
-                    .map(|t| t.dim(0))
-                    .transpose()
-                    .map_err(candle_err)?;
+                let frames = trunks.first().map(|t| t.dim(0)).transpose()?;
                 let frames = frames.unwrap_or(0);
                 let same = trunks.iter().all(|t| t.dim(0).ok() == Some(frames));
                 if same {
-                    let x = Tensor::cat(trunks, 0).map_err(candle_err)?;
-                    let (logits, attention, embedding) = m
-                        .forward_tail(&x, trunks.len(), frames, noise)
-                        .map_err(candle_err)?;
+                    let x = Tensor::cat(trunks, 0)?;
+                    let (logits, attention, embedding) =
+                        m.forward_tail(&x, trunks.len(), frames, noise)?;
                     Ok(TailOutput {
                         logits,
                         embedding,
@@ -181,25 +172,21 @@ impl VideoNet for DeepNet {
                     let mut logits = Vec::new();
                     let mut embedding = Vec::new();
                     for t in trunks {
-                        let (l, _, e) = m
-                            .forward_tail(t, 1, t.dim(0).map_err(candle_err)?, noise.as_deref_mut())
-                            .map_err(candle_err)?;
+                        let (l, _, e) = m.forward_tail(t, 1, t.dim(0)?, noise.as_deref_mut())?;
                         logits.push(l);
                         embedding.push(e);
                     }
                     Ok(TailOutput {
-                        logits: Tensor::cat(&logits, 0).map_err(candle_err)?,
-                        embedding: Tensor::cat(&embedding, 0).map_err(candle_err)?,
+                        logits: Tensor::cat(&logits, 0)?,
+                        embedding: Tensor::cat(&embedding, 0)?,
                         attention: None,
                     })
                 }
             }
             DeepNet::Clip(m, ..) => {
-                let x = Tensor::cat(trunks, 0).map_err(candle_err)?;
-                let embedding = m
-                    .forward_embedding(&x, noise.as_deref_mut())
-                    .map_err(candle_err)?;
-                let logits = m.forward_head(&embedding, noise).map_err(candle_err)?;
+                let x = Tensor::cat(trunks, 0)?;
+                let embedding = m.forward_embedding(&x, noise.as_deref_mut())?;
+                let logits = m.forward_head(&embedding, noise)?;
                 Ok(TailOutput {
                     logits,
                     embedding,

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::Xxh3;
 
 use super::data::{ClipCache, ClipSet, ClipSpec, Norm, load_clips};
-use super::device::{DevicePref, describe, memory_kind, select};
+use super::device::{DevicePref, describe, memory_kind, select, sync};
 use super::models::{DeepKind, DeepNet};
 use super::train::{
     CheckpointPlan, TrainOptions, TrainReport, fit, predict, predict_with, resume, trunks,
@@ -26,7 +26,7 @@ use crate::results::{
     Artifact, DeepDetails, Efficiency, Embeddings, EpochRow, FrameWeights, ModelDetails, ModelKind,
     ModelResult, Protocol, peak_rss_mb,
 };
-use crate::{Error, Result};
+use crate::{Error, Result, bail};
 
 /// Everything that decides how one deep model is trained and evaluated.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -92,7 +92,7 @@ impl DeepSettings {
         let clip = ClipSpec {
             size,
             frames,
-            sampling: cfg.str("deep_sampling")?.to_string(),
+            sampling: cfg.str("deep_sampling")?.parse()?,
             enhance: cfg.bool("enhance")?,
             seed,
         };
@@ -162,7 +162,8 @@ pub fn load_data(
             progress,
         )?;
         if set.is_empty() && !samples.is_empty() {
-            return Err(Error::InvalidArgument(format!(
+            bail!(
+                Data,
                 "{}: none of the {} videos of the {name} split could be decoded (first: {})",
                 ds.root.join("splits").join(format!("{name}.txt")).display(),
                 samples.len(),
@@ -170,7 +171,7 @@ pub fn load_data(
                     .first()
                     .map(|s| s.reason.as_str())
                     .unwrap_or("no reason"),
-            )));
+            );
         }
         Ok(set)
     };
@@ -301,14 +302,10 @@ pub fn train_and_evaluate_with(
     let name = kind.name().to_string();
     let n_classes = data.class_names.len();
     if data.train.is_empty() {
-        return Err(Error::InvalidArgument(format!(
-            "{name}: no usable training video"
-        )));
+        bail!(Data, "{name}: no usable training video");
     }
     if data.test.is_empty() {
-        return Err(Error::InvalidArgument(format!(
-            "{name}: no usable test video"
-        )));
+        bail!(Data, "{name}: no usable test video");
     }
     let device = select(DevicePref::parse(&settings.device)?)?;
     let store = match &settings.weights {
@@ -364,6 +361,7 @@ pub fn train_and_evaluate_with(
                     memo_trunks(&net, settings, &data.val)?,
                 ),
             };
+            sync(&device)?;
             let trunk_s = started.elapsed().as_secs_f64();
             plan.meta
                 .insert("trunk_seconds".into(), format!("{trunk_s}"));
@@ -378,6 +376,7 @@ pub fn train_and_evaluate_with(
                 &name,
                 progress,
             )?;
+            sync(&device)?;
             let total = started.elapsed().as_secs_f64();
             plan.meta.insert("train_time_s".into(), format!("{total}"));
             super::train::save_finished(&store, &plan, &report)?;

@@ -16,9 +16,10 @@ use candle_core::{D, DType, Tensor, Var};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
+use super::device::sync;
 use super::nn::Noise;
-use super::weights::{ParamStore, candle_err, load_checkpoint, save_tensors};
-use crate::{Error, Result};
+use super::weights::{ParamStore, load_checkpoint, save_tensors};
+use crate::{Result, bail};
 
 /// What one forward pass of a model's fine-tuned tail gives for a batch of videos.
 pub struct TailOutput {
@@ -117,7 +118,7 @@ pub struct Adam {
 impl Adam {
     /// Adam over `vars` with torch's defaults (betas 0.9, 0.999; eps 1e-8).
     pub fn new(vars: Vec<(String, Var)>, lr: f64, weight_decay: f64) -> Result<Adam> {
-        let zeros = |v: &Var| v.as_tensor().zeros_like().map_err(candle_err);
+        let zeros = |v: &Var| -> Result<Tensor> { Ok(v.as_tensor().zeros_like()?) };
         let m = vars.iter().map(|(_, v)| zeros(v)).collect::<Result<_>>()?;
         let v = vars.iter().map(|(_, v)| zeros(v)).collect::<Result<_>>()?;
         Ok(Adam {
@@ -157,9 +158,8 @@ impl Adam {
                 self.m[i] = m.detach();
                 self.v[i] = v.detach();
                 Ok(new_p.detach())
-            })()
-            .map_err(candle_err)?;
-            var.set(&update).map_err(candle_err)?;
+            })()?;
+            var.set(&update)?;
         }
         Ok(())
     }
@@ -217,21 +217,18 @@ pub fn trunks(
             let x = net.input(c)?;
             // A fresh, exactly-sized copy: a trunk output may be a view into a much larger
             // buffer (a convolution's workspace), which would stay alive for the whole run.
-            net.trunk(&x)?.detach().affine(1.0, 0.0).map_err(candle_err)
+            Ok(net.trunk(&x)?.detach().affine(1.0, 0.0)?)
         })
         .collect()
 }
 
 fn labels_tensor(y: &[usize], device: &candle_core::Device) -> Result<Tensor> {
     let v: Vec<u32> = y.iter().map(|&l| l as u32).collect();
-    Tensor::from_vec(v, y.len(), device).map_err(candle_err)
+    Ok(Tensor::from_vec(v, y.len(), device)?)
 }
 
 fn argmax_rows(logits: &Tensor) -> Result<Vec<usize>> {
-    let v: Vec<u32> = logits
-        .argmax(D::Minus1)
-        .and_then(|t| t.to_vec1())
-        .map_err(candle_err)?;
+    let v: Vec<u32> = logits.argmax(D::Minus1)?.to_vec1()?;
     Ok(v.into_iter().map(|x| x as usize).collect())
 }
 
@@ -248,9 +245,7 @@ fn evaluate_tail(
         let refs: Vec<&Tensor> = chunk.iter().collect();
         let out = net.tail(&refs, None)?;
         let target = labels_tensor(ys, out.logits.device())?;
-        let loss = candle_nn::loss::cross_entropy(&out.logits, &target)
-            .and_then(|l| l.to_scalar::<f32>())
-            .map_err(candle_err)?;
+        let loss = candle_nn::loss::cross_entropy(&out.logits, &target)?.to_scalar::<f32>()?;
         loss_sum += loss as f64 * ys.len() as f64;
         correct += argmax_rows(&out.logits)?
             .iter()
@@ -301,20 +296,17 @@ pub fn fit(
     let (xtr, ytr) = train;
     let (xva, yva) = val;
     if xtr.is_empty() {
-        return Err(Error::InvalidArgument(format!(
-            "{label}: no usable training video"
-        )));
+        bail!(Data, "{label}: no usable training video");
     }
     if opts.epochs == 0 || opts.batch_size == 0 {
-        return Err(Error::Config(format!(
-            "{label}: epochs and batch_size must be at least 1"
-        )));
+        bail!(Config, "{label}: epochs and batch_size must be at least 1");
     }
     let vars = store.trainable(trainable);
     if vars.is_empty() {
-        return Err(Error::InvalidArgument(format!(
+        bail!(
+            InvalidArgument,
             "{label}: no trainable parameter under {trainable:?}"
-        )));
+        );
     }
     let mut adam = Adam::new(vars, opts.lr, opts.weight_decay)?;
     let mut noise = Noise::new(opts.seed);
@@ -341,7 +333,9 @@ pub fn fit(
         adam.lr = step_lr(opts.lr, epoch - 1, opts.step_size, opts.gamma);
         let started = Instant::now();
         let order = noise.permutation(xtr.len());
+        // Sums over the samples seen so far this epoch: the running loss shown is their mean.
         let mut loss_sum = 0.0;
+        let mut seen = 0usize;
         let mut correct = 0usize;
         for idx in order.chunks(opts.batch_size) {
             if crate::interrupt::interrupted() {
@@ -352,11 +346,12 @@ pub fn fit(
             let ys: Vec<usize> = idx.iter().map(|&i| ytr[i]).collect();
             let out = net.tail(&refs, Some(&mut noise))?;
             let target = labels_tensor(&ys, out.logits.device())?;
-            let loss = candle_nn::loss::cross_entropy(&out.logits, &target).map_err(candle_err)?;
-            let grads = loss.backward().map_err(candle_err)?;
+            let loss = candle_nn::loss::cross_entropy(&out.logits, &target)?;
+            let grads = loss.backward()?;
             adam.step(&grads)?;
-            let l = loss.to_scalar::<f32>().map_err(candle_err)? as f64;
+            let l = loss.to_scalar::<f32>()? as f64;
             loss_sum += l * ys.len() as f64;
+            seen += ys.len();
             correct += argmax_rows(&out.logits)?
                 .iter()
                 .zip(&ys)
@@ -366,11 +361,11 @@ pub fn fit(
             bar.set_message(format!(
                 "epoch {epoch}/{} loss {:.3}",
                 opts.epochs,
-                loss_sum
-                    / (bar.position() as f64 - ((epoch - 1) * batches) as f64).max(1.0)
-                    / opts.batch_size as f64
+                loss_sum / seen as f64
             ));
         }
+        let device = xtr[0].device();
+        sync(device)?;
         let train_seconds = started.elapsed().as_secs_f64();
         let n = xtr.len() as f64;
         let (train_loss, train_acc) = (loss_sum / n, correct as f64 / n);
@@ -380,6 +375,7 @@ pub fn fit(
         } else {
             evaluate_tail(net, xva, yva, opts.batch_size)?
         };
+        sync(device)?;
         let val_seconds = started.elapsed().as_secs_f64();
         bar.set_message(format!(
             "epoch {epoch}: train loss {train_loss:.3} acc {train_acc:.3}, val loss {val_loss:.3} acc {val_acc:.3}"
@@ -456,7 +452,7 @@ pub fn resume(
     else {
         return Ok(None);
     };
-    store.restore(&tensors, &plan.path.display().to_string())?;
+    store.restore(&tensors, &plan.path)?;
     Ok(Some((report, meta)))
 }
 
@@ -503,22 +499,21 @@ pub fn predict_with(
             }
             None => {
                 let x = net.input(c)?;
+                // The copy of the input to the device is not part of the forward pass.
+                sync(x.device())?;
                 started = Instant::now();
                 net.trunk(&x)?
             }
         };
         let out = net.tail(&[&trunk], None)?;
-        let probs = candle_nn::ops::softmax(&out.logits, D::Minus1)
-            .and_then(|t| t.to_dtype(DType::F64))
-            .and_then(|t| t.squeeze(0))
-            .and_then(|t| t.to_vec1::<f64>())
-            .map_err(candle_err)?;
+        let probs = candle_nn::ops::softmax(&out.logits, D::Minus1)?
+            .to_dtype(DType::F64)?
+            .squeeze(0)?
+            .to_vec1::<f64>()?;
+        sync(out.logits.device())?;
         p.forward_seconds.push(started.elapsed().as_secs_f64());
         let row = |t: &Tensor| -> Result<Vec<f32>> {
-            t.squeeze(0)
-                .and_then(|t| t.to_dtype(DType::F32))
-                .and_then(|t| t.to_vec1::<f32>())
-                .map_err(candle_err)
+            Ok(t.squeeze(0)?.to_dtype(DType::F32)?.to_vec1::<f32>()?)
         };
         p.logits.push(row(&out.logits)?);
         p.embeddings.push(row(&out.embedding)?);

@@ -23,7 +23,7 @@ use serde::Serialize;
 use xxhash_rust::xxh3::{Xxh3, xxh3_64};
 
 use crate::error::IoContext;
-use crate::{Error, Result};
+use crate::{Error, Result, bail};
 
 /// The two torchvision architectures we load weights for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,13 +131,14 @@ impl ParamStore {
                 .collect();
             unused.sort();
             if log.loaded.is_empty() {
-                return Err(Error::Config(format!(
-                    "{}: none of its {} tensors is a parameter of this model (first: {}); \
+                bail!(
+                    Checkpoint,
+                    src,
+                    "none of its {} tensors is a parameter of this model (first: {}); \
                      is it the right architecture's checkpoint?",
-                    src.display(),
                     self.pretrained.len(),
                     unused.first().map(String::as_str).unwrap_or("none"),
-                )));
+                );
             }
             log.unused = unused;
         }
@@ -184,30 +185,37 @@ impl ParamStore {
     pub fn snapshot(&self) -> Result<BTreeMap<String, Tensor>> {
         let data = self.varmap.data().lock().expect("varmap lock");
         data.iter()
-            .map(|(n, v)| Ok((n.clone(), v.as_tensor().copy().map_err(candle_err)?)))
+            .map(|(n, v)| Ok((n.clone(), v.as_tensor().copy()?)))
             .collect()
     }
 
-    /// Set variables from `values` (a snapshot or a checkpoint); every variable must be present
-    /// with its shape.
-    pub fn restore(&self, values: &BTreeMap<String, Tensor>, origin: &str) -> Result<()> {
+    /// Set variables from `values` (a snapshot or the checkpoint at `origin`); every variable
+    /// must be present with its shape.
+    pub fn restore(
+        &self,
+        values: &BTreeMap<String, Tensor>,
+        origin: impl AsRef<Path>,
+    ) -> Result<()> {
+        let origin = origin.as_ref();
         let data = self.varmap.data().lock().expect("varmap lock");
         for (name, var) in data.iter() {
-            let t = values.get(name).ok_or_else(|| {
-                Error::Config(format!("{origin}: has no tensor `{name}` this model needs"))
-            })?;
+            let Some(t) = values.get(name) else {
+                bail!(
+                    Checkpoint,
+                    origin,
+                    "has no tensor `{name}` this model needs"
+                );
+            };
             if t.dims() != var.dims() {
-                return Err(Error::Config(format!(
-                    "{origin}: tensor `{name}` has shape {:?}, the model needs {:?}",
+                bail!(
+                    Checkpoint,
+                    origin,
+                    "tensor `{name}` has shape {:?}, the model needs {:?}",
                     t.dims(),
                     var.dims()
-                )));
+                );
             }
-            let t = t
-                .to_dtype(var.dtype())
-                .and_then(|t| t.to_device(var.device()))
-                .map_err(candle_err)?;
-            var.set(&t).map_err(candle_err)?;
+            var.set(&t.to_dtype(var.dtype())?.to_device(var.device())?)?;
         }
         Ok(())
     }
@@ -333,10 +341,7 @@ pub fn sample_init(init: &Init, shape: &Shape, seed: u64, name: &str) -> Vec<f32
 /// `tools/convert_torchvision.py`.
 pub fn read_tensor_file(path: &Path) -> Result<HashMap<String, Tensor>> {
     if !path.is_file() {
-        return Err(Error::Config(format!(
-            "{}: weights file not found",
-            path.display()
-        )));
+        bail!(Checkpoint, path, "weights file not found");
     }
     let ext = path
         .extension()
@@ -345,29 +350,23 @@ pub fn read_tensor_file(path: &Path) -> Result<HashMap<String, Tensor>> {
         .to_ascii_lowercase();
     let tensors: HashMap<String, Tensor> = match ext.as_str() {
         "safetensors" => candle_core::safetensors::load(path, &Device::Cpu).map_err(|e| {
-            Error::Config(format!(
-                "{}: not a readable safetensors file ({e})",
-                path.display()
-            ))
+            Error::checkpoint(path, format!("not a readable safetensors file ({e})"))
         })?,
         "pth" | "pt" | "bin" => candle_core::pickle::read_all(path)
             .map_err(|e| {
-                Error::Config(format!(
-                    "{}: cannot read this PyTorch file ({e}); candle reads only zip-format \
-                     checkpoints (torch >= 1.6): convert it with \
-                     `python3 tools/convert_torchvision.py --pth {} --out weights.safetensors`",
-                    path.display(),
-                    path.display()
-                ))
+                Error::checkpoint(
+                    path,
+                    format!(
+                        "cannot read this PyTorch file ({e}); candle reads only zip-format \
+                         checkpoints (torch >= 1.6): convert it with \
+                         `python3 tools/convert_torchvision.py --pth {} --out weights.safetensors`",
+                        path.display()
+                    ),
+                )
             })?
             .into_iter()
             .collect(),
-        _ => {
-            return Err(Error::Config(format!(
-                "{}: weights must be .safetensors or .pth",
-                path.display()
-            )));
-        }
+        _ => bail!(Checkpoint, path, "weights must be .safetensors or .pth"),
     };
     Ok(tensors)
 }
@@ -406,15 +405,16 @@ pub fn read_weights(path: &Path, arch: Arch) -> Result<HashMap<String, Tensor>> 
         };
         let t = t
             .to_dtype(DType::F32)
-            .map_err(|e| Error::Config(format!("{}: tensor `{mapped}`: {e}", path.display())))?;
+            .map_err(|e| Error::checkpoint(path, format!("tensor `{mapped}`: {e}")))?;
         out.insert(mapped, t);
     }
     if out.is_empty() {
-        return Err(Error::Config(format!(
-            "{}: holds no tensors usable for {}",
-            path.display(),
+        bail!(
+            Checkpoint,
+            path,
+            "holds no tensors usable for {}",
             arch.torchvision_name()
-        )));
+        );
     }
     Ok(out)
 }
@@ -440,11 +440,7 @@ pub fn save_tensors(
 ) -> Result<u64> {
     let mut bytes: BTreeMap<&str, (Vec<usize>, Vec<u8>)> = BTreeMap::new();
     for (name, t) in tensors {
-        let v: Vec<f32> = t
-            .to_dtype(DType::F32)
-            .and_then(|t| t.flatten_all())
-            .and_then(|t| t.to_vec1())
-            .map_err(candle_err)?;
+        let v: Vec<f32> = t.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?;
         let raw: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
         bytes.insert(name.as_str(), (t.dims().to_vec(), raw));
     }
@@ -455,7 +451,7 @@ pub fn save_tensors(
         .map(|(n, (shape, raw))| {
             safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), raw)
                 .map(|v| (*n, v))
-                .map_err(|e| Error::Config(format!("{}: {e}", path.display())))
+                .map_err(|e| Error::checkpoint(path, e.to_string()))
         })
         .collect::<Result<_>>()?;
     let dir = path.parent().unwrap_or(Path::new("."));
@@ -468,7 +464,7 @@ pub fn save_tensors(
         std::process::id()
     ));
     safetensors::tensor::serialize_to_file(views, Some(info), &tmp)
-        .map_err(|e| Error::Config(format!("{}: cannot write checkpoint ({e})", tmp.display())))?;
+        .map_err(|e| Error::checkpoint(&tmp, format!("cannot write checkpoint ({e})")))?;
     std::fs::rename(&tmp, path).at(path)?;
     Ok(std::fs::metadata(path).at(path)?.len())
 }
@@ -492,10 +488,10 @@ pub fn load_checkpoint(
 ) -> Result<(BTreeMap<String, Tensor>, BTreeMap<String, String>)> {
     let buf = std::fs::read(path).at(path)?;
     let corrupt = |why: String| {
-        Error::Config(format!(
-            "{}: corrupt checkpoint ({why}); delete it to retrain",
-            path.display()
-        ))
+        Error::checkpoint(
+            path,
+            format!("corrupt checkpoint ({why}); delete it to retrain"),
+        )
     };
     let st = safetensors::SafeTensors::deserialize(&buf).map_err(|e| corrupt(e.to_string()))?;
     let (_, header) =
@@ -527,7 +523,7 @@ pub fn load_checkpoint(
             .chunks_exact(4)
             .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
             .collect();
-        let t = Tensor::from_vec(v, shape, &Device::Cpu).map_err(candle_err)?;
+        let t = Tensor::from_vec(v, shape, &Device::Cpu)?;
         tensors.insert(name.to_string(), t);
     }
     let meta = meta
@@ -535,11 +531,6 @@ pub fn load_checkpoint(
         .filter(|(k, _)| k != CHECKSUM_KEY)
         .collect();
     Ok((tensors, meta))
-}
-
-/// A candle error as ours.
-pub fn candle_err(e: candle_core::Error) -> Error {
-    Error::InvalidArgument(format!("tensor operation failed: {e}"))
 }
 
 #[cfg(test)]

@@ -78,20 +78,6 @@ impl Sampling {
             ))),
         }
     }
-
-    /// The deep pipeline's strategy by its notebook name, taking `n` frames: `"uniform"`
-    /// ([`Sampling::Linspace`]), `"random"` ([`Sampling::RandomN`]), or `"dense"` (every frame up
-    /// to the notebook's 400-frame read limit; `n` is then unused).
-    pub fn parse_deep(name: &str, n: usize) -> Result<Sampling> {
-        match name.trim().to_ascii_lowercase().as_str() {
-            "uniform" => Ok(Sampling::Linspace { n }),
-            "random" => Ok(Sampling::RandomN { n }),
-            "dense" => Ok(Sampling::Dense { max_frames: 400 }),
-            _ => Err(Error::InvalidArgument(format!(
-                "unknown deep sampling strategy {name:?}; expected uniform, random or dense"
-            ))),
-        }
-    }
 }
 
 /// The classical uniform stride (notebook `uniform_sampling`).
@@ -275,16 +261,7 @@ mod tests {
             Sampling::parse_classical("dense", false).unwrap(),
             Sampling::Dense { max_frames: 500 }
         );
-        assert_eq!(
-            Sampling::parse_deep("uniform", 32).unwrap(),
-            Sampling::Linspace { n: 32 }
-        );
-        assert_eq!(
-            Sampling::parse_deep("random", 8).unwrap(),
-            Sampling::RandomN { n: 8 }
-        );
         let err = Sampling::parse_classical("sparse", true).unwrap_err();
         assert!(err.to_string().contains("sparse"));
-        assert!(Sampling::parse_deep("", 8).is_err());
     }
 }

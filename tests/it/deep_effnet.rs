@@ -4,6 +4,9 @@
 //! every compared tensor satisfies `max |ours - torch| <= 1e-5 * max |torch|` (gradients and
 //! running statistics too), the whole network through `features[0..9]` and the temporal model
 //! `3e-5` (observed: at most 1e-6 and 1.3e-6).
+//!
+//! Every case that reaches a dispatch runs twice ([`on_both_paths`]): on the CPU kernels and on
+//! the generic tensor-op path a GPU takes, at the same tolerances.
 
 use std::collections::{BTreeMap, HashSet};
 use std::time::Instant;
@@ -13,15 +16,32 @@ use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{VarBuilder, VarMap};
 use vidcompare::deep::efficientnet::{
     EfficientNetB0, FEATURE_DIM, FIRST_TRAINABLE_STAGE, MbConv, MbConvConfig, NUM_STAGES,
-    depthwise_conv2d, depthwise_conv2d_taps, shift_silu,
 };
 use vidcompare::deep::nn::Noise;
+use vidcompare::deep::ops::{
+    KernelPath, cpu_kernel_calls, depthwise_conv2d, depthwise_conv2d_taps, shift_silu,
+};
 use vidcompare::deep::temporal::{EfficientNetTemporal, Pooling, TRAINABLE_PREFIXES, TemporalHead};
 
 const RTOL: f32 = 1e-5;
 /// Whole-network comparisons: 17 blocks of float32 rounding.
 const NET_RTOL: f32 = 3e-5;
 const NUM_CLASSES: usize = 7;
+
+/// Runs `case` on each kernel path, the CPU kernels first, then the generic tensor-op path, with
+/// the path's name for messages. Proves that each path really ran: the fast pass must have used
+/// a CPU kernel, the generic pass none.
+pub fn on_both_paths(mut case: impl FnMut(&str)) {
+    for path in KernelPath::ALL {
+        let before = cpu_kernel_calls();
+        path.run(|| case(path.name()));
+        let used = cpu_kernel_calls() - before;
+        match path {
+            KernelPath::Fast => assert!(used > 0, "the fast pass used no CPU kernel"),
+            KernelPath::Generic => assert_eq!(used, 0, "the generic pass used CPU kernels"),
+        }
+    }
+}
 
 fn get<'a>(map: &'a BTreeMap<String, Tensor>, key: &str) -> &'a Tensor {
     map.get(key)
@@ -89,16 +109,11 @@ fn var_names_and_shapes(varmap: &VarMap) -> BTreeMap<String, Vec<usize>> {
 fn depthwise_conv_matches_torch_groups_conv_with_gradients() {
     let fx = fixture_tensors("deep/effnet_depthwise.safetensors");
     for (tag, stride, padding) in [("k3s1", 1, 1), ("k5s2", 2, 2)] {
-        for taps in [false, true] {
-            let what = format!("{tag} {}", if taps { "taps" } else { "cpu kernel" });
+        on_both_paths(|path| {
+            let what = format!("{path}: depthwise {tag}");
             let x = Var::from_tensor(get(&fx, &format!("{tag}.x"))).unwrap();
             let w = Var::from_tensor(get(&fx, &format!("{tag}.w"))).unwrap();
-            let y = if taps {
-                depthwise_conv2d_taps(&x, &w, stride, padding)
-            } else {
-                depthwise_conv2d(&x, &w, stride, padding)
-            }
-            .unwrap();
+            let y = depthwise_conv2d(&x, &w, stride, padding).unwrap();
             assert_tensor_close(
                 &format!("{what} y"),
                 &y,
@@ -121,7 +136,7 @@ fn depthwise_conv_matches_torch_groups_conv_with_gradients() {
                 get(&fx, &format!("{tag}.dw")),
                 RTOL,
             );
-        }
+        });
     }
 }
 
@@ -129,7 +144,9 @@ fn depthwise_conv_matches_torch_groups_conv_with_gradients() {
 fn depthwise_conv_rejects_mismatched_weight() {
     let x = Tensor::zeros((1, 4, 5, 5), DType::F32, &Device::Cpu).unwrap();
     let w = Tensor::zeros((3, 1, 3, 3), DType::F32, &Device::Cpu).unwrap();
-    assert!(depthwise_conv2d(&x, &w, 1, 1).is_err());
+    for path in KernelPath::ALL {
+        assert!(path.run(|| depthwise_conv2d(&x, &w, 1, 1)).is_err());
+    }
     assert!(depthwise_conv2d_taps(&x, &w, 1, 1).is_err());
 }
 
@@ -217,8 +234,10 @@ fn mbconv_stride2_eval_matches_torchvision() {
         stochastic_depth: 0.0,
     };
     let (block, _vm, fx) = mbconv_from_fixture("a", cfg);
-    let y = block.forward(get(&fx, "a.input"), None).unwrap();
-    assert_tensor_close("mbconv a", &y, get(&fx, "a.output"), RTOL);
+    on_both_paths(|path| {
+        let y = block.forward(get(&fx, "a.input"), None).unwrap();
+        assert_tensor_close(&format!("{path}: mbconv a"), &y, get(&fx, "a.output"), RTOL);
+    });
 }
 
 #[test]
@@ -232,8 +251,10 @@ fn mbconv_residual_eval_matches_torchvision() {
         stochastic_depth: 0.2,
     };
     let (block, _vm, fx) = mbconv_from_fixture("b", cfg);
-    let y = block.forward(get(&fx, "b.input"), None).unwrap();
-    assert_tensor_close("mbconv b", &y, get(&fx, "b.output"), RTOL);
+    on_both_paths(|path| {
+        let y = block.forward(get(&fx, "b.input"), None).unwrap();
+        assert_tensor_close(&format!("{path}: mbconv b"), &y, get(&fx, "b.output"), RTOL);
+    });
 }
 
 #[test]
@@ -246,59 +267,66 @@ fn mbconv_train_mode_matches_torchvision_output_gradients_and_running_stats() {
         out_channels: 24,
         stochastic_depth: 0.0,
     };
-    let (block, varmap, fx) = mbconv_from_fixture("c", cfg);
-    let mut noise = Noise::new(7);
-    let x = Var::from_tensor(get(&fx, "c.input")).unwrap();
-    let y = block.forward(&x, Some(&mut noise)).unwrap();
-    assert_tensor_close("mbconv c (train)", &y, get(&fx, "c.output"), RTOL);
-    let grads = (&y * get(&fx, "c.g"))
-        .unwrap()
-        .sum_all()
-        .unwrap()
-        .backward()
-        .unwrap();
-    assert_tensor_close(
-        "mbconv c d input",
-        grads.get(&x).expect("input gradient"),
-        get(&fx, "c.grad.input"),
-        RTOL,
-    );
-    let data = varmap.data().lock().unwrap();
-    let mut params = 0;
-    for (key, expected) in &fx {
-        if let Some(name) = key.strip_prefix("c.grad.").filter(|n| *n != "input") {
-            let var = &data[&format!("c.{name}")];
-            let grad = grads
-                .get(var)
-                .unwrap_or_else(|| panic!("no gradient for c.{name}"));
-            assert_tensor_close(key, grad, expected, RTOL);
-            params += 1;
+    on_both_paths(|path| {
+        let (block, varmap, fx) = mbconv_from_fixture("c", cfg);
+        let mut noise = Noise::new(7);
+        let x = Var::from_tensor(get(&fx, "c.input")).unwrap();
+        let y = block.forward(&x, Some(&mut noise)).unwrap();
+        assert_tensor_close(
+            &format!("{path}: mbconv c (train)"),
+            &y,
+            get(&fx, "c.output"),
+            RTOL,
+        );
+        let grads = (&y * get(&fx, "c.g"))
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        assert_tensor_close(
+            &format!("{path}: mbconv c d input"),
+            grads.get(&x).expect("input gradient"),
+            get(&fx, "c.grad.input"),
+            RTOL,
+        );
+        let data = varmap.data().lock().unwrap();
+        let mut params = 0;
+        for (key, expected) in &fx {
+            if let Some(name) = key.strip_prefix("c.grad.").filter(|n| *n != "input") {
+                let var = &data[&format!("c.{name}")];
+                let grad = grads
+                    .get(var)
+                    .unwrap_or_else(|| panic!("no gradient for c.{name}"));
+                assert_tensor_close(&format!("{path}: {key}"), grad, expected, RTOL);
+                params += 1;
+            }
         }
-    }
-    // expand conv + BN, depthwise conv + BN, SE fc1/fc2 weight + bias, project conv + BN
-    assert_eq!(params, 13, "parameters with a torch gradient");
-    let mut checked = 0;
-    for (key, expected) in &fx {
-        if let Some(name) = key.strip_prefix("c.after.") {
-            let var = data
-                .get(&format!("c.{name}"))
-                .unwrap_or_else(|| panic!("no variable c.{name}"));
-            assert_tensor_close(key, var.as_tensor(), expected, RTOL);
-            // and it really moved away from the loaded value
-            let before = get(&fx, &format!("c.{name}"));
-            let moved = (var.as_tensor() - before)
-                .unwrap()
-                .abs()
-                .unwrap()
-                .max_all()
-                .unwrap()
-                .to_scalar::<f32>()
-                .unwrap();
-            assert!(moved > 1e-4, "{key} did not move");
-            checked += 1;
+        // expand conv + BN, depthwise conv + BN, SE fc1/fc2 weight + bias, project conv + BN
+        assert_eq!(params, 13, "parameters with a torch gradient");
+        let mut checked = 0;
+        for (key, expected) in &fx {
+            if let Some(name) = key.strip_prefix("c.after.") {
+                let var = data
+                    .get(&format!("c.{name}"))
+                    .unwrap_or_else(|| panic!("no variable c.{name}"));
+                assert_tensor_close(&format!("{path}: {key}"), var.as_tensor(), expected, RTOL);
+                // and it really moved away from the loaded value
+                let before = get(&fx, &format!("c.{name}"));
+                let moved = (var.as_tensor() - before)
+                    .unwrap()
+                    .abs()
+                    .unwrap()
+                    .max_all()
+                    .unwrap()
+                    .to_scalar::<f32>()
+                    .unwrap();
+                assert!(moved > 1e-4, "{key} did not move");
+                checked += 1;
+            }
         }
-    }
-    assert_eq!(checked, 6, "three BatchNorms, two running statistics each");
+        assert_eq!(checked, 6, "three BatchNorms, two running statistics each");
+    });
 }
 
 #[test]
@@ -341,31 +369,48 @@ fn temporal_head_matches_notebook_pooling_and_logits() {
 
 #[test]
 fn efficientnet_b0_features_match_torchvision() {
-    let fx = fixture_tensors("deep/effnet_full.safetensors");
-    let (varmap, dev) = new_varmap();
-    let net = EfficientNetB0::new(VarBuilder::from_varmap(&varmap, DType::F32, &dev)).unwrap();
-    fill_formula(&varmap);
-    let trunk = net
-        .forward_features(get(&fx, "input"), 0..FIRST_TRAINABLE_STAGE, None)
-        .unwrap();
-    assert_tensor_close("features[0..7]", &trunk, get(&fx, "trunk"), NET_RTOL);
-    let maps = net
-        .forward_features(&trunk, FIRST_TRAINABLE_STAGE..NUM_STAGES, None)
-        .unwrap();
-    assert_tensor_close("features[0..9]", &maps, get(&fx, "features"), NET_RTOL);
-    let pooled = EfficientNetB0::pool(&maps).unwrap();
-    assert_tensor_close("pooled", &pooled, get(&fx, "pooled"), NET_RTOL);
-    // the two images must give different features, or the comparison would prove little
-    let diff = (pooled.get(0).unwrap() - pooled.get(1).unwrap())
-        .unwrap()
-        .abs()
-        .unwrap()
-        .mean_all()
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap();
-    assert!(diff > 1e-3, "features do not depend on the input ({diff})");
-    assert!(net.forward_features(&trunk, 5..10, None).is_err());
+    on_both_paths(|path| {
+        let fx = fixture_tensors("deep/effnet_full.safetensors");
+        let (varmap, dev) = new_varmap();
+        let net = EfficientNetB0::new(VarBuilder::from_varmap(&varmap, DType::F32, &dev)).unwrap();
+        fill_formula(&varmap);
+        let trunk = net
+            .forward_features(get(&fx, "input"), 0..FIRST_TRAINABLE_STAGE, None)
+            .unwrap();
+        assert_tensor_close(
+            &format!("{path}: features[0..7]"),
+            &trunk,
+            get(&fx, "trunk"),
+            NET_RTOL,
+        );
+        let maps = net
+            .forward_features(&trunk, FIRST_TRAINABLE_STAGE..NUM_STAGES, None)
+            .unwrap();
+        assert_tensor_close(
+            &format!("{path}: features[0..9]"),
+            &maps,
+            get(&fx, "features"),
+            NET_RTOL,
+        );
+        let pooled = EfficientNetB0::pool(&maps).unwrap();
+        assert_tensor_close(
+            &format!("{path}: pooled"),
+            &pooled,
+            get(&fx, "pooled"),
+            NET_RTOL,
+        );
+        // the two images must give different features, or the comparison would prove little
+        let diff = (pooled.get(0).unwrap() - pooled.get(1).unwrap())
+            .unwrap()
+            .abs()
+            .unwrap()
+            .mean_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        assert!(diff > 1e-3, "features do not depend on the input ({diff})");
+        assert!(net.forward_features(&trunk, 5..10, None).is_err());
+    });
 }
 
 #[test]
@@ -375,47 +420,54 @@ fn efficientnet_temporal_matches_notebook_keys_and_logits() {
     let keys: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&keys_path).unwrap()).unwrap();
     let clip = get(&fx, "input").unsqueeze(0).unwrap();
-    for pooling in [Pooling::Avg, Pooling::Max, Pooling::Attn] {
-        let (varmap, dev) = new_varmap();
-        let model = EfficientNetTemporal::new(
-            VarBuilder::from_varmap(&varmap, DType::F32, &dev),
-            pooling,
-            NUM_CLASSES,
-        )
-        .unwrap();
-        let expected: BTreeMap<String, Vec<usize>> = keys["keys"][pooling.to_string()]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|kv| {
-                let name = kv[0].as_str().unwrap().to_string();
-                let shape = kv[1]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|d| d.as_u64().unwrap() as usize)
-                    .collect();
-                (name, shape)
-            })
-            .collect();
-        assert_eq!(
-            var_names_and_shapes(&varmap),
-            expected,
-            "{pooling}: state_dict keys"
-        );
-        fill_formula(&varmap);
-        let (logits, attn) = model.forward(&clip, None).unwrap();
-        assert_tensor_close(
-            &format!("{pooling} model logits"),
-            &logits,
-            get(&fx, &format!("{pooling}.logits")),
-            NET_RTOL,
-        );
-        assert_eq!(attn.is_some(), pooling == Pooling::Attn);
-        if let Some(attn) = attn {
-            assert_tensor_close("model attention", &attn, get(&fx, "attn.attn"), NET_RTOL);
+    on_both_paths(|path| {
+        for pooling in [Pooling::Avg, Pooling::Max, Pooling::Attn] {
+            let (varmap, dev) = new_varmap();
+            let model = EfficientNetTemporal::new(
+                VarBuilder::from_varmap(&varmap, DType::F32, &dev),
+                pooling,
+                NUM_CLASSES,
+            )
+            .unwrap();
+            let expected: BTreeMap<String, Vec<usize>> = keys["keys"][pooling.to_string()]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|kv| {
+                    let name = kv[0].as_str().unwrap().to_string();
+                    let shape = kv[1]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|d| d.as_u64().unwrap() as usize)
+                        .collect();
+                    (name, shape)
+                })
+                .collect();
+            assert_eq!(
+                var_names_and_shapes(&varmap),
+                expected,
+                "{pooling}: state_dict keys"
+            );
+            fill_formula(&varmap);
+            let (logits, attn) = model.forward(&clip, None).unwrap();
+            assert_tensor_close(
+                &format!("{path}: {pooling} model logits"),
+                &logits,
+                get(&fx, &format!("{pooling}.logits")),
+                NET_RTOL,
+            );
+            assert_eq!(attn.is_some(), pooling == Pooling::Attn);
+            if let Some(attn) = attn {
+                assert_tensor_close(
+                    &format!("{path}: model attention"),
+                    &attn,
+                    get(&fx, "attn.attn"),
+                    NET_RTOL,
+                );
+            }
         }
-    }
+    });
 }
 
 #[test]
@@ -447,54 +499,56 @@ fn trainable_prefixes_select_the_notebook_trainable_parameters() {
 
 #[test]
 fn training_step_reaches_only_the_fine_tuned_parameters() {
-    let (varmap, dev) = new_varmap();
-    let model = EfficientNetTemporal::new(
-        VarBuilder::from_varmap(&varmap, DType::F32, &dev),
-        Pooling::Attn,
-        3,
-    )
-    .unwrap();
-    let x = Tensor::randn(0f32, 1.0, (1, 2, 3, 64, 64), &dev).unwrap();
-    let bn8_before = varmap.data().lock().unwrap()["backbone.features.8.1.running_mean"]
-        .as_tensor()
-        .copy()
+    on_both_paths(|path| {
+        let (varmap, dev) = new_varmap();
+        let model = EfficientNetTemporal::new(
+            VarBuilder::from_varmap(&varmap, DType::F32, &dev),
+            Pooling::Attn,
+            3,
+        )
         .unwrap();
-    let mut noise = Noise::new(3);
-    let (logits, attn) = model.forward(&x, Some(&mut noise)).unwrap();
-    assert_eq!(logits.dims(), &[1, 3]);
-    assert_eq!(attn.unwrap().dims(), &[1, 2]);
-    let target = Tensor::new(&[1u32], &dev).unwrap();
-    let loss = candle_nn::loss::cross_entropy(&logits, &target).unwrap();
-    let grads = loss.backward().unwrap();
-    let data = varmap.data().lock().unwrap();
-    for (name, var) in data.iter() {
-        let trainable =
-            TRAINABLE_PREFIXES.iter().any(|p| name.starts_with(p)) && !name.contains("running_");
-        assert_eq!(
-            grads.get(var).is_some(),
-            trainable,
-            "{name}: gradient presence"
-        );
-    }
-    // the tail's BatchNorm ran in training mode, the frozen trunk's did not
-    let moved = (data["backbone.features.8.1.running_mean"].as_tensor() - bn8_before)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .max_all()
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap();
-    assert!(moved > 0.0);
-    let stem_mean = data["backbone.features.0.1.running_mean"]
-        .as_tensor()
-        .abs()
-        .unwrap()
-        .max_all()
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap();
-    assert_eq!(stem_mean, 0.0, "frozen BatchNorm statistics must not move");
+        let x = Tensor::randn(0f32, 1.0, (1, 2, 3, 64, 64), &dev).unwrap();
+        let bn8_before = varmap.data().lock().unwrap()["backbone.features.8.1.running_mean"]
+            .as_tensor()
+            .copy()
+            .unwrap();
+        let mut noise = Noise::new(3);
+        let (logits, attn) = model.forward(&x, Some(&mut noise)).unwrap();
+        assert_eq!(logits.dims(), &[1, 3]);
+        assert_eq!(attn.unwrap().dims(), &[1, 2]);
+        let target = Tensor::new(&[1u32], &dev).unwrap();
+        let loss = candle_nn::loss::cross_entropy(&logits, &target).unwrap();
+        let grads = loss.backward().unwrap();
+        let data = varmap.data().lock().unwrap();
+        for (name, var) in data.iter() {
+            let trainable = TRAINABLE_PREFIXES.iter().any(|p| name.starts_with(p))
+                && !name.contains("running_");
+            assert_eq!(
+                grads.get(var).is_some(),
+                trainable,
+                "{path}: {name}: gradient presence"
+            );
+        }
+        // the tail's BatchNorm ran in training mode, the frozen trunk's did not
+        let moved = (data["backbone.features.8.1.running_mean"].as_tensor() - bn8_before)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        assert!(moved > 0.0);
+        let stem_mean = data["backbone.features.0.1.running_mean"]
+            .as_tensor()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        assert_eq!(stem_mean, 0.0, "frozen BatchNorm statistics must not move");
+    });
 }
 
 #[test]

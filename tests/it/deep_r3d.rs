@@ -1,7 +1,8 @@
 //! 3D convolution and R3D-18 against torch (fixtures from tools/fixtures_deep_r3d.py).
 //!
 //! Tolerance: every comparison is `max |ours - torch| / max |torch| <= 1e-4` in float32 (the
-//! error normalised by the reference's scale), for outputs and gradients alike.
+//! error normalised by the reference's scale), for outputs and gradients alike, on the CPU
+//! kernels and on the generic tensor-op path a GPU takes (each case runs on both).
 //!
 //! The whole-model fixture stores no weights (r3d_18 has 33M parameters, 130 MB). Both the
 //! generator and this test build every parameter, buffer and input from the same closed-form
@@ -12,6 +13,7 @@
 use std::collections::BTreeMap;
 
 use crate::common::{assert_tensor_close, fixture_path, fixture_tensors, tensor_relative_error};
+use crate::deep_effnet::on_both_paths;
 use candle_core::{DType, Device, Module, Tensor, Var};
 use candle_nn::{VarBuilder, VarMap};
 use vidcompare::deep::conv3d::{Conv3d, adaptive_avg_pool3d_to_1, conv3d, conv3d_channels_last};
@@ -46,99 +48,104 @@ fn grad_of(grads: &candle_core::backprop::GradStore, var: &Tensor, what: &str) -
 #[test]
 fn conv3d_matches_torch_outputs_and_gradients() {
     let fx = fixture_tensors("deep/r3d_conv3d.safetensors");
-    let mut cases = 0;
-    while fx.contains_key(&format!("case{cases}.x")) {
-        let p = format!("case{cases}.");
-        let x = Var::from_tensor(get(&fx, &format!("{p}x"))).unwrap();
-        let w = Var::from_tensor(get(&fx, &format!("{p}w"))).unwrap();
-        let b = fx
-            .get(&format!("{p}b"))
-            .map(|b| Var::from_tensor(b).unwrap());
-        let stride = usize3(get(&fx, &format!("{p}stride")));
-        let padding = usize3(get(&fx, &format!("{p}padding")));
+    on_both_paths(|path| {
+        let close = |what: &str, actual: &Tensor, expected: &Tensor| {
+            assert_close(&format!("{path}: {what}"), actual, expected)
+        };
+        let mut cases = 0;
+        while fx.contains_key(&format!("case{cases}.x")) {
+            let p = format!("case{cases}.");
+            let x = Var::from_tensor(get(&fx, &format!("{p}x"))).unwrap();
+            let w = Var::from_tensor(get(&fx, &format!("{p}w"))).unwrap();
+            let b = fx
+                .get(&format!("{p}b"))
+                .map(|b| Var::from_tensor(b).unwrap());
+            let stride = usize3(get(&fx, &format!("{p}stride")));
+            let padding = usize3(get(&fx, &format!("{p}padding")));
 
-        let mut y = conv3d(x.as_tensor(), w.as_tensor(), stride, padding).unwrap();
-        if let Some(b) = &b {
-            y = y
-                .broadcast_add(&b.as_tensor().reshape((1, (), 1, 1, 1)).unwrap())
-                .unwrap();
-        }
-        assert_close(&format!("{p}y"), &y, get(&fx, &format!("{p}y")));
+            let mut y = conv3d(x.as_tensor(), w.as_tensor(), stride, padding).unwrap();
+            if let Some(b) = &b {
+                y = y
+                    .broadcast_add(&b.as_tensor().reshape((1, (), 1, 1, 1)).unwrap())
+                    .unwrap();
+            }
+            close(&format!("{p}y"), &y, get(&fx, &format!("{p}y")));
 
-        // The same through the layer type.
-        let layer = Conv3d::from_tensors(
-            w.as_tensor().clone(),
-            b.as_ref().map(|b| b.as_tensor().clone()),
-            stride,
-            padding,
-        )
-        .unwrap();
-        let y_layer = layer.forward(x.as_tensor()).unwrap();
-        assert_close(
-            &format!("{p}y (Conv3d)"),
-            &y_layer,
-            get(&fx, &format!("{p}y")),
-        );
+            // The same through the layer type.
+            let layer = Conv3d::from_tensors(
+                w.as_tensor().clone(),
+                b.as_ref().map(|b| b.as_tensor().clone()),
+                stride,
+                padding,
+            )
+            .unwrap();
+            let y_layer = layer.forward(x.as_tensor()).unwrap();
+            close(
+                &format!("{p}y (Conv3d)"),
+                &y_layer,
+                get(&fx, &format!("{p}y")),
+            );
 
-        // The channels-last path (R3D-18's), forward and backward.
-        let x_cl = Var::from_tensor(
-            &x.as_tensor()
-                .permute((0, 2, 3, 4, 1))
+            // The channels-last path (R3D-18's), forward and backward.
+            let x_cl = Var::from_tensor(
+                &x.as_tensor()
+                    .permute((0, 2, 3, 4, 1))
+                    .unwrap()
+                    .contiguous()
+                    .unwrap(),
+            )
+            .unwrap();
+            let w_cl = Var::from_tensor(w.as_tensor()).unwrap();
+            let mut y_cl =
+                conv3d_channels_last(x_cl.as_tensor(), w_cl.as_tensor(), stride, padding).unwrap();
+            if let Some(b) = &b {
+                y_cl = y_cl.broadcast_add(b.as_tensor()).unwrap();
+            }
+            let to_cl = |t: &Tensor| t.permute((0, 2, 3, 4, 1)).unwrap();
+            close(
+                &format!("{p}y (channels-last)"),
+                &y_cl,
+                &to_cl(get(&fx, &format!("{p}y"))),
+            );
+            let y_layer_cl = layer.forward_channels_last(x_cl.as_tensor()).unwrap();
+            close(
+                &format!("{p}y (Conv3d, channels-last)"),
+                &y_layer_cl,
+                &to_cl(get(&fx, &format!("{p}y"))),
+            );
+            let loss_cl = (&y_cl * to_cl(get(&fx, &format!("{p}g"))))
                 .unwrap()
-                .contiguous()
-                .unwrap(),
-        )
-        .unwrap();
-        let w_cl = Var::from_tensor(w.as_tensor()).unwrap();
-        let mut y_cl =
-            conv3d_channels_last(x_cl.as_tensor(), w_cl.as_tensor(), stride, padding).unwrap();
-        if let Some(b) = &b {
-            y_cl = y_cl.broadcast_add(b.as_tensor()).unwrap();
-        }
-        let to_cl = |t: &Tensor| t.permute((0, 2, 3, 4, 1)).unwrap();
-        assert_close(
-            &format!("{p}y (channels-last)"),
-            &y_cl,
-            &to_cl(get(&fx, &format!("{p}y"))),
-        );
-        let y_layer_cl = layer.forward_channels_last(x_cl.as_tensor()).unwrap();
-        assert_close(
-            &format!("{p}y (Conv3d, channels-last)"),
-            &y_layer_cl,
-            &to_cl(get(&fx, &format!("{p}y"))),
-        );
-        let loss_cl = (&y_cl * to_cl(get(&fx, &format!("{p}g"))))
-            .unwrap()
-            .sum_all()
-            .unwrap();
-        let grads_cl = loss_cl.backward().unwrap();
-        assert_close(
-            &format!("{p}dx (channels-last)"),
-            &grad_of(&grads_cl, x_cl.as_tensor(), "x"),
-            &to_cl(get(&fx, &format!("{p}dx"))),
-        );
-        assert_close(
-            &format!("{p}dw (channels-last)"),
-            &grad_of(&grads_cl, w_cl.as_tensor(), "w"),
-            get(&fx, &format!("{p}dw")),
-        );
+                .sum_all()
+                .unwrap();
+            let grads_cl = loss_cl.backward().unwrap();
+            close(
+                &format!("{p}dx (channels-last)"),
+                &grad_of(&grads_cl, x_cl.as_tensor(), "x"),
+                &to_cl(get(&fx, &format!("{p}dx"))),
+            );
+            close(
+                &format!("{p}dw (channels-last)"),
+                &grad_of(&grads_cl, w_cl.as_tensor(), "w"),
+                get(&fx, &format!("{p}dw")),
+            );
 
-        let loss = (&y * get(&fx, &format!("{p}g")))
-            .unwrap()
-            .sum_all()
-            .unwrap();
-        let grads = loss.backward().unwrap();
-        let dx = grad_of(&grads, x.as_tensor(), "x");
-        assert_close(&format!("{p}dx"), &dx, get(&fx, &format!("{p}dx")));
-        let dw = grad_of(&grads, w.as_tensor(), "w");
-        assert_close(&format!("{p}dw"), &dw, get(&fx, &format!("{p}dw")));
-        if let Some(b) = &b {
-            let db = grad_of(&grads, b.as_tensor(), "b");
-            assert_close(&format!("{p}db"), &db, get(&fx, &format!("{p}db")));
+            let loss = (&y * get(&fx, &format!("{p}g")))
+                .unwrap()
+                .sum_all()
+                .unwrap();
+            let grads = loss.backward().unwrap();
+            let dx = grad_of(&grads, x.as_tensor(), "x");
+            close(&format!("{p}dx"), &dx, get(&fx, &format!("{p}dx")));
+            let dw = grad_of(&grads, w.as_tensor(), "w");
+            close(&format!("{p}dw"), &dw, get(&fx, &format!("{p}dw")));
+            if let Some(b) = &b {
+                let db = grad_of(&grads, b.as_tensor(), "b");
+                close(&format!("{p}db"), &db, get(&fx, &format!("{p}db")));
+            }
+            cases += 1;
         }
-        cases += 1;
-    }
-    assert!(cases >= 5, "only {cases} conv3d cases in the fixture");
+        assert!(cases >= 5, "only {cases} conv3d cases in the fixture");
+    });
 }
 
 #[test]
@@ -210,59 +217,64 @@ fn var_value(varmap: &VarMap, name: &str) -> Tensor {
 #[test]
 fn basic_block_matches_torch_in_eval_and_train_mode() {
     let fx = fixture_tensors("deep/r3d_block.safetensors");
-    let varmap = VarMap::new();
-    let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
-    let block = BasicBlock::new(vb, 8, 16, 2).unwrap();
-    set_vars(&varmap, &fx, "param.");
+    on_both_paths(|path| {
+        let close = |what: &str, actual: &Tensor, expected: &Tensor| {
+            assert_close(&format!("{path}: {what}"), actual, expected)
+        };
+        let varmap = VarMap::new();
+        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+        let block = BasicBlock::new(vb, 8, 16, 2).unwrap();
+        set_vars(&varmap, &fx, "param.");
 
-    let x = Var::from_tensor(get(&fx, "x")).unwrap();
-    let y_eval = block.forward_t(x.as_tensor(), false).unwrap();
-    assert_close("block eval output", &y_eval, get(&fx, "y_eval"));
-    let y_cl = block
-        .forward_channels_last_eval(&x.as_tensor().permute((0, 2, 3, 4, 1)).unwrap())
-        .unwrap();
-    assert_close(
-        "block eval output (channels-last)",
-        &y_cl,
-        &get(&fx, "y_eval").permute((0, 2, 3, 4, 1)).unwrap(),
-    );
-    // Eval mode leaves the running statistics alone.
-    assert_close(
-        "running_mean after eval",
-        &var_value(&varmap, "conv1.1.running_mean"),
-        get(&fx, "param.conv1.1.running_mean"),
-    );
+        let x = Var::from_tensor(get(&fx, "x")).unwrap();
+        let y_eval = block.forward_t(x.as_tensor(), false).unwrap();
+        close("block eval output", &y_eval, get(&fx, "y_eval"));
+        let y_cl = block
+            .forward_channels_last_eval(&x.as_tensor().permute((0, 2, 3, 4, 1)).unwrap())
+            .unwrap();
+        close(
+            "block eval output (channels-last)",
+            &y_cl,
+            &get(&fx, "y_eval").permute((0, 2, 3, 4, 1)).unwrap(),
+        );
+        // Eval mode leaves the running statistics alone.
+        close(
+            "running_mean after eval",
+            &var_value(&varmap, "conv1.1.running_mean"),
+            get(&fx, "param.conv1.1.running_mean"),
+        );
 
-    let y_train = block.forward_t(x.as_tensor(), true).unwrap();
-    assert_close("block train output", &y_train, get(&fx, "y_train"));
-    for (key, expected) in &fx {
-        if let Some(name) = key.strip_prefix("after_train.") {
-            assert_close(key, &var_value(&varmap, name), expected);
+        let y_train = block.forward_t(x.as_tensor(), true).unwrap();
+        close("block train output", &y_train, get(&fx, "y_train"));
+        for (key, expected) in &fx {
+            if let Some(name) = key.strip_prefix("after_train.") {
+                close(key, &var_value(&varmap, name), expected);
+            }
         }
-    }
 
-    let loss = (&y_train * get(&fx, "g")).unwrap().sum_all().unwrap();
-    let grads = loss.backward().unwrap();
-    assert_close(
-        "block train d/dx",
-        &grad_of(&grads, x.as_tensor(), "x"),
-        get(&fx, "train.dx"),
-    );
-    let data = varmap.data().lock().unwrap();
-    let mut checked = 0;
-    for (key, expected) in &fx {
-        if let Some(name) = key.strip_prefix("train.grad.") {
-            let var = data
-                .get(name)
-                .unwrap_or_else(|| panic!("no variable {name}"));
-            assert_close(key, &grad_of(&grads, var.as_tensor(), name), expected);
-            checked += 1;
+        let loss = (&y_train * get(&fx, "g")).unwrap().sum_all().unwrap();
+        let grads = loss.backward().unwrap();
+        close(
+            "block train d/dx",
+            &grad_of(&grads, x.as_tensor(), "x"),
+            get(&fx, "train.dx"),
+        );
+        let data = varmap.data().lock().unwrap();
+        let mut checked = 0;
+        for (key, expected) in &fx {
+            if let Some(name) = key.strip_prefix("train.grad.") {
+                let var = data
+                    .get(name)
+                    .unwrap_or_else(|| panic!("no variable {name}"));
+                close(key, &grad_of(&grads, var.as_tensor(), name), expected);
+                checked += 1;
+            }
         }
-    }
-    assert_eq!(
-        checked, 9,
-        "3 convolutions and 3 batch norms (weight, bias)"
-    );
+        assert_eq!(
+            checked, 9,
+            "3 convolutions and 3 batch norms (weight, bias)"
+        );
+    });
 }
 
 /// Element `i` of tensor `j` in [-1, 1): the generator's splitmix64-style integer hash.
@@ -374,70 +386,80 @@ fn r3d18_parameter_names_and_shapes_are_torchvisions() {
 #[test]
 fn r3d18_matches_torch_on_a_112_pixel_clip() {
     let fx = fixture_tensors("deep/r3d_model.safetensors");
-    let (_varmap, model) = closed_form_model();
-    let x = closed_form_input(0, &[1, 3, 8, 112, 112]);
+    on_both_paths(|path| {
+        let close = |what: &str, actual: &Tensor, expected: &Tensor| {
+            assert_close(&format!("{path}: {what}"), actual, expected)
+        };
+        let (_varmap, model) = closed_form_model();
+        let x = closed_form_input(0, &[1, 3, 8, 112, 112]);
 
-    let trunk = model.forward_trunk(&x).unwrap();
-    assert_eq!(trunk.dims(), &[1, 256, 2, 14, 14], "layer3 output");
-    let stored = get(&fx, "a.trunk");
-    let channels = stored.dim(1).unwrap();
-    assert_close("a.trunk", &trunk.narrow(1, 0, channels).unwrap(), stored);
+        let trunk = model.forward_trunk(&x).unwrap();
+        assert_eq!(trunk.dims(), &[1, 256, 2, 14, 14], "layer3 output");
+        let stored = get(&fx, "a.trunk");
+        let channels = stored.dim(1).unwrap();
+        close("a.trunk", &trunk.narrow(1, 0, channels).unwrap(), stored);
 
-    let emb = model.forward_embedding(&trunk, None).unwrap();
-    assert_close("a.embedding", &emb, get(&fx, "a.embedding"));
-    let logits = model.forward_head(&emb, None).unwrap();
-    assert_close("a.logits", &logits, get(&fx, "a.logits"));
-    let whole = model.forward(&x, None).unwrap();
-    assert_close("a.logits (forward)", &whole, get(&fx, "a.logits"));
+        let emb = model.forward_embedding(&trunk, None).unwrap();
+        close("a.embedding", &emb, get(&fx, "a.embedding"));
+        let logits = model.forward_head(&emb, None).unwrap();
+        close("a.logits", &logits, get(&fx, "a.logits"));
+        let whole = model.forward(&x, None).unwrap();
+        close("a.logits (forward)", &whole, get(&fx, "a.logits"));
+    });
 }
 
 #[test]
 fn r3d18_matches_torch_on_odd_sizes_and_in_a_training_step() {
     let fx = fixture_tensors("deep/r3d_model.safetensors");
-    let (varmap, model) = closed_form_model();
-    let x = closed_form_input(1, &[2, 3, 5, 36, 44]);
+    on_both_paths(|path| {
+        let close = |what: &str, actual: &Tensor, expected: &Tensor| {
+            assert_close(&format!("{path}: {what}"), actual, expected)
+        };
+        let (varmap, model) = closed_form_model();
+        let x = closed_form_input(1, &[2, 3, 5, 36, 44]);
 
-    let trunk = model.forward_trunk(&x).unwrap();
-    assert_close("b.trunk", &trunk, get(&fx, "b.trunk"));
-    let emb = model.forward_embedding(&trunk, None).unwrap();
-    assert_close("b.embedding", &emb, get(&fx, "b.embedding"));
-    let logits = model.forward_head(&emb, None).unwrap();
-    assert_close("b.logits", &logits, get(&fx, "b.logits"));
+        let trunk = model.forward_trunk(&x).unwrap();
+        close("b.trunk", &trunk, get(&fx, "b.trunk"));
+        let emb = model.forward_embedding(&trunk, None).unwrap();
+        close("b.embedding", &emb, get(&fx, "b.embedding"));
+        let logits = model.forward_head(&emb, None).unwrap();
+        close("b.logits", &logits, get(&fx, "b.logits"));
 
-    // The cached training path: trunk in eval mode, layer4 batch norms on batch statistics;
-    // the head without dropout (the generator cannot reproduce our dropout masks).
-    let mut noise = Noise::new(7);
-    let emb = model.forward_embedding(&trunk, Some(&mut noise)).unwrap();
-    let logits = model.forward_head(&emb, None).unwrap();
-    assert_close("b.train.logits", &logits, get(&fx, "b.train.logits"));
-    let labels = get(&fx, "b.train.labels").to_dtype(DType::U32).unwrap();
-    let loss = candle_nn::loss::cross_entropy(&logits, &labels).unwrap();
-    assert_close(
-        "b.train.loss",
-        &loss.reshape(1).unwrap(),
-        get(&fx, "b.train.loss"),
-    );
-    let grads = loss.backward().unwrap();
-    let data = varmap.data().lock().unwrap();
-    let mut checked = 0;
-    for (key, expected) in &fx {
-        if let Some(name) = key.strip_prefix("b.train.grad.") {
-            let var = data
-                .get(name)
-                .unwrap_or_else(|| panic!("no variable {name}"));
-            let grad = grad_of(&grads, var.as_tensor(), name);
-            let rows = expected.dim(0).unwrap();
-            assert_close(key, &grad.narrow(0, 0, rows).unwrap(), expected);
-            checked += 1;
+        // The cached training path: trunk in eval mode, layer4 batch norms on batch statistics;
+        // the head without dropout (the generator cannot reproduce our dropout masks).
+        let mut noise = Noise::new(7);
+        let emb = model.forward_embedding(&trunk, Some(&mut noise)).unwrap();
+        let logits = model.forward_head(&emb, None).unwrap();
+        close("b.train.logits", &logits, get(&fx, "b.train.logits"));
+        let labels = get(&fx, "b.train.labels").to_dtype(DType::U32).unwrap();
+        let loss = candle_nn::loss::cross_entropy(&logits, &labels).unwrap();
+        close(
+            "b.train.loss",
+            &loss.reshape(1).unwrap(),
+            get(&fx, "b.train.loss"),
+        );
+        let grads = loss.backward().unwrap();
+        let data = varmap.data().lock().unwrap();
+        let mut checked = 0;
+        for (key, expected) in &fx {
+            if let Some(name) = key.strip_prefix("b.train.grad.") {
+                let var = data
+                    .get(name)
+                    .unwrap_or_else(|| panic!("no variable {name}"));
+                let grad = grad_of(&grads, var.as_tensor(), name);
+                let rows = expected.dim(0).unwrap();
+                close(key, &grad.narrow(0, 0, rows).unwrap(), expected);
+                checked += 1;
+            }
         }
-    }
-    assert!(checked >= 5);
-    let name = "layer4.1.conv2.1.running_var";
-    let after = data.get(name).unwrap().as_tensor().copy().unwrap();
-    assert_close(name, &after, get(&fx, &format!("b.train.after.{name}")));
-    // The frozen trunk gets no gradient.
-    let stem = data.get("stem.0.weight").unwrap();
-    assert!(grads.get(stem.as_tensor()).is_none());
+        assert!(checked >= 5);
+        let name = "layer4.1.conv2.1.running_var";
+        let after = data.get(name).unwrap().as_tensor().copy().unwrap();
+        close(name, &after, get(&fx, &format!("b.train.after.{name}")));
+        // The frozen trunk gets no gradient.
+        let stem = data.get("stem.0.weight").unwrap();
+        assert!(grads.get(stem.as_tensor()).is_none());
+    });
 }
 
 #[test]

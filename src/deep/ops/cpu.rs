@@ -1,0 +1,58 @@
+//! What the CPU kernels share: their element types and the unpacking of candle's CPU storage.
+
+use candle_core::{CpuStorage, Layout, Result, bail};
+
+/// Element types of the float kernels.
+pub(crate) trait Real:
+    Copy
+    + Send
+    + Sync
+    + Default
+    + std::ops::Add<Output = Self>
+    + std::ops::Mul<Output = Self>
+    + std::ops::AddAssign
+{
+}
+impl Real for f32 {}
+impl Real for f64 {}
+
+/// The elements of a contiguous layout over `data`, or an error naming the op.
+pub(crate) fn contiguous<'a, T>(data: &'a [T], layout: &Layout, what: &str) -> Result<&'a [T]> {
+    match layout.contiguous_offsets() {
+        Some((start, end)) => Ok(&data[start..end]),
+        None => bail!("{what}: the input must be contiguous"),
+    }
+}
+
+/// The contiguous f32 data of a CPU storage.
+pub(crate) fn f32_slice<'a>(
+    storage: &'a CpuStorage,
+    layout: &Layout,
+    what: &str,
+) -> Result<&'a [f32]> {
+    match storage {
+        CpuStorage::F32(v) => contiguous(v, layout, what),
+        _ => bail!("{what}: only f32 is supported"),
+    }
+}
+
+/// Runs `kernel` on two CPU storages of the same float type.
+pub(crate) fn dispatch2(
+    name: &str,
+    a: (&CpuStorage, &Layout),
+    b: (&CpuStorage, &Layout),
+    kernel32: impl Fn(&[f32], &[f32]) -> Vec<f32>,
+    kernel64: impl Fn(&[f64], &[f64]) -> Vec<f64>,
+) -> Result<CpuStorage> {
+    match (a.0, b.0) {
+        (CpuStorage::F32(x), CpuStorage::F32(y)) => Ok(CpuStorage::F32(kernel32(
+            contiguous(x, a.1, name)?,
+            contiguous(y, b.1, name)?,
+        ))),
+        (CpuStorage::F64(x), CpuStorage::F64(y)) => Ok(CpuStorage::F64(kernel64(
+            contiguous(x, a.1, name)?,
+            contiguous(y, b.1, name)?,
+        ))),
+        _ => bail!("{name}: only f32/f64 tensors of one dtype"),
+    }
+}
