@@ -7,6 +7,7 @@ use vidcompare::report::{
     Block, Cell, Chart, ChartKind, Column, DatasetMeta, ImageItem, Report, RunMeta, Table,
     image_item, render_svg,
 };
+use vidcompare::report::ProductCounts;
 
 fn meta() -> RunMeta {
     RunMeta {
@@ -30,6 +31,10 @@ fn meta() -> RunMeta {
         os: "Linux".into(),
         duration_s: Some(125.0),
         command_line: "vidcompare run scripts/comparative_analysis.rhai".into(),
+        products: Some(ProductCounts {
+            reused: 54,
+            computed: 6,
+        }),
     }
 }
 
@@ -276,6 +281,7 @@ fn header_footer_and_warnings() {
         "60 videos, 3 classes",
         "Test CPU (2 logical cores)",
         "2 min 05 s",
+        "reused from the cache: 54, computed by this run: 6",
         "<code>frames</code> = <code>16</code>",
         "class=\"warnings\"",
         "skipped data&#x2f;demo&#x2f;bad.mp4",
