@@ -458,18 +458,11 @@ pub fn save_tensors(
                 .map_err(|e| Error::Config(format!("{}: {e}", path.display())))
         })
         .collect::<Result<_>>()?;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).at(dir)?;
-    let tmp = dir.join(format!(
-        ".{}.{}.tmp",
-        path.file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("checkpoint"),
-        std::process::id()
-    ));
-    safetensors::tensor::serialize_to_file(views, Some(info), &tmp)
-        .map_err(|e| Error::Config(format!("{}: cannot write checkpoint ({e})", tmp.display())))?;
-    std::fs::rename(&tmp, path).at(path)?;
+    crate::util::fs::write_atomic_with(path, |tmp| {
+        safetensors::tensor::serialize_to_file(views, Some(info), tmp).map_err(|e| {
+            Error::Config(format!("{}: cannot write checkpoint ({e})", path.display()))
+        })
+    })?;
     Ok(std::fs::metadata(path).at(path)?.len())
 }
 

@@ -1,7 +1,6 @@
 //! The report document: sections of blocks (Markdown, tables, charts, images), saved as JSON.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use base64::Engine as _;
 use serde::{Deserialize, Serialize, Serializer};
@@ -474,7 +473,7 @@ impl Report {
     /// Write `results.json` atomically (temporary file in the same folder, then rename), so a crash
     /// never leaves a half-written file where a good one was.
     pub fn save_json(&self, path: &Path) -> Result<()> {
-        write_atomic(path, self.to_json()?.as_bytes())
+        crate::util::fs::write_atomic(path, self.to_json()?.as_bytes())
     }
 
     /// Read a file written by [`Report::save_json`]; errors name the path, and line and column for
@@ -540,36 +539,6 @@ fn in_section(id: &str, e: Error) -> Error {
         Error::Report(m) => Error::Report(format!("section `{id}`: {m}")),
         other => other,
     }
-}
-
-/// Write `bytes` to `path` through a temporary sibling file and a rename.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .ok_or_else(|| Error::Report(format!("{}: not a file path", path.display())))?;
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let tmp = dir.join(format!(
-        ".{}.{}-{nanos}.tmp",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp).at(&tmp)?;
-        f.write_all(bytes).at(&tmp)?;
-        f.sync_all().at(&tmp)?;
-        std::fs::rename(&tmp, path).at(path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }
 
 impl Section {

@@ -14,9 +14,9 @@ use serde::Serialize;
 use super::charts::{render_plot_svg, render_svg, series_color_hex};
 use super::model::{
     Better, Block, Cell, ChartKind, ImageItem, PLOT_FENCE, Plot, Report, Table, format_general,
-    write_atomic,
 };
 use crate::error::{Error, IoContext, Result};
+use crate::util::fs::write_atomic;
 
 /// The page template every render starts from.
 pub const MAIN_TEMPLATE: &str = "report.html.j2";
