@@ -383,6 +383,7 @@ fn build_background(spec: &BackgroundSpec, bw: usize, bh: usize) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dataset::synth::spec::tests::range;
     use crate::dataset::synth::{Motion, VideoRanges};
 
     #[test]

@@ -491,7 +491,7 @@ pub fn video_seed(seed: u64, root_name: &str, index: usize) -> u64 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     fn traj(motion: Motion, direction: f64) -> TrajectorySpec {
@@ -555,7 +555,8 @@ mod tests {
         }
     }
 
-    fn range(xs: impl Iterator<Item = f64> + Clone) -> f64 {
+    /// Spread (max - min) of the values; shared with the render tests.
+    pub(in crate::dataset::synth) fn range(xs: impl Iterator<Item = f64> + Clone) -> f64 {
         let max = xs.clone().fold(f64::MIN, f64::max);
         let min = xs.fold(f64::MAX, f64::min);
         max - min
