@@ -17,6 +17,8 @@
 //!   rendered to one HTML file.
 //! - [`script`]: the Rhai host that exposes all of the above to experiment scripts.
 //! - [`config`]: the run's settings, named after the notebook's constants.
+//! - [`util`]: CSV records, atomic writes, the checksummed content cache and the progress bar that
+//!   every area shares.
 
 pub mod analysis;
 pub mod classical;

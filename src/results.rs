@@ -5,8 +5,7 @@
 
 use std::borrow::Cow;
 use std::fs;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
@@ -277,7 +276,7 @@ impl ResultsTable {
     /// over it, so a reader never sees a half-written file. Missing parent folders are created.
     pub fn save_json(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
-        let json = serde_json::to_vec_pretty(self).map_err(|e| {
+        let mut json = serde_json::to_vec_pretty(self).map_err(|e| {
             // Only non-string map keys or a failing Serialize impl can get here; none exist in
             // these types, but the JSON values in `details` (parameters, settings) are
             // caller-supplied.
@@ -286,34 +285,8 @@ impl ResultsTable {
                 std::io::Error::new(std::io::ErrorKind::InvalidData, e),
             )
         })?;
-        let parent = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        fs::create_dir_all(&parent).at(&parent)?;
-        let file_name = path.file_name().ok_or_else(|| {
-            Error::InvalidArgument(format!("{}: not a file path", path.display()))
-        })?;
-        let tmp = parent.join(format!(
-            ".{}.tmp-{}",
-            file_name.to_string_lossy(),
-            std::process::id()
-        ));
-        let written = (|| {
-            let mut f = fs::File::create(&tmp)?;
-            f.write_all(&json)?;
-            f.write_all(b"\n")?;
-            f.sync_all()
-        })();
-        if let Err(e) = written {
-            let _ = fs::remove_file(&tmp);
-            return Err(Error::io(&tmp, e));
-        }
-        if let Err(e) = fs::rename(&tmp, path) {
-            let _ = fs::remove_file(&tmp);
-            return Err(Error::io(path, e));
-        }
-        Ok(())
+        json.push(b'\n');
+        crate::util::fs::write_atomic(path, &json)
     }
 
     /// Read a table written by [`Self::save_json`]. A malformed file gives an error naming the path

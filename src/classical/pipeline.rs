@@ -288,22 +288,11 @@ impl ClassicalPipeline {
 }
 
 fn write_checked(path: &Path, body: &[u8]) -> Result<u64> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).at(dir)?;
     let mut bytes = Vec::with_capacity(body.len() + 16);
     bytes.extend_from_slice(MAGIC);
     bytes.extend_from_slice(body);
     bytes.extend_from_slice(&xxhash_rust::xxh3::xxh3_64(body).to_le_bytes());
-    let tmp = dir.join(format!(
-        ".{}.{}.tmp",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("model"),
-        std::process::id()
-    ));
-    std::fs::write(&tmp, &bytes).at(&tmp)?;
-    std::fs::rename(&tmp, path).at(path)?;
+    crate::util::fs::write_atomic(path, &bytes)?;
     Ok(bytes.len() as u64)
 }
 

@@ -12,7 +12,6 @@ use std::io::{IsTerminal, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use ffmpeg_next as ffmpeg;
-use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -154,20 +153,20 @@ impl fmt::Display for CheckReport {
                 .iter()
                 .map(|r| format!("{}:{}", r.split.file_name(), r.line))
                 .collect();
-            let w_at = at.iter().map(|s| s.len()).max().unwrap_or(0).max(5);
+            // A column is as wide as its widest cell or its header.
+            let width = |cells: &mut dyn Iterator<Item = usize>, header: &str| {
+                cells.max().unwrap_or(0).max(header.len())
+            };
+            let w_at = width(&mut at.iter().map(|s| s.len()), "where");
             let w_sev = "severity".len();
-            let w_status = problems
-                .iter()
-                .map(|r| r.status.as_str().len())
-                .max()
-                .unwrap_or(0)
-                .max(6);
-            let w_path = problems
-                .iter()
-                .map(|r| r.rel_path.chars().count())
-                .max()
-                .unwrap_or(0)
-                .max(5);
+            let w_status = width(
+                &mut problems.iter().map(|r| r.status.as_str().len()),
+                "status",
+            );
+            let w_path = width(
+                &mut problems.iter().map(|r| r.rel_path.chars().count()),
+                "video",
+            );
             writeln!(
                 f,
                 "{:<w_at$}  {:<w_sev$}  {:<w_status$}  {:<w_path$}  detail",
@@ -226,18 +225,7 @@ pub fn check(root: impl AsRef<Path>) -> Result<CheckReport> {
 pub fn check_with_progress(root: impl AsRef<Path>, progress: bool) -> Result<CheckReport> {
     let (ds, missing) = load_impl(root.as_ref(), true)?;
     let items: Vec<(SplitName, &Sample)> = ds.all().collect();
-    let bar = if progress {
-        let b = ProgressBar::new(items.len() as u64);
-        b.set_style(
-            ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} videos {elapsed}")
-                .expect("static template")
-                .progress_chars("=> "),
-        );
-        b.set_prefix("checking");
-        b
-    } else {
-        ProgressBar::hidden()
-    };
+    let bar = crate::util::progress::bar(progress, items.len(), "checking", "videos");
     let mut rows: Vec<CheckRow> = items
         .par_iter()
         .map(|(split, s)| {

@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -76,18 +75,7 @@ pub struct DatasetSummary {
 /// listed in [`DatasetSummary::bad_videos`], not fatal.
 pub fn summarize(ds: &Dataset, progress: bool) -> DatasetSummary {
     let items: Vec<(SplitName, &crate::dataset::Sample)> = ds.all().collect();
-    let bar = if progress {
-        let b = ProgressBar::new(items.len() as u64);
-        b.set_style(
-            ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} videos {elapsed}")
-                .expect("static template")
-                .progress_chars("=> "),
-        );
-        b.set_prefix("probing");
-        b
-    } else {
-        ProgressBar::hidden()
-    };
+    let bar = crate::util::progress::bar(progress, items.len(), "probing", "videos");
     let probed: Vec<(SplitName, usize, PathBuf, Result<VideoInfo, String>)> = items
         .par_iter()
         .map(|(split, s)| {

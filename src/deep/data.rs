@@ -9,8 +9,6 @@
 //! a second epoch or a second run never decodes again.
 
 use std::fmt;
-use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
@@ -18,15 +16,13 @@ use std::time::Instant;
 
 use candle_core::{Device, Tensor};
 use image::RgbImage;
-use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
-use xxhash_rust::xxh3::xxh3_64;
 
 use crate::dataset::Sample;
-use crate::error::IoContext;
-use crate::features::cache::FeatureCache;
 use crate::features::extract::SkippedVideo;
+use crate::util::cache::{BlobCache, Reader, file_key};
+use crate::util::progress;
 use crate::video::decode::{decode_indices, probe};
 use crate::video::enhance::{EnhanceParams, enhance};
 use crate::video::sample::Sampling;
@@ -262,56 +258,39 @@ pub fn load_clip(path: &Path, spec: &ClipSpec) -> Result<(Clip, Vec<String>)> {
     ))
 }
 
-const MAGIC: &[u8; 4] = b"VCB1";
+/// The payload encoding (`n u32 | width u32 | height u32 | seconds f64 | n x RGB frames`,
+/// little-endian); the same bytes as before the cache was shared, so existing entries stay valid.
+const MAGIC: [u8; 4] = *b"VCB1";
 
-/// On-disk cache of preprocessed clips (same keying and atomic, checksummed writes as the
-/// feature cache; safe to delete).
+/// On-disk cache of preprocessed clips (the shared [`BlobCache`]: content-addressed, atomic,
+/// checksummed writes; safe to delete).
 #[derive(Debug, Clone)]
 pub struct ClipCache {
-    dir: PathBuf,
+    blobs: BlobCache,
 }
 
 impl ClipCache {
     /// A cache in `dir` (created on first write).
     pub fn new(dir: impl Into<PathBuf>) -> ClipCache {
-        ClipCache { dir: dir.into() }
-    }
-
-    fn path(&self, key: &str) -> PathBuf {
-        self.dir.join(&key[..2]).join(format!("{key}.vcb"))
+        ClipCache {
+            blobs: BlobCache::new(dir, MAGIC, "vcb"),
+        }
     }
 
     /// The clip under `key`, or None when absent or corrupt (a corrupt file is removed).
     pub fn get(&self, key: &str) -> Option<Clip> {
-        let p = self.path(key);
-        let bytes = fs::read(&p).ok()?;
-        match decode_clip(&bytes) {
-            Some(c) => Some(c),
-            None => {
-                let _ = fs::remove_file(&p);
-                None
-            }
-        }
+        self.blobs.get_with(key, decode_clip)
     }
 
     /// Store `clip` under `key`, atomically.
     pub fn put(&self, key: &str, clip: &Clip) -> Result<()> {
-        let p = self.path(key);
-        let dir = p.parent().expect("cache path has a parent");
-        fs::create_dir_all(dir).at(dir)?;
-        let tmp = dir.join(format!(".{key}.{}.tmp", std::process::id()));
-        let mut f = fs::File::create(&tmp).at(&tmp)?;
-        f.write_all(&encode_clip(clip)).at(&tmp)?;
-        f.sync_all().at(&tmp)?;
-        drop(f);
-        fs::rename(&tmp, &p).at(&p)
+        self.blobs.put(key, &encode_clip(clip))
     }
 }
 
 fn encode_clip(c: &Clip) -> Vec<u8> {
     let (w, h) = c.frames.first().map(|f| f.dimensions()).unwrap_or((0, 0));
-    let mut b = Vec::with_capacity(32 + c.frames.len() * (w * h * 3) as usize);
-    b.extend_from_slice(MAGIC);
+    let mut b = Vec::with_capacity(20 + c.frames.len() * (w * h * 3) as usize);
     b.extend_from_slice(&(c.frames.len() as u32).to_le_bytes());
     b.extend_from_slice(&w.to_le_bytes());
     b.extend_from_slice(&h.to_le_bytes());
@@ -319,25 +298,17 @@ fn encode_clip(c: &Clip) -> Vec<u8> {
     for f in &c.frames {
         b.extend_from_slice(f.as_raw());
     }
-    let sum = xxh3_64(&b);
-    b.extend_from_slice(&sum.to_le_bytes());
     b
 }
 
-fn decode_clip(b: &[u8]) -> Option<Clip> {
-    if b.len() < 32 || &b[..4] != MAGIC {
-        return None;
-    }
-    let (body, sum) = b.split_at(b.len() - 8);
-    if xxh3_64(body) != u64::from_le_bytes(sum.try_into().ok()?) {
-        return None;
-    }
-    let n = u32::from_le_bytes(body[4..8].try_into().ok()?) as usize;
-    let w = u32::from_le_bytes(body[8..12].try_into().ok()?);
-    let h = u32::from_le_bytes(body[12..16].try_into().ok()?);
-    let seconds = f64::from_le_bytes(body[16..24].try_into().ok()?);
+fn decode_clip(payload: &[u8]) -> Option<Clip> {
+    let mut r = Reader::new(payload);
+    let n = r.u32()? as usize;
+    let w = r.u32()?;
+    let h = r.u32()?;
+    let seconds = r.f64()?;
     let frame = (w as usize).checked_mul(h as usize)?.checked_mul(3)?;
-    let data = &body[24..];
+    let data = r.rest();
     if data.len() != frame.checked_mul(n)? {
         return None;
     }
@@ -390,20 +361,7 @@ pub fn load_clips(
 ) -> Result<ClipSet> {
     spec.validate()?;
     let fingerprint = spec.fingerprint();
-    let bar = if progress {
-        let b = ProgressBar::new(samples.len() as u64);
-        b.set_style(
-            ProgressStyle::with_template(
-                "{prefix:>12} [{bar:30}] {pos}/{len} videos {elapsed} (eta {eta})",
-            )
-            .expect("static template")
-            .progress_chars("=> "),
-        );
-        b.set_prefix(label.to_string());
-        b
-    } else {
-        ProgressBar::hidden()
-    };
+    let bar = progress::bar(progress, samples.len(), label, "videos");
     type One = Result<(Clip, Vec<String>, bool)>;
     let results: Vec<One> = samples
         .par_iter()
@@ -412,7 +370,7 @@ pub fn load_clips(
                 return Err(crate::interrupt::interrupted_error());
             }
             let r = (|| {
-                let key = FeatureCache::key(&s.path, &fingerprint)?;
+                let key = file_key(&s.path, &fingerprint)?;
                 if let Some(c) = cache.and_then(|c| c.get(&key)) {
                     return Ok((c, Vec::new(), true));
                 }
@@ -531,10 +489,10 @@ mod tests {
         let key = "cd".repeat(16);
         cache.put(&key, &clip).unwrap();
         assert_eq!(cache.get(&key), Some(clip));
-        let p = cache.path(&key);
-        let mut b = fs::read(&p).unwrap();
+        let p = cache.blobs.entry_path(&key).unwrap();
+        let mut b = std::fs::read(&p).unwrap();
         b[30] ^= 1;
-        fs::write(&p, b).unwrap();
+        std::fs::write(&p, b).unwrap();
         assert_eq!(cache.get(&key), None);
         assert!(!p.exists(), "a corrupt entry is removed");
     }

@@ -454,18 +454,10 @@ pub fn save_tensors(
                 .map_err(|e| Error::checkpoint(path, e.to_string()))
         })
         .collect::<Result<_>>()?;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).at(dir)?;
-    let tmp = dir.join(format!(
-        ".{}.{}.tmp",
-        path.file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("checkpoint"),
-        std::process::id()
-    ));
-    safetensors::tensor::serialize_to_file(views, Some(info), &tmp)
-        .map_err(|e| Error::checkpoint(&tmp, format!("cannot write checkpoint ({e})")))?;
-    std::fs::rename(&tmp, path).at(path)?;
+    crate::util::fs::write_atomic_with(path, |tmp| {
+        safetensors::tensor::serialize_to_file(views, Some(info), tmp)
+            .map_err(|e| Error::checkpoint(path, format!("cannot write checkpoint ({e})")))
+    })?;
     Ok(std::fs::metadata(path).at(path)?.len())
 }
 

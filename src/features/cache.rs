@@ -1,19 +1,18 @@
 //! Content-addressed cache of per-video feature vectors.
 //!
 //! The key hashes the video's bytes together with the extraction options, so a changed video or a
-//! changed setting never reuses a stale vector. Entries are written atomically (temp file, then
-//! rename) and carry a checksum; a corrupt entry is ignored, removed and rebuilt. The folder is
-//! safe to delete at any time.
+//! changed setting never reuses a stale vector. Storage is the shared [`BlobCache`]: atomic
+//! writes, a checksum, and a corrupt entry ignored, removed and rebuilt. The folder is safe to
+//! delete at any time.
 
-use std::fs;
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use xxhash_rust::xxh3::{Xxh3, xxh3_64};
+use crate::error::Result;
+use crate::util::cache::{BlobCache, Reader, file_key};
 
-use crate::error::{IoContext, Result};
-
-const MAGIC: &[u8; 4] = b"VCF1";
+/// The payload encoding (`n_frames u32 | seconds f64 | len u64 | len x f32`, little-endian); the
+/// same bytes as before the cache was shared, so existing entries stay valid.
+const MAGIC: [u8; 4] = *b"VCF1";
 
 /// One cached extraction.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,88 +27,50 @@ pub struct Entry {
 /// A cache folder.
 #[derive(Debug, Clone)]
 pub struct FeatureCache {
-    dir: PathBuf,
+    blobs: BlobCache,
 }
 
 impl FeatureCache {
     pub fn new(dir: impl Into<PathBuf>) -> FeatureCache {
-        FeatureCache { dir: dir.into() }
+        FeatureCache {
+            blobs: BlobCache::new(dir, MAGIC, "vcf"),
+        }
     }
 
     /// The key of `video` under the options fingerprint `options`: a hash of the file's bytes and
-    /// the fingerprint.
+    /// the fingerprint (see [`file_key`]).
     pub fn key(video: &Path, options: &str) -> Result<String> {
-        let mut f = fs::File::open(video).at(video)?;
-        let mut h = Xxh3::new();
-        let mut buf = vec![0u8; 1 << 16];
-        loop {
-            let n = f.read(&mut buf).at(video)?;
-            if n == 0 {
-                break;
-            }
-            h.update(&buf[..n]);
-        }
-        h.update(options.as_bytes());
-        Ok(format!("{:032x}", h.digest128()))
-    }
-
-    fn path(&self, key: &str) -> PathBuf {
-        self.dir.join(&key[..2]).join(format!("{key}.vcf"))
+        file_key(video, options)
     }
 
     /// The entry for `key`, or None when absent or corrupt (a corrupt file is removed).
     pub fn get(&self, key: &str) -> Option<Entry> {
-        let p = self.path(key);
-        let bytes = fs::read(&p).ok()?;
-        match decode(&bytes) {
-            Some(e) => Some(e),
-            None => {
-                let _ = fs::remove_file(&p);
-                None
-            }
-        }
+        self.blobs.get_with(key, decode)
     }
 
     /// Store `entry` under `key`, atomically.
     pub fn put(&self, key: &str, entry: &Entry) -> Result<()> {
-        let p = self.path(key);
-        let dir = p.parent().expect("cache path has a parent");
-        fs::create_dir_all(dir).at(dir)?;
-        let tmp = dir.join(format!(".{key}.{}.tmp", std::process::id()));
-        let mut f = fs::File::create(&tmp).at(&tmp)?;
-        f.write_all(&encode(entry)).at(&tmp)?;
-        f.sync_all().at(&tmp)?;
-        drop(f);
-        fs::rename(&tmp, &p).at(&p)
+        self.blobs.put(key, &encode(entry))
     }
 }
 
 fn encode(e: &Entry) -> Vec<u8> {
-    let mut b = Vec::with_capacity(28 + 4 * e.values.len());
-    b.extend_from_slice(MAGIC);
+    let mut b = Vec::with_capacity(20 + 4 * e.values.len());
     b.extend_from_slice(&e.n_frames.to_le_bytes());
     b.extend_from_slice(&e.seconds.to_le_bytes());
     b.extend_from_slice(&(e.values.len() as u64).to_le_bytes());
     for v in &e.values {
         b.extend_from_slice(&v.to_le_bytes());
     }
-    let sum = xxh3_64(&b);
-    b.extend_from_slice(&sum.to_le_bytes());
     b
 }
 
-fn decode(b: &[u8]) -> Option<Entry> {
-    if b.len() < 32 || &b[..4] != MAGIC {
-        return None;
-    }
-    let (body, sum) = b.split_at(b.len() - 8);
-    if xxh3_64(body) != u64::from_le_bytes(sum.try_into().ok()?) {
-        return None;
-    }
-    let n_frames = u32::from_le_bytes(body[4..8].try_into().ok()?);
-    let seconds = f64::from_le_bytes(body[8..16].try_into().ok()?);
-    let len = u64::from_le_bytes(body[16..24].try_into().ok()?) as usize;
-    let data = &body[24..];
+fn decode(payload: &[u8]) -> Option<Entry> {
+    let mut r = Reader::new(payload);
+    let n_frames = r.u32()?;
+    let seconds = r.f64()?;
+    let len = usize::try_from(r.u64()?).ok()?;
+    let data = r.rest();
     if data.len() != len.checked_mul(4)? {
         return None;
     }
@@ -127,6 +88,7 @@ fn decode(b: &[u8]) -> Option<Entry> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     #[test]
     fn round_trip_and_corruption_is_detected() {
@@ -143,7 +105,7 @@ mod tests {
         assert_eq!(cache.get(&key), Some(e));
 
         // Flip one byte of the payload: the checksum catches it and the entry is dropped.
-        let p = cache.path(&key);
+        let p = cache.blobs.entry_path(&key).unwrap();
         let mut bytes = fs::read(&p).unwrap();
         bytes[26] ^= 0x40;
         fs::write(&p, &bytes).unwrap();
@@ -152,15 +114,43 @@ mod tests {
     }
 
     #[test]
-    fn key_depends_on_bytes_and_options() {
+    fn entries_written_before_the_shared_cache_still_read() {
+        // The layout the feature cache wrote on its own: magic, n_frames, seconds, len, values,
+        // then xxh3-64 of everything before it, at dir/<key[..2]>/<key>.vcf.
         let dir = tempfile::tempdir().unwrap();
-        let a = dir.path().join("a.bin");
-        fs::write(&a, b"video bytes").unwrap();
-        let k1 = FeatureCache::key(&a, "opts1").unwrap();
-        assert_eq!(k1, FeatureCache::key(&a, "opts1").unwrap());
-        assert_ne!(k1, FeatureCache::key(&a, "opts2").unwrap());
-        fs::write(&a, b"video bytez").unwrap();
-        assert_ne!(k1, FeatureCache::key(&a, "opts1").unwrap());
-        assert!(FeatureCache::key(&dir.path().join("missing"), "o").is_err());
+        let key = "0f".repeat(16);
+        let mut b = b"VCF1".to_vec();
+        b.extend_from_slice(&3u32.to_le_bytes());
+        b.extend_from_slice(&1.5f64.to_le_bytes());
+        b.extend_from_slice(&2u64.to_le_bytes());
+        b.extend_from_slice(&0.25f32.to_le_bytes());
+        b.extend_from_slice(&(-4.0f32).to_le_bytes());
+        let sum = xxhash_rust::xxh3::xxh3_64(&b);
+        b.extend_from_slice(&sum.to_le_bytes());
+        fs::create_dir_all(dir.path().join("0f")).unwrap();
+        fs::write(dir.path().join("0f").join(format!("{key}.vcf")), &b).unwrap();
+        let got = FeatureCache::new(dir.path()).get(&key).unwrap();
+        assert_eq!(
+            got,
+            Entry {
+                values: vec![0.25, -4.0],
+                n_frames: 3,
+                seconds: 1.5
+            }
+        );
+    }
+
+    #[test]
+    fn a_length_that_disagrees_with_the_values_is_a_miss() {
+        let mut b = encode(&Entry {
+            values: vec![1.0, 2.0],
+            n_frames: 1,
+            seconds: 0.0,
+        });
+        b[12] = 3; // len says 3 values, 2 follow
+        assert_eq!(decode(&b), None);
+        b[12] = u8::MAX;
+        b[19] = u8::MAX; // a length whose byte count overflows
+        assert_eq!(decode(&b), None);
     }
 }

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use image::GrayImage;
-use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::Array2;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -472,20 +471,7 @@ fn extract_impl(
 ) -> (FeatureMatrix, bool) {
     let layout = Arc::new(opts.layout());
     let fingerprint = opts.fingerprint();
-    let bar = if progress {
-        let b = ProgressBar::new(samples.len() as u64);
-        b.set_style(
-            ProgressStyle::with_template(
-                "{prefix:>12} [{bar:30}] {pos}/{len} videos {elapsed} (eta {eta})",
-            )
-            .expect("static template")
-            .progress_chars("=> "),
-        );
-        b.set_prefix("features");
-        b
-    } else {
-        ProgressBar::hidden()
-    };
+    let bar = crate::util::progress::bar(progress, samples.len(), "features", "videos");
     let results: Vec<(Result<Extracted>, &Sample)> = samples
         .par_iter()
         .map(|s| {

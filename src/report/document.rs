@@ -1,8 +1,7 @@
 //! The report document: a title, run metadata, sections of blocks (Markdown, tables, charts,
 //! plots, images), saved as `results.json`.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
@@ -11,6 +10,7 @@ use super::image::ImageItem;
 use super::meta::RunMeta;
 use super::table::Table;
 use crate::error::{Error, IoContext, Result};
+use crate::util::fs::write_atomic;
 
 /// The `schema_version` written at the top of `results.json`; bump it when a field changes meaning.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -327,36 +327,6 @@ fn in_section(id: &str, e: Error) -> Error {
         Error::Report(m) => Error::Report(format!("section `{id}`: {m}")),
         other => other,
     }
-}
-
-/// Write `bytes` to `path` through a temporary sibling file and a rename.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .ok_or_else(|| Error::Report(format!("{}: not a file path", path.display())))?;
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let tmp = dir.join(format!(
-        ".{}.{}-{nanos}.tmp",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp).at(&tmp)?;
-        f.write_all(bytes).at(&tmp)?;
-        f.sync_all().at(&tmp)?;
-        std::fs::rename(&tmp, path).at(path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }
 
 impl Section {

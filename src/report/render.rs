@@ -12,11 +12,12 @@ use pulldown_cmark::{CodeBlockKind, CowStr, Event, HeadingLevel, Options, Parser
 use serde::Serialize;
 
 use super::chart::{ChartKind, PLOT_FENCE, Plot};
-use super::document::{Block, Report, write_atomic};
+use super::document::{Block, Report};
 use super::image::ImageItem;
 use super::svg::{render_plot_svg, render_svg, series_color_hex};
 use super::table::{Better, Cell, Table, format_general};
 use crate::error::{Error, IoContext, Result};
+use crate::util::fs::write_atomic;
 
 /// The page template every render starts from.
 pub const MAIN_TEMPLATE: &str = "report.html.j2";

@@ -26,7 +26,6 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::{check_prediction_input, check_training_input};
-use crate::classical::search::{Estimator, Fitted};
 use crate::error::{Error, Result};
 
 /// scikit-learn's `FEATURE_THRESHOLD`: values closer than this are one value.
@@ -236,22 +235,6 @@ impl ForestParams {
     }
 }
 
-impl Estimator for ForestParams {
-    fn fit(
-        &self,
-        x: &Array2<f64>,
-        y: &[usize],
-        n_classes: usize,
-        seed: u64,
-    ) -> Result<Box<dyn Fitted>> {
-        Ok(Box::new(self.fit_forest(x, y, n_classes, seed)?))
-    }
-
-    fn describe(&self) -> serde_json::Value {
-        self.to_json()
-    }
-}
-
 /// A trained forest; owns its trees, serialises and reloads.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FittedForest {
@@ -312,19 +295,6 @@ impl FittedForest {
             .into_iter()
             .map(|r| argmax(r.as_slice().unwrap_or(&r.to_vec())))
             .collect())
-    }
-}
-
-impl Fitted for FittedForest {
-    /// Errors when `x` has a different number of columns than the training matrix.
-    fn predict(&self, x: &Array2<f64>) -> Result<Vec<usize>> {
-        self.try_predict(x)
-    }
-
-    /// Errors when `x` has a different number of columns than the training matrix.
-    fn scores(&self, x: &Array2<f64>) -> Result<Vec<Vec<f64>>> {
-        let proba = self.try_predict_proba(x)?;
-        Ok(proba.rows().into_iter().map(|r| r.to_vec()).collect())
     }
 }
 

@@ -15,7 +15,6 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::{check_prediction_input, check_training_input, four_sums};
-use crate::classical::search::{Estimator, Fitted};
 use crate::error::{Error, Result};
 
 /// How neighbours' votes are weighted.
@@ -141,22 +140,6 @@ impl KnnParams {
     }
 }
 
-impl Estimator for KnnParams {
-    fn fit(
-        &self,
-        x: &Array2<f64>,
-        y: &[usize],
-        n_classes: usize,
-        _seed: u64,
-    ) -> Result<Box<dyn Fitted>> {
-        Ok(Box::new(self.fit_knn(x, y, n_classes)?))
-    }
-
-    fn describe(&self) -> serde_json::Value {
-        self.to_json()
-    }
-}
-
 /// A fitted kNN classifier: the stored training set.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FittedKnn {
@@ -253,18 +236,5 @@ impl FittedKnn {
                 best
             })
             .collect())
-    }
-}
-
-impl Fitted for FittedKnn {
-    /// Errors when `x` has a different number of columns than the training matrix.
-    fn predict(&self, x: &Array2<f64>) -> Result<Vec<usize>> {
-        self.try_predict(x)
-    }
-
-    /// Errors when `x` has a different number of columns than the training matrix.
-    fn scores(&self, x: &Array2<f64>) -> Result<Vec<Vec<f64>>> {
-        let proba = self.try_predict_proba(x)?;
-        Ok(proba.rows().into_iter().map(|r| r.to_vec()).collect())
     }
 }

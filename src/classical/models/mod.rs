@@ -213,6 +213,15 @@ impl ModelSpec {
         }
     }
 
+    /// The parameters keyed like scikit-learn's.
+    pub fn to_json(&self) -> Value {
+        match self {
+            ModelSpec::Svm(p) => p.to_json(),
+            ModelSpec::Forest(p) => p.to_json(),
+            ModelSpec::Knn(p) => p.to_json(),
+        }
+    }
+
     /// The canonical kind name (`svm`, `rf`, `knn`).
     pub fn kind(&self) -> &'static str {
         match self {
@@ -235,26 +244,6 @@ impl ModelSpec {
             ModelSpec::Forest(p) => FittedModel::Forest(p.fit_forest(x, y, n_classes, seed)?),
             ModelSpec::Knn(p) => FittedModel::Knn(p.fit_knn(x, y, n_classes)?),
         })
-    }
-}
-
-impl Estimator for ModelSpec {
-    fn fit(
-        &self,
-        x: &Array2<f64>,
-        y: &[usize],
-        n_classes: usize,
-        seed: u64,
-    ) -> Result<Box<dyn Fitted>> {
-        Ok(Box::new(self.fit_model(x, y, n_classes, seed)?))
-    }
-
-    fn describe(&self) -> Value {
-        match self {
-            ModelSpec::Svm(p) => p.to_json(),
-            ModelSpec::Forest(p) => p.to_json(),
-            ModelSpec::Knn(p) => p.to_json(),
-        }
     }
 }
 
@@ -317,18 +306,52 @@ impl FittedModel {
     }
 }
 
-impl Fitted for FittedModel {
-    /// Errors when `x` has a different number of columns than the training matrix.
-    fn predict(&self, x: &Array2<f64>) -> Result<Vec<usize>> {
-        self.try_predict(x)
-    }
+/// [`Estimator`] for a parameter struct: `fit` trains the concrete model with `$fit` and boxes it,
+/// `describe` is the struct's `to_json`. Written once here rather than once per model.
+macro_rules! estimator {
+    ($params:ty, |$p:ident, $x:ident, $y:ident, $k:ident, $seed:ident| $fit:expr) => {
+        impl Estimator for $params {
+            fn fit(
+                &self,
+                $x: &Array2<f64>,
+                $y: &[usize],
+                $k: usize,
+                $seed: u64,
+            ) -> Result<Box<dyn Fitted>> {
+                let $p = self;
+                Ok(Box::new($fit?))
+            }
 
-    /// Errors when `x` has a different number of columns than the training matrix.
-    fn scores(&self, x: &Array2<f64>) -> Result<Vec<Vec<f64>>> {
-        let proba = self.try_predict_proba(x)?;
-        Ok(proba.rows().into_iter().map(|r| r.to_vec()).collect())
-    }
+            fn describe(&self) -> Value {
+                self.to_json()
+            }
+        }
+    };
 }
+
+estimator!(ModelSpec, |p, x, y, k, seed| p.fit_model(x, y, k, seed));
+estimator!(SvmParams, |p, x, y, k, seed| p.fit_svm(x, y, k, seed));
+estimator!(ForestParams, |p, x, y, k, seed| p.fit_forest(x, y, k, seed));
+estimator!(KnnParams, |p, x, y, k, _seed| p.fit_knn(x, y, k));
+
+/// [`Fitted`] for a fitted model through its `try_predict` / `try_predict_proba`, which error when
+/// `x` has a different number of columns than the training matrix.
+macro_rules! fitted {
+    ($($model:ty),*) => {$(
+        impl Fitted for $model {
+            fn predict(&self, x: &Array2<f64>) -> Result<Vec<usize>> {
+                self.try_predict(x)
+            }
+
+            fn scores(&self, x: &Array2<f64>) -> Result<Vec<Vec<f64>>> {
+                let proba = self.try_predict_proba(x)?;
+                Ok(proba.rows().into_iter().map(|r| r.to_vec()).collect())
+            }
+        }
+    )*};
+}
+
+fitted!(FittedModel, FittedSvm, FittedForest, FittedKnn);
 
 fn bad_value(kind: &str, key: &str, value: &Value, expected: &str) -> Error {
     Error::InvalidArgument(format!("{kind}: {key} must be {expected}, got {value}"))
