@@ -305,6 +305,9 @@ impl ToRgb {
     }
 }
 
+/// Requested frame indices (ascending) and the size to resize them to, if any.
+type Request<'a> = (&'a [usize], Option<(u32, u32)>);
+
 /// One list of requested frame indices (ascending) and the size to resize them to.
 struct Want<'a> {
     indices: &'a [usize],
@@ -402,7 +405,7 @@ pub fn decode_sampled_many(
         .iter()
         .map(|(s, _)| s.indices(info.frame_count, info.fps, seed))
         .collect();
-    let reqs: Vec<(&[usize], Option<(u32, u32)>)> = indices
+    let reqs: Vec<Request> = indices
         .iter()
         .zip(requests)
         .map(|(i, (_, size))| (i.as_slice(), *size))
@@ -425,7 +428,7 @@ fn decode_probed(
 fn decode_probed_many(
     info: VideoInfo,
     mut warnings: Vec<String>,
-    requests: &[(&[usize], Option<(u32, u32)>)],
+    requests: &[Request],
 ) -> Result<Vec<Decoded>> {
     let path = info.path.clone();
     if info.frame_count == 0 {

@@ -833,13 +833,13 @@ impl<const C: usize> Job<'_, C> {
             for (&a, &p) in wo.iter().zip(po) {
                 let wv = wts[a + x];
                 aw += wv;
-                for c in 0..C {
-                    ae[c] += wv * i32::from(self.planes[c][p + x]);
+                for (e, plane) in ae.iter_mut().zip(&self.planes) {
+                    *e += wv * i32::from(plane[p + x]);
                 }
             }
             wsum[x] += aw;
-            for c in 0..C {
-                est[c][x] += ae[c];
+            for (e, v) in est.iter_mut().zip(ae) {
+                e[x] += v;
             }
         }
     }
