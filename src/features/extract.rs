@@ -18,8 +18,9 @@ use super::{color, convert, motion, shape, texture};
 use crate::config::Config;
 use crate::dataset::Sample;
 use crate::error::{Error, Result, VideoErrorKind};
+use crate::video::decode::decode_sampled_many;
 use crate::video::enhance::{EnhanceParams, enhance};
-use crate::video::{Frame, Sampling, decode_sampled};
+use crate::video::{Frame, Sampling};
 
 /// Bump when any feature's arithmetic changes, so caches built by older code are not reused.
 pub const FEATURES_VERSION: u32 = 1;
@@ -337,12 +338,23 @@ pub struct VideoFeatures {
 /// Extract the feature vector of the video at `path`.
 pub fn extract_video(path: &Path, opts: &FeatureOptions) -> Result<VideoFeatures> {
     let started = Instant::now();
-    let decoded = decode_sampled(
-        path,
-        &opts.sampling,
-        Some((opts.width, opts.height)),
-        opts.seed,
-    )?;
+    // With the whole-clip motion block, one pass over the file serves both the sampled frames
+    // and the first consecutive frames at the motion size.
+    let wants_clip = opts.has(Family::Motion) && opts.set == FeatureSet::MotionPlus;
+    let mut requests = vec![(opts.sampling, Some((opts.width, opts.height)))];
+    if wants_clip {
+        requests.push((
+            Sampling::Dense {
+                max_frames: opts.motion_max_frames,
+            },
+            Some(opts.motion_size),
+        ));
+    }
+    let mut decoded = decode_sampled_many(path, &requests, opts.seed)?.into_iter();
+    let (decoded, clip) = (
+        decoded.next().expect("one result per request"),
+        decoded.next(),
+    );
     let mut warnings = decoded.warnings;
     let fps = decoded.info.fps;
     let mut frames: Vec<Frame> = decoded.frames.into_iter().map(|(_, f)| f).collect();
@@ -369,16 +381,7 @@ pub fn extract_video(path: &Path, opts: &FeatureOptions) -> Result<VideoFeatures
             HornSchunck::Real => v.extend(motion::horn_schunck_features(pair, 16, 16)),
             HornSchunck::Placeholder => v.extend(motion::notebook_horn_schunck_placeholder()),
         }
-        if opts.set == FeatureSet::MotionPlus {
-            let (w, h) = opts.motion_size;
-            let clip = decode_sampled(
-                path,
-                &Sampling::Dense {
-                    max_frames: opts.motion_max_frames,
-                },
-                Some((w, h)),
-                opts.seed,
-            )?;
+        if let Some(clip) = clip {
             warnings.extend(clip.warnings);
             let clip_grays: Vec<GrayImage> = clip
                 .frames

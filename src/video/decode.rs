@@ -305,16 +305,31 @@ impl ToRgb {
     }
 }
 
-/// Receives decoded frames in order and keeps (converted, resized) only the requested ones.
-struct Collector<'a> {
-    path: &'a Path,
+/// Requested frame indices (ascending) and the size to resize them to, if any.
+type Request<'a> = (&'a [usize], Option<(u32, u32)>);
+
+/// One list of requested frame indices (ascending) and the size to resize them to.
+struct Want<'a> {
     indices: &'a [usize],
     size: Option<(u32, u32)>,
     /// Position in `indices` of the next index to serve.
     next: usize,
+    frames: Vec<(usize, Frame)>,
+}
+
+impl Want<'_> {
+    fn done(&self) -> bool {
+        self.next == self.indices.len()
+    }
+}
+
+/// Receives decoded frames in order and keeps (converted, resized) only the requested ones. Each
+/// frame is converted to RGB once, however many requests want it, then resized per request.
+struct Collector<'a> {
+    path: &'a Path,
+    wants: Vec<Want<'a>>,
     /// Index of the next frame the decoder will output.
     frame_index: usize,
-    frames: Vec<(usize, Frame)>,
     to_rgb: ToRgb,
     decoded: frame::Video,
     frame_errors: usize,
@@ -344,21 +359,24 @@ impl Collector<'_> {
                     continue;
                 }
             }
-            if self.indices[self.next] == self.frame_index {
+            let fi = self.frame_index;
+            let wanted = |w: &Want| !w.done() && w.indices[w.next] == fi;
+            if self.wants.iter().any(wanted) {
                 let rgb = self.to_rgb.convert(&self.decoded).map_err(|e| {
-                    let msg = format!("frame {}: {e}", self.frame_index);
+                    let msg = format!("frame {fi}: {e}");
                     Error::video(self.path, VideoErrorKind::Decode(msg))
                 })?;
-                let rgb = match self.size {
-                    Some((w, h)) => resize_area(&rgb, w, h),
-                    None => rgb,
-                };
-                while self.next < self.indices.len() && self.indices[self.next] == self.frame_index
-                {
-                    self.frames.push((self.frame_index, rgb.clone()));
-                    self.next += 1;
+                for w in self.wants.iter_mut().filter(|w| wanted(w)) {
+                    let img = match w.size {
+                        Some((sw, sh)) => resize_area(&rgb, sw, sh),
+                        None => rgb.clone(),
+                    };
+                    while !w.done() && w.indices[w.next] == fi {
+                        w.frames.push((fi, img.clone()));
+                        w.next += 1;
+                    }
                 }
-                if self.next == self.indices.len() {
+                if self.wants.iter().all(Want::done) {
                     return Ok(false);
                 }
             }
@@ -367,22 +385,64 @@ impl Collector<'_> {
     }
 }
 
+/// Probe `path` once and decode it once for several requests, each a sampling strategy (seeded
+/// by `seed`) and an optional size: one [`Decoded`] per request, in order, as
+/// [`decode_sampled`] would give each (the probe's warnings are in the first only).
+///
+/// A frame two requests share is converted to RGB once; decoding stops after the last frame any
+/// request needs. This serves e.g. a few sampled frames at 320x240 and the first 300 frames at
+/// 96x72 from one pass over the file.
+pub fn decode_sampled_many(
+    path: &Path,
+    requests: &[(Sampling, Option<(u32, u32)>)],
+    seed: u64,
+) -> Result<Vec<Decoded>> {
+    let (info, warnings) = probe_with_warnings(path)?;
+    if info.frame_count == 0 {
+        return Err(Error::video(path, VideoErrorKind::NoFrames));
+    }
+    let indices: Vec<Vec<usize>> = requests
+        .iter()
+        .map(|(s, _)| s.indices(info.frame_count, info.fps, seed))
+        .collect();
+    let reqs: Vec<Request> = indices
+        .iter()
+        .zip(requests)
+        .map(|(i, (_, size))| (i.as_slice(), *size))
+        .collect();
+    decode_probed_many(info, warnings, &reqs)
+}
+
 fn decode_probed(
     info: VideoInfo,
-    mut warnings: Vec<String>,
+    warnings: Vec<String>,
     indices: &[usize],
     size: Option<(u32, u32)>,
 ) -> Result<Decoded> {
+    let mut out = decode_probed_many(info, warnings, &[(indices, size)])?;
+    Ok(out.pop().expect("one result per request"))
+}
+
+/// Decode the requested `(indices, size)` lists in one pass; the first result carries the
+/// warnings about the file as a whole, each its own about undelivered frames.
+fn decode_probed_many(
+    info: VideoInfo,
+    mut warnings: Vec<String>,
+    requests: &[Request],
+) -> Result<Vec<Decoded>> {
     let path = info.path.clone();
     if info.frame_count == 0 {
         return Err(Error::video(&path, VideoErrorKind::NoFrames));
     }
-    if indices.is_empty() {
-        return Ok(Decoded {
-            info,
-            frames: Vec::new(),
-            warnings,
-        });
+    let empty = |info: &VideoInfo, warnings: Vec<String>| Decoded {
+        info: info.clone(),
+        frames: Vec::new(),
+        warnings,
+    };
+    if requests.iter().all(|(i, _)| i.is_empty()) {
+        let mut out = vec![empty(&info, warnings)];
+        out.extend((1..requests.len()).map(|_| empty(&info, Vec::new())));
+        return Ok(out);
     }
 
     let mut ictx = open_input(&path)?;
@@ -408,11 +468,16 @@ fn decode_probed(
 
     let mut sink = Collector {
         path: &path,
-        indices,
-        size,
-        next: 0,
+        wants: requests
+            .iter()
+            .map(|&(indices, size)| Want {
+                indices,
+                size,
+                next: 0,
+                frames: Vec::with_capacity(indices.len()),
+            })
+            .collect(),
         frame_index: 0,
-        frames: Vec::with_capacity(indices.len()),
         to_rgb: ToRgb { scaler: None },
         decoded: frame::Video::empty(),
         frame_errors: 0,
@@ -441,9 +506,8 @@ fn decode_probed(
         more = sink.drain(&mut decoder)?;
     }
     let Collector {
-        next,
+        wants,
         frame_index,
-        frames,
         frame_errors,
         ..
     } = sink;
@@ -457,7 +521,7 @@ fn decode_probed(
             first_error.unwrap_or_default()
         ));
     }
-    if next < indices.len() {
+    if wants.iter().any(|w| !w.done()) {
         // We reached the end of the stream without serving every index.
         if frame_index == 0 {
             return Err(Error::video(&path, VideoErrorKind::NoFrames));
@@ -468,18 +532,30 @@ fn decode_probed(
                 info.frame_count
             ));
         }
-        let missing = &indices[next..];
-        warnings.push(format!(
-            "{} requested frame(s) not delivered (indices {}..={}); the video decoded {} frames",
-            missing.len(),
-            missing[0],
-            missing[missing.len() - 1],
-            frame_index
-        ));
     }
-    Ok(Decoded {
-        info,
-        frames,
-        warnings,
-    })
+    let mut out = Vec::with_capacity(wants.len());
+    for (k, w) in wants.into_iter().enumerate() {
+        let mut own = if k == 0 {
+            std::mem::take(&mut warnings)
+        } else {
+            Vec::new()
+        };
+        if !w.done() {
+            let missing = &w.indices[w.next..];
+            own.push(format!(
+                "{} requested frame(s) not delivered (indices {}..={}); the video decoded {} \
+                 frames",
+                missing.len(),
+                missing[0],
+                missing[missing.len() - 1],
+                frame_index
+            ));
+        }
+        out.push(Decoded {
+            info: info.clone(),
+            frames: w.frames,
+            warnings: own,
+        });
+    }
+    Ok(out)
 }

@@ -24,14 +24,15 @@
 //!   with an 8-bit fixed-point kernel (`[1, 14, 62, 102, 62, 14, 1] / 256` for sigma 1);
 //! - `addWeighted`: float arithmetic rounded half to even.
 //!
-//! Speed: the naive NL-means costs search^2 x template^2 operations per pixel. Here each search
-//! offset is handled for a band of rows at once: per-pixel squared differences are summed down
-//! the template's height with a running column sum (adding the row entering the window,
-//! subtracting the one leaving it), across its width in one pass, and turned into weights through
-//! the table, so a pixel costs a few operations per offset whatever the template size. The patch
-//! distance is symmetric, so only half the offsets are computed, each weight serving both pixels
-//! of the pair. Row bands run in parallel with rayon, and the inner loops are compiled for AVX2
-//! where the CPU has it.
+//! Speed: the naive NL-means costs search^2 x template^2 operations per pixel. Here the work is
+//! reorganised offset by offset: the patch distance is symmetric, so only half the search offsets
+//! are visited, each weight serving both pixels of the pair. For a row of offsets (one dy) and a
+//! row of pixels, the patch distances of every dx come from a running column sum per dx (the row
+//! entering the template window added, the one leaving it subtracted) summed across the
+//! template's width, then turned into weights through the table (an AVX2 gather); each target
+//! pixel then sums the terms of all its dx in registers before touching memory. Row bands run in
+//! parallel with rayon, and the inner loops use AVX2 where the CPU has it (8 lanes of 32-bit
+//! integers), with a portable path otherwise.
 
 use std::sync::OnceLock;
 
@@ -662,7 +663,10 @@ fn nl_means<const C: usize>(
     let t = template_window.min(MAX_TEMPLATE_WINDOW) / 2;
     let s = search_window.min(MAX_SEARCH_WINDOW) / 2;
     let table = weight_table(hpar, C, 2 * t + 1, 2 * s + 1);
-    let b = s + t;
+    // Columns of p reach s beyond the image on each side (pixels whose partner p + d is in it),
+    // and their partners s further: pad by 2s + t (reflected coordinates, so the inner s + t
+    // border is OpenCV's copyMakeBorder).
+    let b = 2 * s + t;
     let (pw, ph) = (w + 2 * b, h + 2 * b);
     // One reflected, padded plane per channel (copyMakeBorder with BORDER_DEFAULT).
     let xi: Vec<usize> = (0..pw)
@@ -692,7 +696,13 @@ fn nl_means<const C: usize>(
     // Bands of the rows of p: the image's and the s rows above it.
     let total = h + s;
     let threads = rayon::current_num_threads().max(1);
-    let n_bands = (4 * threads).clamp(1, total.div_ceil(8).max(1));
+    // Each band starts its column sums afresh (2t + 1 rows per offset), so bands are few: one
+    // per thread when alone, three per thread otherwise to balance the load.
+    let n_bands = if threads == 1 {
+        1
+    } else {
+        (3 * threads).clamp(1, total.div_ceil(16).max(1))
+    };
     let band = total.div_ceil(n_bands);
     let partials: Vec<Partial<C>> = (0..n_bands)
         .into_par_iter()
@@ -743,7 +753,7 @@ struct Job<'a, const C: usize> {
     pw: usize,
     w: usize,
     h: usize,
-    /// Border = s + t.
+    /// Border: 2s + t.
     b: usize,
     /// Template half-size.
     t: usize,
@@ -762,25 +772,24 @@ impl<const C: usize> Job<'_, C> {
             // SAFETY: the CPU supports AVX2, checked just above.
             return unsafe { self.band_avx2(r0, r1) };
         }
-        self.band_impl(r0, r1)
+        self.band_impl::<false>(r0, r1)
     }
 
-    /// [`Self::band_impl`] compiled for AVX2 (8-lane integer arithmetic, about twice as fast
-    /// as the SSE2 baseline here).
+    /// [`Self::band_impl`] compiled for AVX2, with the hand-written kernels of [`avx2`].
     ///
     /// # Safety
     /// The CPU must support AVX2.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
     unsafe fn band_avx2(&self, r0: isize, r1: isize) -> Partial<C> {
-        self.band_impl(r0, r1)
+        self.band_impl::<true>(r0, r1)
     }
 
-    /// `out[j] = lut[min(ssd[j] >> shift, lmax)]`: the patch distances' weights.
+    /// `out[j] = lut[min(ssd[j] >> shift, lmax)]`: the patch distances' weights (the portable
+    /// path; see [`avx2::weights`]).
     #[inline(always)]
     fn lookup(&self, ssd: &[i32], out: &mut [i32]) {
-        // Indices first (a vector loop), then the table reads (scalar loads, which beat AVX2
-        // gathers on the CPUs tried).
+        // Indices first (a vector loop), then the table reads.
         let lmax = (self.lut.len() - 1) as i32;
         for (o, &d) in out.iter_mut().zip(ssd) {
             *o = (d >> self.shift).clamp(0, lmax);
@@ -791,121 +800,191 @@ impl<const C: usize> Job<'_, C> {
         }
     }
 
-    /// Squared differences between the rows of padded plane positions `ia..` and `ib..`
-    /// (summed over channels), for `out.len()` columns.
+    /// `wsum[x] += sum_j wts[wo[j] + x]` and
+    /// `est[c][x] += sum_j wts[wo[j] + x] planes[c][po[j] + x]` for x in `0..wsum.len()`: one
+    /// target row's terms of several offsets, summed in registers.
     #[inline(always)]
-    fn diff_row(&self, ia: usize, ib: usize, out: &mut [i32]) {
+    fn accumulate<const AVX: bool>(
+        &self,
+        wts: &[i32],
+        wo: &[usize],
+        po: &[usize],
+        wsum: &mut [i32],
+        mut est: [&mut [i32]; C],
+    ) {
+        let n = wsum.len();
+        for (&a, &p) in wo.iter().zip(po) {
+            assert!(a + n <= wts.len() && self.planes.iter().all(|pl| p + n <= pl.len()));
+        }
+        let mut x = 0;
+        #[cfg(target_arch = "x86_64")]
+        if AVX {
+            // SAFETY: AVX is only set by `band_avx2`, on a CPU with AVX2; every read stays
+            // within the slices, as asserted above.
+            x = if self.lut[0] < 1 << 15 {
+                unsafe { avx2::accumulate::<C, true>(wts, wo, &self.planes, po, wsum, &mut est) }
+            } else {
+                unsafe { avx2::accumulate::<C, false>(wts, wo, &self.planes, po, wsum, &mut est) }
+            };
+        }
+        for x in x..n {
+            let mut aw = 0;
+            let mut ae = [0i32; C];
+            for (&a, &p) in wo.iter().zip(po) {
+                let wv = wts[a + x];
+                aw += wv;
+                for (e, plane) in ae.iter_mut().zip(&self.planes) {
+                    *e += wv * i32::from(plane[p + x]);
+                }
+            }
+            wsum[x] += aw;
+            for (e, v) in est.iter_mut().zip(ae) {
+                e[x] += v;
+            }
+        }
+    }
+
+    /// Squared differences (summed over channels) between rows `ya` and `ya + dy` of the padded
+    /// planes, the second shifted by `dx`, from padded column `x0`: `out[j] += d^2`.
+    #[inline(always)]
+    fn add_diff(&self, ya: usize, dy: usize, x0: usize, dx: isize, out: &mut [i32]) {
         let len = out.len();
+        let ia = ya * self.pw + x0;
+        let ib = ((ya + dy) * self.pw + x0) as isize + dx;
         let a: [&[u8]; C] = std::array::from_fn(|c| &self.planes[c][ia..][..len]);
-        let bb: [&[u8]; C] = std::array::from_fn(|c| &self.planes[c][ib..][..len]);
+        let bb: [&[u8]; C] = std::array::from_fn(|c| &self.planes[c][ib as usize..][..len]);
         for (x, o) in out.iter_mut().enumerate() {
             let mut v = 0;
             for c in 0..C {
                 let e = i32::from(a[c][x]) - i32::from(bb[c][x]);
                 v += e * e;
             }
-            *o = v;
+            *o += v;
         }
     }
 
-    /// Visit the half of the search offsets that comes after the centre (row by row), for the
-    /// pixels p of rows `r0..r1`, adding each weight to p's sums and to its partner p + d's.
+    /// `col[j] += d_new^2 - d_old^2` for rows `yn` (entering) and `yo` (leaving).
     #[inline(always)]
-    fn band_impl(&self, r0: isize, r1: isize) -> Partial<C> {
+    fn slide(&self, yn: usize, yo: usize, dy: usize, x0: usize, dx: isize, col: &mut [i32]) {
+        let len = col.len();
+        let pw = self.pw;
+        let an: [&[u8]; C] = std::array::from_fn(|c| &self.planes[c][yn * pw + x0..][..len]);
+        let ao: [&[u8]; C] = std::array::from_fn(|c| &self.planes[c][yo * pw + x0..][..len]);
+        let bn: [&[u8]; C] = std::array::from_fn(|c| {
+            &self.planes[c][(((yn + dy) * pw + x0) as isize + dx) as usize..][..len]
+        });
+        let bo: [&[u8]; C] = std::array::from_fn(|c| {
+            &self.planes[c][(((yo + dy) * pw + x0) as isize + dx) as usize..][..len]
+        });
+        for (x, o) in col.iter_mut().enumerate() {
+            let mut v = 0;
+            for c in 0..C {
+                let en = i32::from(an[c][x]) - i32::from(bn[c][x]);
+                let eo = i32::from(ao[c][x]) - i32::from(bo[c][x]);
+                v += en * en - eo * eo;
+            }
+            *o += v;
+        }
+    }
+
+    /// For the pixels p of rows `r0..r1` (image coordinates, from `-s`), visit the half of the
+    /// search offsets d after the centre, row of offsets by row (dy), and add each weight to p's
+    /// sums and to its partner p + d's.
+    ///
+    /// For one dy and one row of p, the patch distances of every dx are formed first (a running
+    /// column sum per dx down the rows, then the template's width), turned into weights, then
+    /// each target pixel sums its 2s + 1 (or s) terms in registers before touching memory.
+    #[inline(always)]
+    fn band_impl<const AVX: bool>(&self, r0: isize, r1: isize) -> Partial<C> {
         let (w, b, t, s, pw) = (self.w, self.b, self.t, self.s, self.pw);
-        let (wi, hi, bi, ti) = (w as isize, self.h as isize, b as isize, t as isize);
+        let (hi, bi, ti, si) = (self.h as isize, b as isize, t as isize, s as isize);
         let k = 2 * t + 1;
-        // Image rows this band adds to: its own (first update) and up to s below (second).
+        let nd = 2 * s + 1;
+        // Weights are formed for p in columns -s..w + s, column sums for -s - t..w + s + t.
+        let xw = w + 2 * s;
+        let cw = xw + 2 * t;
         let lo = r0.max(0) as usize;
-        let rows = (r1 + s as isize).min(hi) as usize - lo;
-        let widest = w + 2 * s + 2 * t;
-        let mut ring = vec![0i32; k * widest];
-        let mut col = vec![0i32; widest];
-        let mut fresh = vec![0i32; widest];
-        let mut ssd = vec![0i32; w + 2 * s];
-        let mut wbuf = vec![0i32; w + 2 * s];
+        let rows = (r1 + si).min(hi) as usize - lo;
+        let mut col = vec![0i32; nd * cw];
+        let mut wts = vec![0i32; nd * xw];
+        let mut ssd = vec![0i32; xw];
+        let mut wo = vec![0usize; nd];
+        let mut po = vec![0usize; nd];
         let mut est: [Vec<i32>; C] = std::array::from_fn(|_| vec![0i32; rows * w]);
         let mut wsum = vec![0i32; rows * w];
-        for dy in 0..=s as isize {
-            for dx in -(s as isize)..=s as isize {
-                if dy == 0 && dx <= 0 {
-                    continue; // the centre, or the mirror of an offset visited already
-                }
-                let (ra, rb) = (r0.max(-dy), r1.min(hi));
-                if ra >= rb {
-                    continue;
-                }
-                // Columns of p: the image's, and those whose partner p + d is in the image.
-                let (c0, c1) = ((-dx).min(0), wi.max(wi - dx));
-                let nc = (c1 - c0) as usize;
-                let len = nc + 2 * t;
-                let xa = (c0 - ti + bi) as usize;
-                let xb = (c0 - ti + bi + dx) as usize;
-                let (ring, col, fresh) = (&mut ring[..k * len], &mut col[..len], &mut fresh[..len]);
-                col.fill(0);
-                for (kk, d) in ring.chunks_exact_mut(len).enumerate() {
-                    let ya = (ra - ti + bi) as usize + kk;
-                    self.diff_row(ya * pw + xa, (ya + dy as usize) * pw + xb, d);
-                    for (c, &v) in col.iter_mut().zip(d.iter()) {
-                        *c += v;
-                    }
-                }
-                for r in ra..rb {
-                    let i = (r - ra) as usize;
-                    if i > 0 {
-                        // Slide the template window down one row: the row entering it replaces
-                        // the one leaving it in the ring.
-                        let slot = &mut ring[((i - 1) % k) * len..][..len];
-                        let ya = (r + ti + bi) as usize;
-                        self.diff_row(ya * pw + xa, (ya + dy as usize) * pw + xb, fresh);
-                        for ((c, o), &v) in col.iter_mut().zip(slot.iter_mut()).zip(fresh.iter()) {
-                            *c += v - *o;
-                            *o = v;
+        // Padded column of p = -s - t.
+        let x0 = b - s - t;
+        for dy in 0..=s {
+            let dxs: std::ops::RangeInclusive<isize> = if dy == 0 { 1..=si } else { -si..=si };
+            let (ra, rb) = (r0.max(-(dy as isize)), r1.min(hi));
+            if ra >= rb {
+                continue;
+            }
+            for r in ra..rb {
+                for dx in dxs.clone() {
+                    let di = (dx + si) as usize;
+                    // Only the columns of p in the image or with their partner in it:
+                    // weights wl..wh, column sums wl..wh + 2t.
+                    let (wl, wh) = (s - dx.max(0) as usize, s + w + (-dx).max(0) as usize);
+                    let c = &mut col[di * cw + wl..di * cw + wh + 2 * t];
+                    let xs = x0 + wl;
+                    if r == ra {
+                        c.fill(0);
+                        for kk in 0..k {
+                            let ya = (r - ti + bi) as usize + kk;
+                            self.add_diff(ya, dy, xs, dx, c);
                         }
+                    } else {
+                        let yn = (r + ti + bi) as usize;
+                        self.slide(yn, yn - k, dy, xs, dx, c);
                     }
-                    window_sums(col, k, &mut ssd[..nc]);
-                    self.lookup(&ssd[..nc], &mut wbuf[..nc]);
-                    if r >= 0 {
-                        // (p, p + d) for p in the image.
-                        let row = r as usize - lo;
-                        let wg = &wbuf[(-c0) as usize..][..w];
-                        let src = (r + dy + bi) as usize * pw + (bi + dx) as usize;
-                        self.accumulate(wg, src, &mut est, &mut wsum, row * w);
+                    let out = &mut wts[di * xw + wl..di * xw + wh];
+                    #[cfg(target_arch = "x86_64")]
+                    if AVX {
+                        // SAFETY: AVX is only set by `band_avx2`, on a CPU with AVX2.
+                        unsafe { avx2::weights(c, k, self.shift, self.lut, out) };
+                        continue;
                     }
-                    let rt = r + dy;
-                    if (0..hi).contains(&rt) {
-                        // (p + d, p) for p + d in the image, columns -dx.. of p.
-                        let row = rt as usize - lo;
-                        let wg = &wbuf[(-dx - c0) as usize..][..w];
-                        let src = (r + bi) as usize * pw + (bi - dx) as usize;
-                        self.accumulate(wg, src, &mut est, &mut wsum, row * w);
+                    let ssd = &mut ssd[..out.len()];
+                    window_sums(c, k, ssd);
+                    self.lookup(ssd, out);
+                }
+                let nd_row = dxs.clone().count();
+                if r >= 0 {
+                    // Side 1: p in row r takes w(p, d) I(p + d).
+                    let row = r as usize - lo;
+                    let src = (r + dy as isize + bi) as usize * pw + b;
+                    for (j, dx) in dxs.clone().enumerate() {
+                        wo[j] = (dx + si) as usize * xw + s;
+                        po[j] = (src as isize + dx) as usize;
                     }
+                    let at = row * w;
+                    let (wsum, est) = (
+                        &mut wsum[at..at + w],
+                        est.each_mut().map(|e| &mut e[at..at + w]),
+                    );
+                    self.accumulate::<AVX>(&wts, &wo[..nd_row], &po[..nd_row], wsum, est);
+                }
+                let rt = r + dy as isize;
+                if rt < hi {
+                    // Side 2: q = p + d in row r + dy takes w(q - d, d) I(q - d).
+                    let row = rt as usize - lo;
+                    let src = (r + bi) as usize * pw + b;
+                    for (j, dx) in dxs.clone().enumerate() {
+                        // The weight of p = q - d sits at p's column, x - dx, in dx's row.
+                        wo[j] = (dx + si) as usize * (xw - 1) + 2 * s;
+                        po[j] = (src as isize - dx) as usize;
+                    }
+                    let at = row * w;
+                    let (wsum, est) = (
+                        &mut wsum[at..at + w],
+                        est.each_mut().map(|e| &mut e[at..at + w]),
+                    );
+                    self.accumulate::<AVX>(&wts, &wo[..nd_row], &po[..nd_row], wsum, est);
                 }
             }
         }
         Partial { lo, est, wsum }
-    }
-
-    /// Add weights `wg` to `wsum[at..]` and weighted pixels (padded planes from `src`) to
-    /// `est[c][at..]`.
-    #[inline(always)]
-    fn accumulate(
-        &self,
-        wg: &[i32],
-        src: usize,
-        est: &mut [Vec<i32>; C],
-        wsum: &mut [i32],
-        at: usize,
-    ) {
-        let n = wg.len();
-        for (a, &v) in wsum[at..][..n].iter_mut().zip(wg) {
-            *a += v;
-        }
-        for (e, plane) in est.iter_mut().zip(&self.planes) {
-            for ((a, &v), &px) in e[at..][..n].iter_mut().zip(wg).zip(&plane[src..][..n]) {
-                *a += v * i32::from(px);
-            }
-        }
     }
 }
 
@@ -926,6 +1005,112 @@ fn window_sums(col: &[i32], k: usize, out: &mut [i32]) {
                 *o += v;
             }
         }
+    }
+}
+
+/// The AVX2 kernels of the NL-means inner loops.
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::*;
+
+    /// `out[j] = lut[min((col[j] + ... + col[j + k - 1]) >> shift, lmax)]`.
+    ///
+    /// # Safety
+    /// AVX2; `col.len() >= out.len() + k - 1`.
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn weights(col: &[i32], k: usize, shift: u32, lut: &[i32], out: &mut [i32]) {
+        let n = out.len();
+        assert!(col.len() + 1 >= n + k);
+        let lmax = lut.len() as i32 - 1;
+        unsafe {
+            let vmax = _mm256_set1_epi32(lmax);
+            let sh = _mm_cvtsi32_si128(shift as i32);
+            let cp = col.as_ptr();
+            let mut j = 0;
+            while j + 8 <= n {
+                let mut s = _mm256_loadu_si256(cp.add(j) as *const __m256i);
+                if k == 7 {
+                    for kk in 1..7 {
+                        s = _mm256_add_epi32(
+                            s,
+                            _mm256_loadu_si256(cp.add(j + kk) as *const __m256i),
+                        );
+                    }
+                } else {
+                    for kk in 1..k {
+                        s = _mm256_add_epi32(
+                            s,
+                            _mm256_loadu_si256(cp.add(j + kk) as *const __m256i),
+                        );
+                    }
+                }
+                let i = _mm256_min_epi32(_mm256_srl_epi32(s, sh), vmax);
+                let wv = _mm256_i32gather_epi32::<4>(lut.as_ptr(), i);
+                _mm256_storeu_si256(out.as_mut_ptr().add(j) as *mut __m256i, wv);
+                j += 8;
+            }
+            for j in j..n {
+                let s: i32 = col[j..j + k].iter().sum();
+                out[j] = lut[((s >> shift) as usize).min(lmax as usize)];
+            }
+        }
+    }
+
+    /// The vector part of `Job::accumulate`: 16 pixels at a time; returns where it stopped.
+    ///
+    /// # Safety
+    /// AVX2; the reads `wts[wo[j]..][..n]` and `planes[c][po[j]..][..n + 16]` are in bounds.
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn accumulate<const C: usize, const MADD: bool>(
+        wts: &[i32],
+        wo: &[usize],
+        planes: &[&[u8]; C],
+        po: &[usize],
+        wsum: &mut [i32],
+        est: &mut [&mut [i32]; C],
+    ) -> usize {
+        let n = wsum.len();
+        let mut x = 0;
+        unsafe {
+            while x + 16 <= n {
+                let z = _mm256_setzero_si256();
+                let (mut aw0, mut aw1) = (z, z);
+                let mut ae = [[z; 2]; C];
+                for (&a, &p) in wo.iter().zip(po) {
+                    let wp = wts.as_ptr().add(a + x);
+                    let w0 = _mm256_loadu_si256(wp as *const __m256i);
+                    let w1 = _mm256_loadu_si256(wp.add(8) as *const __m256i);
+                    aw0 = _mm256_add_epi32(aw0, w0);
+                    aw1 = _mm256_add_epi32(aw1, w1);
+                    for c in 0..C {
+                        let px = _mm_loadu_si128(planes[c].as_ptr().add(p + x) as *const __m128i);
+                        let p0 = _mm256_cvtepu8_epi32(px);
+                        let p1 = _mm256_cvtepu8_epi32(_mm_srli_si128::<8>(px));
+                        // With weights below 2^15 (search windows of 17 and more) and pixels
+                        // below 2^8, the 16-bit multiply-add of (w, 0) and (p, 0) is the product.
+                        let (q0, q1) = if MADD {
+                            (_mm256_madd_epi16(w0, p0), _mm256_madd_epi16(w1, p1))
+                        } else {
+                            (_mm256_mullo_epi32(w0, p0), _mm256_mullo_epi32(w1, p1))
+                        };
+                        ae[c][0] = _mm256_add_epi32(ae[c][0], q0);
+                        ae[c][1] = _mm256_add_epi32(ae[c][1], q1);
+                    }
+                }
+                let add = |dst: *mut i32, v: __m256i| {
+                    let d = dst as *mut __m256i;
+                    _mm256_storeu_si256(d, _mm256_add_epi32(_mm256_loadu_si256(d), v));
+                };
+                add(wsum.as_mut_ptr().add(x), aw0);
+                add(wsum.as_mut_ptr().add(x + 8), aw1);
+                for c in 0..C {
+                    add(est[c].as_mut_ptr().add(x), ae[c][0]);
+                    add(est[c].as_mut_ptr().add(x + 8), ae[c][1]);
+                }
+                x += 16;
+            }
+        }
+        x
     }
 }
 

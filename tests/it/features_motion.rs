@@ -488,3 +488,125 @@ fn timing_per_320x240_frame() {
         motion_plus_features(&small, 25.0);
     });
 }
+
+/// A moving textured scene written as a real video (MPEG-4 part 2, in every FFmpeg build).
+fn write_moving_video(path: &std::path::Path, n: usize, fps: u32) {
+    use vidcompare::video::{Codec, Frame, VideoWriter};
+    let (w, h) = (160u32, 120u32);
+    let mut out = VideoWriter::create(path, w, h, fps, Codec::Mpeg4).expect("create writer");
+    for i in 0..n as u32 {
+        let f = Frame::from_fn(w, h, |x, y| {
+            let (u, v) = (x + 3 * i, y + i);
+            let t = ((u / 8 + v / 8) % 2) as u8 * 120;
+            image::Rgb([t + (u % 50) as u8, 60 + (v % 90) as u8, 200 - t / 2])
+        });
+        out.write(&f).expect("write frame");
+    }
+    out.finish().expect("finish");
+}
+
+/// One pass over the file serves the sampled frames and the first consecutive frames, each
+/// exactly as its own `decode_sampled` call gives them.
+#[test]
+fn one_decode_serves_several_samplings() {
+    use vidcompare::video::decode::decode_sampled_many;
+    use vidcompare::video::{Sampling, decode_sampled};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("moving.avi");
+    write_moving_video(&path, 60, 25);
+    let uniform = Sampling::Uniform { target_fps: 1.0 };
+    let dense = Sampling::Dense { max_frames: 40 };
+    let many = decode_sampled_many(
+        &path,
+        &[
+            (uniform, Some((64, 48))),
+            (dense, Some((24, 18))),
+            (dense, None),
+        ],
+        7,
+    )
+    .unwrap();
+    assert_eq!(many.len(), 3);
+    let alone = [
+        decode_sampled(&path, &uniform, Some((64, 48)), 7).unwrap(),
+        decode_sampled(&path, &dense, Some((24, 18)), 7).unwrap(),
+        decode_sampled(&path, &dense, None, 7).unwrap(),
+    ];
+    for (k, (m, a)) in many.iter().zip(&alone).enumerate() {
+        assert_eq!(idx_of(m), idx_of(a), "request {k}: frame indices");
+        assert!(
+            m.frames.iter().zip(&a.frames).all(|(x, y)| x.1 == y.1),
+            "request {k}: frames differ from a decode of their own"
+        );
+        assert!(m.warnings.is_empty(), "request {k}: {:?}", m.warnings);
+    }
+    assert_eq!(idx_of(&many[0]), vec![0, 25, 50]);
+    assert_eq!(many[1].frames.len(), 40);
+    assert_eq!(many[2].frames[0].1.dimensions(), (160, 120));
+}
+
+fn idx_of(d: &vidcompare::video::Decoded) -> Vec<usize> {
+    d.frames.iter().map(|f| f.0).collect()
+}
+
+/// With `motion+`, the vector is the notebook's followed by the whole-clip block of the first
+/// consecutive frames at the motion size, computed here from a decode of their own.
+#[test]
+fn motion_plus_vector_extends_the_notebook_vector() {
+    use vidcompare::features::convert::to_gray;
+    use vidcompare::features::extract::{FeatureOptions, FeatureSet, extract_video};
+    use vidcompare::video::{Sampling, decode_sampled};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("moving.avi");
+    write_moving_video(&path, 50, 25);
+    let base = FeatureOptions {
+        enhance: false,
+        width: 80,
+        height: 60,
+        motion_max_frames: 30,
+        ..FeatureOptions::default()
+    };
+    let notebook = extract_video(
+        &path,
+        &FeatureOptions {
+            set: FeatureSet::Notebook,
+            ..base.clone()
+        },
+    )
+    .unwrap();
+    let plus = extract_video(
+        &path,
+        &FeatureOptions {
+            set: FeatureSet::MotionPlus,
+            ..base.clone()
+        },
+    )
+    .unwrap();
+    let clip = decode_sampled(
+        &path,
+        &Sampling::Dense { max_frames: 30 },
+        Some(base.motion_size),
+        base.seed,
+    )
+    .unwrap();
+    assert_eq!(clip.frames.len(), 30);
+    let grays: Vec<GrayImage> = clip.frames.iter().map(|(_, f)| to_gray(f)).collect();
+    let mut want = notebook.values.clone();
+    let mut block = motion_plus_features(&grays, 25.0);
+    for v in &mut block {
+        if !v.is_finite() {
+            *v = 0.0; // nan_to_num, as the extraction does
+        }
+    }
+    want.extend(block);
+    assert_eq!(plus.values.len(), want.len());
+    let bad: Vec<usize> = (0..want.len())
+        .filter(|&i| plus.values[i].to_bits() != want[i].to_bits())
+        .collect();
+    assert!(
+        bad.is_empty(),
+        "{} values differ, first at {}",
+        bad.len(),
+        bad[0]
+    );
+}
