@@ -304,24 +304,6 @@ impl ResultsTable {
     }
 }
 
-/// Peak resident set size of this process in MiB (`VmHWM` in `/proc/self/status`); `None` where
-/// that file does not exist (not Linux) or cannot be read.
-pub fn peak_rss_mb() -> Option<f64> {
-    let status = fs::read_to_string("/proc/self/status").ok()?;
-    parse_vm_hwm_mb(&status)
-}
-
-/// The `VmHWM:   123456 kB` line of a `/proc/<pid>/status` text, in MiB.
-fn parse_vm_hwm_mb(status: &str) -> Option<f64> {
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let mut fields = line["VmHWM:".len()..].split_whitespace();
-    let value: f64 = fields.next()?.parse().ok()?;
-    match fields.next() {
-        Some("kB") => Some(value / 1024.0),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -545,15 +527,5 @@ mod tests {
         let missing = dir.path().join("missing.json");
         let msg = ResultsTable::load_json(&missing).unwrap_err().to_string();
         assert!(msg.contains("missing.json"), "{msg}");
-    }
-
-    #[test]
-    fn vm_hwm_is_parsed_in_mib() {
-        let status = "Name:\tx\nVmPeak:\t  9000 kB\nVmHWM:\t    2048 kB\nVmRSS:\t 1000 kB\n";
-        assert_eq!(parse_vm_hwm_mb(status), Some(2.0));
-        assert_eq!(parse_vm_hwm_mb("Name:\tx\n"), None);
-        if cfg!(target_os = "linux") {
-            assert!(peak_rss_mb().unwrap() > 0.0);
-        }
     }
 }

@@ -367,6 +367,9 @@ pub fn train_and_evaluate(data: &Prepared, t: &Training<'_>) -> Result<Classical
         .map(|p| from_params(kind, &Value::Object(p)))
         .collect::<Result<_>>()?;
 
+    // This model's own peak memory: the process peak is reset here, so models run before it
+    // do not count.
+    let memory = crate::memory::StageMemory::start();
     let t = Instant::now();
     let search =
         GridSearch { k: 3, seed }.run(&candidates, &data.x_train, &data.y_train, n_classes)?;
@@ -416,7 +419,7 @@ pub fn train_and_evaluate(data: &Prepared, t: &Training<'_>) -> Result<Classical
         infer_time_s_per_video_e2e: Some(feat_s + prep_s + per_video),
         params: Some(params),
         params_meaning: Some(meaning.to_string()),
-        memory_mb: crate::results::peak_rss_mb(),
+        memory_mb: memory.finish().map(|m| m.peak),
         memory_kind: Some("peak RSS".into()),
         ..Efficiency::default()
     };

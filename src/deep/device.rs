@@ -74,15 +74,6 @@ pub fn describe(device: &Device) -> String {
     }
 }
 
-/// What peak memory means on `device`: "GPU peak" on CUDA, "peak RSS" (the whole process) on CPU.
-pub fn memory_kind(device: &Device) -> &'static str {
-    if device.is_cuda() {
-        "GPU peak"
-    } else {
-        "peak RSS"
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::Xxh3;
 
 use super::data::{ClipCache, ClipSet, ClipSpec, Norm, load_clips};
-use super::device::{DevicePref, describe, memory_kind, select, sync};
+use super::device::{DevicePref, describe, select, sync};
 use super::models::{DeepKind, DeepNet};
 use super::train::{
     CheckpointPlan, TrainOptions, TrainReport, fit, predict, predict_with, resume, trunks,
@@ -24,7 +24,7 @@ use crate::features::extract::SkippedVideo;
 use crate::metrics::evaluate;
 use crate::results::{
     Artifact, DeepDetails, Efficiency, Embeddings, EpochRow, FrameWeights, ModelDetails, ModelKind,
-    ModelResult, Protocol, peak_rss_mb,
+    ModelResult, Protocol,
 };
 use crate::{Error, Result, bail};
 
@@ -307,6 +307,9 @@ pub fn train_and_evaluate_with(
     if data.test.is_empty() {
         bail!(Data, "{name}: no usable test video");
     }
+    // This model's own peak memory: the process peak is reset here, so models run before it
+    // do not count.
+    let memory = crate::memory::StageMemory::start();
     let device = select(DevicePref::parse(&settings.device)?)?;
     let store = match &settings.weights {
         Some(path) => {
@@ -410,8 +413,10 @@ pub fn train_and_evaluate_with(
         params: Some(params),
         params_trainable: Some(params_trainable),
         params_meaning: Some("weights".into()),
-        memory_mb: peak_rss_mb(),
-        memory_kind: Some(memory_kind(&device).into()),
+        // Host memory on every device: the GPU's own peak is not read yet, and a host figure
+        // must not be labelled as one.
+        memory_mb: memory.finish().map(|m| m.peak),
+        memory_kind: Some("peak RSS".into()),
         ..Efficiency::default()
     };
     let bytes = std::fs::metadata(&ckpt).map(|m| m.len()).unwrap_or(0);

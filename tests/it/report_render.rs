@@ -3,11 +3,11 @@
 use std::path::Path;
 
 use vidcompare::Error;
+use vidcompare::report::ProductCounts;
 use vidcompare::report::{
     Block, Cell, Chart, ChartKind, Column, DatasetMeta, ImageItem, Report, RunMeta, Table,
     image_item, render_svg,
 };
-use vidcompare::report::ProductCounts;
 
 fn meta() -> RunMeta {
     RunMeta {
