@@ -145,8 +145,30 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Benchmarks on your own data, with the reference side by side when it is installed.
+    Bench {
+        #[command(subcommand)]
+        what: BenchWhat,
+    },
     /// List the configuration keys with their defaults.
     Config,
+}
+
+#[derive(Subcommand)]
+enum BenchWhat {
+    /// Classical feature extraction: every stage single-threaded, the whole extraction as a run
+    /// does it, and, when python3 with OpenCV and scikit-image is found, the notebook's own
+    /// functions on the same videos with the ratios.
+    Features {
+        /// A dataset root (holding splits/); its first videos are used.
+        root: PathBuf,
+        /// How many videos.
+        #[arg(long, default_value_t = 9)]
+        videos: usize,
+        /// Threads for the "as run" pass (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
+    },
 }
 
 fn default_templates(given: Option<PathBuf>) -> Option<PathBuf> {
@@ -219,6 +241,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 workdir: std::env::current_dir()?,
             };
             slurm(&job, submit, dry_run)
+        }
+        Command::Bench {
+            what:
+                BenchWhat::Features {
+                    root,
+                    videos,
+                    threads,
+                },
+        } => {
+            let threads = threads
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            let table = vidcompare::features::bench::bench_features(&root, videos, threads)?;
+            print!("{}", table.render());
+            Ok(())
         }
         Command::Config => {
             list_config();
