@@ -106,6 +106,21 @@ pub struct Protocol {
     pub frames_per_video: String,
     /// Input resolution and preprocessing, e.g. "320x240, enhanced".
     pub input: String,
+    /// The exact test videos, one content key per prediction (in `test_paths` order): a hash of
+    /// the file's bytes ([`video_keys`]), so two models are paired on the same files whatever
+    /// paths their splits list them under. Empty in result files written before it was recorded.
+    #[serde(default)]
+    pub test_videos: Vec<String>,
+}
+
+/// The content key of each video file (a 128-bit hash of its bytes, as 32 hex digits), read in
+/// parallel: what [`Protocol::test_videos`] records.
+pub fn video_keys<P: AsRef<std::path::Path> + Sync>(paths: &[P]) -> crate::Result<Vec<String>> {
+    use rayon::prelude::*;
+    paths
+        .par_iter()
+        .map(|p| crate::util::cache::file_key(p.as_ref(), ""))
+        .collect()
 }
 
 /// Everything one model run produced: metrics, cost, protocol, raw predictions and extras.
@@ -340,6 +355,7 @@ mod tests {
                 n_videos: 5,
                 frames_per_video: "1 fps (uniform)".into(),
                 input: "320x240, enhanced".into(),
+                ..Default::default()
             },
             y_true,
             y_pred,

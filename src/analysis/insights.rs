@@ -6,7 +6,9 @@
 use serde::Serialize;
 
 use super::learning::{LearningRow, summarize};
-use crate::results::{ModelKind, ModelResult, ResultsTable};
+use super::paired::{Comparisons, intervals, test_sets};
+use crate::results::{ModelKind, ModelResult, ResultsTable, sort_by_accuracy};
+use crate::uncertainty::PairedComparison;
 
 /// One generated sentence and the topic it belongs to.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -86,238 +88,83 @@ fn clf(m: &ModelResult) -> Option<f64> {
 /// The sentences for a run's models, and its learning curves when there are any.
 ///
 /// Every number in a sentence comes from `results` (or `learning`); a sentence whose numbers are
-/// missing is left out rather than written with a gap.
+/// missing is left out rather than written with a gap. Models are compared only with models
+/// evaluated on the same test videos ([`test_sets`]), and a difference whose paired bootstrap
+/// interval holds 0 is called "not distinguishable on these N videos", never a ranking.
 pub fn insights(results: &ResultsTable, learning: &[LearningRow]) -> Vec<Insight> {
     let models: Vec<&ModelResult> = results.models.iter().collect();
     let mut out = Vec::new();
-    let mut say = |topic: &'static str, text: String| out.push(Insight { topic, text });
     if models.is_empty() {
-        say(CAVEATS, "No model produced results in this run.".into());
+        out.push(Insight {
+            topic: CAVEATS,
+            text: "No model produced results in this run.".into(),
+        });
         return out;
     }
-    let acc = |m: &ModelResult| Some(m.metrics.accuracy);
-
-    // Accuracy.
-    let (best, best_acc) = by(&models, acc, false).expect("models have accuracy");
-    let tied: Vec<&str> = models
-        .iter()
-        .filter(|m| m.metrics.accuracy == best_acc)
-        .map(|m| m.name.as_str())
-        .collect();
-    if tied.len() > 1 {
-        say(
-            ACCURACY,
-            format!(
-                "{} tie for the best accuracy, {best_acc:.3}.",
-                join_bold(&tied)
+    let cmp = Comparisons::new(&models);
+    let sets = test_sets(&sort_by_accuracy(&models));
+    if sets.len() > 1 {
+        let list: Vec<String> = sets
+            .iter()
+            .map(|s| {
+                let names: Vec<&str> = s.models.iter().map(|m| m.name.as_str()).collect();
+                format!("#{} ({} videos: {})", s.id, s.n_videos, join_bold(&names))
+            })
+            .collect();
+        out.push(Insight {
+            topic: CAVEATS,
+            text: format!(
+                "The models were evaluated on {} different test sets, {}. Models on different test \
+                 videos are never compared here; each test set's sentences stand alone.",
+                sets.len(),
+                list.join("; ")
             ),
-        );
-    } else {
-        say(
-            ACCURACY,
-            format!(
-                "**{}** is the most accurate model: accuracy {:.3} and macro F1 {:.3} on {} {} videos.",
-                best.name, best_acc, best.metrics.f1, best.protocol.n_videos, best.protocol.split
-            ),
-        );
+        });
     }
-    if let Some((worst, worst_acc)) = by(&models, acc, true) {
-        if worst_acc < best_acc {
-            say(
-                ACCURACY,
-                format!(
-                    "The least accurate, **{}**, reaches {:.3}: {} points below the best.",
-                    worst.name,
-                    worst_acc,
-                    points(best_acc, worst_acc)
-                ),
-            );
-        }
-    }
-
-    // Speed against accuracy: the fastest model (classifier only, then end to end) against the
-    // most accurate one.
-    for (label, key) in [
-        ("classifier only", clf as fn(&ModelResult) -> Option<f64>),
-        ("end to end, decoding and features included", e2e),
-    ] {
-        let Some((fast, t_fast)) = by(&models, key, true) else {
-            continue;
+    for set in &sets {
+        let prefix = if sets.len() > 1 {
+            format!("On test set #{}: ", set.id)
+        } else {
+            String::new()
         };
-        let Some(t_best) = key(best) else { continue };
-        if fast.name == best.name || tied.contains(&fast.name.as_str()) {
-            say(
-                COST,
-                format!(
-                    "**{}** is both the most accurate model and the fastest per video ({label}: {}).",
-                    fast.name,
-                    duration(t_fast)
-                ),
-            );
-        } else if t_fast > 0.0 {
-            say(
-                COST,
-                format!(
-                    "**{}** is {} faster per video than **{}** ({label}: {} vs {}) but {} points less accurate.",
-                    fast.name,
-                    ratio(t_best, t_fast),
-                    best.name,
-                    duration(t_fast),
-                    duration(t_best),
-                    points(best_acc, fast.metrics.accuracy)
-                ),
-            );
-        }
+        let mut say = |topic: &'static str, text: String| {
+            out.push(Insight {
+                topic,
+                text: format!("{prefix}{text}"),
+            })
+        };
+        within_test_set(&set.models, &cmp, &mut say);
     }
-    // Where end-to-end time goes.
-    if let Some((m, share)) = models
-        .iter()
-        .filter_map(|m| Some((*m, clf(m)? / e2e(m)?)))
-        .filter(|(_, s)| s.is_finite())
-        .min_by(|a, b| a.1.total_cmp(&b.1))
-    {
-        if share < 0.1 {
-            say(
-                COST,
-                format!(
-                    "For **{}** the classifier takes {} of the {} per video end to end ({} %): decoding \
-                     and feature extraction dominate its latency.",
-                    m.name,
-                    duration(m.efficiency.infer_time_s_per_video),
-                    duration(e2e(m).unwrap_or(f64::NAN)),
-                    sig3(share * 100.0)
-                ),
-            );
-        }
-    }
-    let size = |m: &ModelResult| m.efficiency.model_size_mb.filter(|s| *s > 0.0);
-    if let (Some((small, s)), Some((large, l))) =
-        (by(&models, size, true), by(&models, size, false))
-    {
-        if large.name != small.name {
-            say(
-                COST,
-                format!(
-                    "**{}** is the smallest saved model ({} MB), {} smaller than **{}** ({} MB).",
-                    small.name,
-                    sig3(s),
-                    ratio(l, s),
-                    large.name,
-                    sig3(l)
-                ),
-            );
-        }
-    }
-    let train = |m: &ModelResult| Some(m.efficiency.train_time_s).filter(|t| *t > 0.0);
-    if let (Some((fast, f)), Some((slow, s))) =
-        (by(&models, train, true), by(&models, train, false))
-    {
-        if fast.name != slow.name {
-            say(
-                COST,
-                format!(
-                    "**{}** takes {} longer to train than **{}** ({} vs {}{}).",
-                    slow.name,
-                    ratio(s, f),
-                    fast.name,
-                    duration(s),
-                    duration(f),
-                    if slow.kind == ModelKind::Classical {
-                        ", grid search included"
-                    } else {
-                        ""
-                    }
-                ),
-            );
-        }
-    }
-
-    // Classical against deep.
-    let classical: Vec<&ModelResult> = models
-        .iter()
-        .copied()
-        .filter(|m| m.kind == ModelKind::Classical)
-        .collect();
-    let deep: Vec<&ModelResult> = models
-        .iter()
-        .copied()
-        .filter(|m| m.kind == ModelKind::Deep)
-        .collect();
-    match (by(&classical, acc, false), by(&deep, acc, false)) {
-        (Some((c, ca)), Some((d, da))) => {
-            let (tc, td, how) = match (e2e(c), e2e(d)) {
-                (Some(tc), Some(td)) => (tc, td, "end to end"),
-                _ => (
-                    c.efficiency.infer_time_s_per_video,
-                    d.efficiency.infer_time_s_per_video,
-                    "classifier only",
-                ),
-            };
-            let more = if da >= ca { "more" } else { "less" };
-            let speed = if td >= tc {
-                format!("{} slower", ratio(td, tc))
-            } else {
-                format!("{} faster", ratio(tc, td))
-            };
-            // A gain paid for with time (or a loss that buys speed) is a trade-off: "but".
-            let link = if (da >= ca) == (td >= tc) {
-                "but"
-            } else {
-                "and"
-            };
-            say(
-                ACCURACY,
-                format!(
-                    "The best deep model, **{}** ({da:.3}), is {} points {more} accurate than the best \
-                     classical model, **{}** ({ca:.3}), {link} {speed} per video ({how}: {} vs {}).",
-                    d.name,
-                    points(da, ca),
-                    c.name,
-                    duration(td),
-                    duration(tc)
-                ),
-            );
-        }
-        (Some(_), None) => say(
+    let mut say = |topic: &'static str, text: String| out.push(Insight { topic, text });
+    let has = |k: ModelKind| models.iter().any(|m| m.kind == k);
+    let paired_families = sets.iter().any(|s| {
+        s.models.iter().any(|m| m.kind == ModelKind::Classical)
+            && s.models.iter().any(|m| m.kind == ModelKind::Deep)
+    });
+    match (has(ModelKind::Classical), has(ModelKind::Deep)) {
+        (true, true) if !paired_families => say(
+            CAVEATS,
+            "The classical and deep models were evaluated on different test videos, so this run \
+             does not compare the two families' accuracy: give both the same test split to \
+             compare them."
+                .to_string(),
+        ),
+        (true, false) => say(
             CAVEATS,
             format!(
                 "No deep model ran in this run, so it compares {} classical models only; the \
                  classical-against-deep trade-off needs the deep section.",
-                classical.len()
+                models.len()
             ),
         ),
-        (None, Some(_)) => say(
+        (false, true) => say(
             CAVEATS,
             format!(
                 "No classical model ran in this run, so it compares {} deep models only.",
-                deep.len()
+                models.len()
             ),
         ),
-        (None, None) => {}
-    }
-
-    // Feature sets: `Name (variant)` against `Name`.
-    for m in &models {
-        let Some((base, variant)) = m.name.strip_suffix(')').and_then(|s| s.rsplit_once(" ("))
-        else {
-            continue;
-        };
-        let Some(b) = results.get(base) else { continue };
-        let d = m.metrics.accuracy - b.metrics.accuracy;
-        let verb = if d > 0.0 {
-            format!("raise its accuracy by {} points", points(d, 0.0))
-        } else if d < 0.0 {
-            format!("lower its accuracy by {} points", points(d, 0.0))
-        } else {
-            "leave its accuracy unchanged".to_string()
-        };
-        say(
-            FEATURES,
-            format!(
-                "For **{base}**, the {variant} features {verb} ({:.3} -> {:.3}; macro F1 {:.3} -> {:.3}).",
-                b.metrics.accuracy, m.metrics.accuracy, b.metrics.f1, m.metrics.f1
-            ),
-        );
+        _ => {}
     }
 
     // Learning curves.
@@ -382,8 +229,9 @@ pub fn insights(results: &ResultsTable, learning: &[LearningRow]) -> Vec<Insight
         say(
             CAVEATS,
             format!(
-                "With {n} test videos, one video moves accuracy by {} points: smaller differences \
-                 between models are one video and should not be read as a ranking.",
+                "With {n} test videos, one video moves accuracy by {} points: the 95 % intervals \
+                 of the comparison table and the paired comparisons say which differences these \
+                 videos can resolve.",
                 points(1.0 / n as f64, 0.0)
             ),
         );
@@ -408,12 +256,318 @@ pub fn insights(results: &ResultsTable, learning: &[LearningRow]) -> Vec<Insight
     } else if kinds == ["peak RSS"] {
         say(
             CAVEATS,
-            "Memory is the process's peak resident set size when each model finished, which \
-             includes decoding and feature extraction, not the classifier alone."
+            "Memory is each model's own peak resident set size: the process's peak is reset \
+             before the model trains and read after its evaluation, so it covers training, grid \
+             search and inference, and the data the process already held; decoding and feature \
+             extraction done before the model are not in it."
                 .to_string(),
         );
     }
     out
+}
+
+/// `d` as signed points with the 95 % interval of a paired comparison, e.g.
+/// `+20.0 points, 95 % CI -10.0 to +50.0`.
+fn diff_text(c: &PairedComparison) -> String {
+    let p = |x: f64| format!("{:+.1}", x * 100.0);
+    format!(
+        "{} points, 95 % CI {} to {}",
+        p(c.diff),
+        p(c.diff_interval.low),
+        p(c.diff_interval.high)
+    )
+}
+
+/// The accuracy of `m` with its bootstrap interval: `0.800 (95 % CI 0.600–1.000)`.
+fn acc_text(m: &ModelResult) -> String {
+    match intervals(m) {
+        Some(i) => format!(
+            "{:.3} (95 % CI {:.3}–{:.3})",
+            m.metrics.accuracy, i.accuracy_interval.low, i.accuracy_interval.high
+        ),
+        None => format!("{:.3}", m.metrics.accuracy),
+    }
+}
+
+/// The comparative sentences among models evaluated on the same test videos.
+fn within_test_set(
+    models: &[&ModelResult],
+    cmp: &Comparisons,
+    say: &mut impl FnMut(&'static str, String),
+) {
+    let acc = |m: &ModelResult| Some(m.metrics.accuracy);
+    // A paired comparison that cannot tell `a` and `b` apart.
+    let same = |a: &ModelResult, b: &ModelResult| {
+        cmp.get(&a.name, &b.name).filter(|c| !c.distinguishable())
+    };
+
+    // Accuracy.
+    let Some((best, best_acc)) = by(models, acc, false) else {
+        return;
+    };
+    let n = best.protocol.n_videos;
+    let tied: Vec<&str> = models
+        .iter()
+        .filter(|m| m.metrics.accuracy == best_acc)
+        .map(|m| m.name.as_str())
+        .collect();
+    let close: Vec<&str> = models
+        .iter()
+        .filter(|m| m.metrics.accuracy < best_acc && same(best, m).is_some())
+        .map(|m| m.name.as_str())
+        .collect();
+    if tied.len() > 1 {
+        say(
+            ACCURACY,
+            format!(
+                "{} tie for the best accuracy, {best_acc:.3}.",
+                join_bold(&tied)
+            ),
+        );
+    } else if close.is_empty() {
+        say(
+            ACCURACY,
+            format!(
+                "**{}** is the most accurate model: accuracy {} and macro F1 {:.3} on {} {} videos.",
+                best.name,
+                acc_text(best),
+                best.metrics.f1,
+                n,
+                best.protocol.split
+            ),
+        );
+    } else {
+        say(
+            ACCURACY,
+            format!(
+                "**{}** has the highest accuracy, {}, and macro F1 {:.3} on {} {} videos, but on \
+                 these videos it is not distinguishable from {} (the paired 95 % interval of each \
+                 accuracy difference holds 0).",
+                best.name,
+                acc_text(best),
+                best.metrics.f1,
+                n,
+                best.protocol.split,
+                join_bold(&close)
+            ),
+        );
+    }
+    if let Some((worst, worst_acc)) = by(models, acc, true) {
+        if worst_acc < best_acc {
+            let tail = match cmp.get(&best.name, &worst.name) {
+                Some(c) if !c.distinguishable() => format!(
+                    ", a difference not distinguishable from 0 on these {n} videos ({})",
+                    diff_text(&c)
+                ),
+                Some(c) => format!(" ({})", diff_text(&c)),
+                None => String::new(),
+            };
+            say(
+                ACCURACY,
+                format!(
+                    "The least accurate, **{}**, reaches {:.3}: {} points below the best{tail}.",
+                    worst.name,
+                    worst_acc,
+                    points(best_acc, worst_acc)
+                ),
+            );
+        }
+    }
+
+    // Speed against accuracy: the fastest model (classifier only, then end to end) against the
+    // most accurate one.
+    for (label, key) in [
+        ("classifier only", clf as fn(&ModelResult) -> Option<f64>),
+        ("end to end, decoding and features included", e2e),
+    ] {
+        let Some((fast, t_fast)) = by(models, key, true) else {
+            continue;
+        };
+        let Some(t_best) = key(best) else { continue };
+        if fast.name == best.name || tied.contains(&fast.name.as_str()) {
+            say(
+                COST,
+                format!(
+                    "**{}** is both the most accurate model and the fastest per video ({label}: {}).",
+                    fast.name,
+                    duration(t_fast)
+                ),
+            );
+        } else if t_fast > 0.0 {
+            let accuracy = if same(best, fast).is_some() {
+                format!(
+                    "and not distinguishable in accuracy on these {n} videos ({:.3} vs {:.3})",
+                    fast.metrics.accuracy, best_acc
+                )
+            } else {
+                format!(
+                    "but {} points less accurate",
+                    points(best_acc, fast.metrics.accuracy)
+                )
+            };
+            say(
+                COST,
+                format!(
+                    "**{}** is {} faster per video than **{}** ({label}: {} vs {}) {accuracy}.",
+                    fast.name,
+                    ratio(t_best, t_fast),
+                    best.name,
+                    duration(t_fast),
+                    duration(t_best),
+                ),
+            );
+        }
+    }
+    // Where end-to-end time goes.
+    if let Some((m, share)) = models
+        .iter()
+        .filter_map(|m| Some((*m, clf(m)? / e2e(m)?)))
+        .filter(|(_, s)| s.is_finite())
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+    {
+        if share < 0.1 {
+            say(
+                COST,
+                format!(
+                    "For **{}** the classifier takes {} of the {} per video end to end ({} %): decoding \
+                     and feature extraction dominate its latency.",
+                    m.name,
+                    duration(m.efficiency.infer_time_s_per_video),
+                    duration(e2e(m).unwrap_or(f64::NAN)),
+                    sig3(share * 100.0)
+                ),
+            );
+        }
+    }
+    let size = |m: &ModelResult| m.efficiency.model_size_mb.filter(|s| *s > 0.0);
+    if let (Some((small, s)), Some((large, l))) = (by(models, size, true), by(models, size, false))
+    {
+        if large.name != small.name {
+            say(
+                COST,
+                format!(
+                    "**{}** is the smallest saved model ({} MB), {} smaller than **{}** ({} MB).",
+                    small.name,
+                    sig3(s),
+                    ratio(l, s),
+                    large.name,
+                    sig3(l)
+                ),
+            );
+        }
+    }
+    let train = |m: &ModelResult| Some(m.efficiency.train_time_s).filter(|t| *t > 0.0);
+    if let (Some((fast, f)), Some((slow, s))) = (by(models, train, true), by(models, train, false))
+    {
+        if fast.name != slow.name {
+            say(
+                COST,
+                format!(
+                    "**{}** takes {} longer to train than **{}** ({} vs {}{}).",
+                    slow.name,
+                    ratio(s, f),
+                    fast.name,
+                    duration(s),
+                    duration(f),
+                    if slow.kind == ModelKind::Classical {
+                        ", grid search included"
+                    } else {
+                        ""
+                    }
+                ),
+            );
+        }
+    }
+
+    // Classical against deep, when both families were evaluated on these videos.
+    let family = |k: ModelKind| -> Vec<&ModelResult> {
+        models.iter().copied().filter(|m| m.kind == k).collect()
+    };
+    let (classical, deep) = (family(ModelKind::Classical), family(ModelKind::Deep));
+    if let (Some((c, ca)), Some((d, da))) = (by(&classical, acc, false), by(&deep, acc, false)) {
+        let (tc, td, how) = match (e2e(c), e2e(d)) {
+            (Some(tc), Some(td)) => (tc, td, "end to end"),
+            _ => (
+                c.efficiency.infer_time_s_per_video,
+                d.efficiency.infer_time_s_per_video,
+                "classifier only",
+            ),
+        };
+        let speed = if td >= tc {
+            format!("{} slower", ratio(td, tc))
+        } else {
+            format!("{} faster", ratio(tc, td))
+        };
+        let times = format!("({how}: {} vs {})", duration(td), duration(tc));
+        match cmp.get(&d.name, &c.name) {
+            Some(p) if !p.distinguishable() => say(
+                ACCURACY,
+                format!(
+                    "The best deep model, **{}** ({da:.3}), and the best classical model, **{}** \
+                     ({ca:.3}), are not distinguishable in accuracy on these {n} videos ({}); \
+                     **{}** is {speed} per video {times}.",
+                    d.name,
+                    c.name,
+                    diff_text(&p),
+                    d.name
+                ),
+            ),
+            paired => {
+                let more = if da >= ca { "more" } else { "less" };
+                // A gain paid for with time (or a loss that buys speed) is a trade-off: "but".
+                let link = if (da >= ca) == (td >= tc) {
+                    "but"
+                } else {
+                    "and"
+                };
+                let ci = paired.map_or(String::new(), |p| format!(" ({})", diff_text(&p)));
+                say(
+                    ACCURACY,
+                    format!(
+                        "The best deep model, **{}** ({da:.3}), is {} points {more} accurate than \
+                         the best classical model, **{}** ({ca:.3}){ci}, {link} {speed} per video \
+                         {times}.",
+                        d.name,
+                        points(da, ca),
+                        c.name,
+                    ),
+                );
+            }
+        }
+    }
+
+    // Feature sets: `Name (variant)` against `Name`, both on these videos.
+    for m in models {
+        let Some((base, variant)) = m.name.strip_suffix(')').and_then(|s| s.rsplit_once(" ("))
+        else {
+            continue;
+        };
+        let Some(b) = models.iter().find(|b| b.name == base) else {
+            continue;
+        };
+        let d = m.metrics.accuracy - b.metrics.accuracy;
+        let verb = if d > 0.0 {
+            format!("raise its accuracy by {} points", points(d, 0.0))
+        } else if d < 0.0 {
+            format!("lower its accuracy by {} points", points(d, 0.0))
+        } else {
+            "leave its accuracy unchanged".to_string()
+        };
+        let tail = match cmp.get(&m.name, &b.name) {
+            Some(c) if d != 0.0 && !c.distinguishable() => format!(
+                ", a change not distinguishable from 0 on these {n} videos ({})",
+                diff_text(&c)
+            ),
+            _ => String::new(),
+        };
+        say(
+            FEATURES,
+            format!(
+                "For **{base}**, the {variant} features {verb} ({:.3} -> {:.3}; macro F1 {:.3} -> {:.3}){tail}.",
+                b.metrics.accuracy, m.metrics.accuracy, b.metrics.f1, m.metrics.f1
+            ),
+        );
+    }
 }
 
 fn join_bold(names: &[&str]) -> String {

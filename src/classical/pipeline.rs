@@ -21,7 +21,7 @@ use crate::features::layout::{Family, Layout};
 use crate::metrics::evaluate;
 use crate::results::{
     Artifact, ClassicalDetails, ComponentImportance, Efficiency, GridRow, ModelDetails, ModelKind,
-    ModelResult, Protocol,
+    ModelResult, Protocol, video_keys,
 };
 
 /// How features are prepared before the classifier.
@@ -518,6 +518,7 @@ pub fn train_and_evaluate(data: &Prepared, t: &Training<'_>) -> Result<Classical
                 data.dim_in,
                 data.prep.pca.n_components()
             ),
+            test_videos: video_keys(&data.test_paths)?,
         },
         y_true: data.y_test.clone(),
         y_pred,

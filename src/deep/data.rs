@@ -329,6 +329,8 @@ pub struct ClipSet {
     pub labels: Vec<usize>,
     /// Their paths as written in the split file.
     pub paths: Vec<String>,
+    /// Their files (the paths joined onto the dataset root).
+    pub files: Vec<PathBuf>,
     /// Videos that could not be used, with the reason.
     pub skipped: Vec<SkippedVideo>,
     /// Decoder warnings of usable videos ("path: message").
@@ -398,6 +400,7 @@ pub fn load_clips(
                 set.clips.push(Arc::new(clip));
                 set.labels.push(s.label);
                 set.paths.push(s.rel_path.clone());
+                set.files.push(s.path.clone());
                 set.warnings
                     .extend(warnings.into_iter().map(|w| format!("{}: {w}", s.rel_path)));
                 set.cache_hits += usize::from(hit);

@@ -24,7 +24,7 @@ use crate::features::extract::SkippedVideo;
 use crate::metrics::evaluate;
 use crate::results::{
     Artifact, DeepDetails, Efficiency, Embeddings, EpochRow, FrameWeights, ModelDetails, ModelKind,
-    ModelResult, Protocol,
+    ModelResult, Protocol, video_keys,
 };
 use crate::{Error, Result, bail};
 
@@ -525,6 +525,7 @@ pub fn train_and_evaluate_with(
                 },
                 settings.norm.label()
             ),
+            test_videos: video_keys(&data.test.files)?,
         },
         y_true,
         y_pred: preds.preds,

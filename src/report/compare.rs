@@ -4,7 +4,8 @@
 
 use super::chart::{Chart, ChartKind, Plot, PlotKind, Series};
 use super::result_tables::{ColumnSet, memory_of, metrics_columns, metrics_table};
-use super::table::{Column, Table};
+use super::table::{Cell, Column, Table};
+use crate::analysis::paired::{Comparisons, test_set_id, test_sets};
 use crate::results::{EpochRow, ModelResult, sort_by_accuracy};
 
 /// Export name of the comparison table (`comparison.csv`, `comparison.json` beside the page).
@@ -18,10 +19,14 @@ pub fn comparison_columns() -> Vec<Column> {
     metrics_columns(ColumnSet::Full)
 }
 
-/// The unified comparison table: every model with quality, time, size, memory and parameters,
-/// sorted by accuracy; each highlighted column marks its best value (higher accuracy, lower time,
-/// size and memory). Memory goes to "GPU peak" or "peak RSS" by the model's `memory_kind`, so
-/// different measurements are never ranked against each other.
+/// The unified comparison table: every model with quality (accuracy and macro F1 with their 95 %
+/// stratified bootstrap intervals), time, size, memory, parameters and test set, sorted by
+/// accuracy; each highlighted column marks its best value (higher accuracy, lower time, size and
+/// memory). Models evaluated on different test videos are never ranked against each other: the
+/// rows are grouped by test set (the set of the most accurate model first), each sorted by
+/// accuracy, and the best values are marked within each group. Memory goes to "GPU peak" or
+/// "peak RSS" by the model's `memory_kind`, so different measurements are never ranked against
+/// each other.
 ///
 /// ```
 /// use vidcompare::report::compare::comparison_table;
@@ -30,11 +35,26 @@ pub fn comparison_columns() -> Vec<Column> {
 /// assert!(t.rows.is_empty());
 /// ```
 pub fn comparison_table(models: &[&ModelResult]) -> Table {
-    metrics_table(
-        "Unified comparison (sorted by accuracy; click a header to sort)",
-        &sort_by_accuracy(models),
-        ColumnSet::Full,
-    )
+    let sets = test_sets(&sort_by_accuracy(models));
+    let ordered: Vec<&ModelResult> = sets.iter().flat_map(|s| s.models.clone()).collect();
+    let caption = if sets.len() > 1 {
+        format!(
+            "Unified comparison on {} different test sets: ranked within each test set, never \
+             across (sorted by accuracy; click a header to sort)",
+            sets.len()
+        )
+    } else {
+        "Unified comparison (sorted by accuracy; click a header to sort)".to_string()
+    };
+    let mut t = metrics_table(&caption, &ordered, ColumnSet::Full);
+    if sets.len() > 1 {
+        t.groups = sets
+            .iter()
+            .enumerate()
+            .flat_map(|(g, s)| std::iter::repeat_n(g, s.models.len()))
+            .collect();
+    }
+    t
 }
 
 /// Markdown stating every model's evaluation protocol (split, test videos, frames or clips per
@@ -46,10 +66,19 @@ pub fn protocol_markdown(models: &[&ModelResult]) -> String {
          one-vs-rest ROC AUC of the class scores. Training time includes the grid search for the \
          classical models. *Classifier* inference times the classifier alone on precomputed inputs \
          (the notebook's column), per video; *end to end* adds decoding, sampling and feature \
-         extraction or preprocessing. Size is the saved classifier file in MiB. Memory is the GPU's \
-         peak allocation for models run on a GPU and the process's peak resident set size \
-         otherwise. *Params* counts what the model stores (weights, support vectors, tree nodes \
-         or training samples, as *params are* says); *trainable* counts the weights fine-tuned.\n\n",
+         extraction or preprocessing. Size is the saved classifier file in MiB. Memory is each \
+         model's own peak resident set size on the host: the process's peak is reset before the \
+         model trains and read after it is evaluated (GPU memory is not read). *Params* counts \
+         what the model stores (weights, support vectors, tree nodes or training samples, as \
+         *params are* says); *trainable* counts the weights fine-tuned.\n\n\
+         **How sure.** The *95 % CI* columns are stratified percentile bootstrap intervals (2,000 \
+         resamples of the test videos, each class keeping its size; seed 42). Models are ranked \
+         against each other only when they were evaluated on the same test videos (the same files \
+         by content, with the same classes): the *test set* column names each set. Each pair on \
+         the same test set is compared below by the exact McNemar test on the videos only one of \
+         the two classifies right, and a paired bootstrap interval of their accuracy difference \
+         (the same resamples for both); when that interval holds 0 the two are not \
+         distinguishable on these videos.\n\n",
     );
     // Models evaluated the same way share one line.
     let mut groups: Vec<(String, Vec<&str>)> = Vec::new();
@@ -63,9 +92,10 @@ pub fn protocol_markdown(models: &[&ModelResult]) -> String {
             }
         };
         let key = format!(
-            "{} split, {} videos, {} per video; input {}",
+            "{} split, {} videos (test set #{}), {} per video; input {}",
             p.split,
             p.n_videos,
+            test_set_id(m),
             dash(&p.frames_per_video),
             dash(&p.input)
         );
@@ -91,6 +121,63 @@ pub fn protocol_markdown(models: &[&ModelResult]) -> String {
         s.push_str(&format!("- {}: {kind}.\n", names.join(", ")));
     }
     s
+}
+
+/// Export name of the paired comparisons (`pairs.csv`, `pairs.json` beside the page).
+pub const PAIRS_EXPORT: &str = "pairs";
+
+/// Every pair of models evaluated on the same test videos: how many videos only one of them
+/// classifies right, the exact McNemar p-value, the accuracy difference with its paired 95 %
+/// bootstrap interval, and what may be said. Pairs follow the comparison table's order (within
+/// each test set, the more accurate model first); `None` when no two models share a test set.
+pub fn paired_table(models: &[&ModelResult]) -> Option<Table> {
+    let cmp = Comparisons::new(models);
+    let mut t = Table::new(
+        "Paired comparisons on the same test videos (exact McNemar test; paired bootstrap 95 % \
+         interval of the accuracy difference A - B)",
+        vec![
+            Column::text("model A"),
+            Column::text("model B"),
+            Column::num("videos", 0),
+            Column::num("only A right", 0),
+            Column::num("only B right", 0),
+            Column::num("McNemar p", 3),
+            Column::num("accuracy A - B", 3),
+            Column::text("95 % CI"),
+            Column::text("on these videos"),
+        ],
+    );
+    for set in test_sets(&sort_by_accuracy(models)) {
+        for (i, a) in set.models.iter().enumerate() {
+            for b in &set.models[i + 1..] {
+                let Some(c) = cmp.get(&a.name, &b.name) else {
+                    continue;
+                };
+                let verdict = if !c.distinguishable() {
+                    "not distinguishable".to_string()
+                } else if c.diff > 0.0 {
+                    "A more accurate".to_string()
+                } else {
+                    "B more accurate".to_string()
+                };
+                t.rows.push(vec![
+                    Cell::Text(c.a.clone()),
+                    Cell::Text(c.b.clone()),
+                    Cell::from(c.n),
+                    Cell::from(c.b_only),
+                    Cell::from(c.c_only),
+                    Cell::num(c.mcnemar_p),
+                    Cell::num(c.diff),
+                    Cell::Text(format!(
+                        "{:.3}–{:.3}",
+                        c.diff_interval.low, c.diff_interval.high
+                    )),
+                    Cell::Text(verdict),
+                ]);
+            }
+        }
+    }
+    (!t.rows.is_empty()).then_some(t)
 }
 
 /// Whether positive values span more than [`LOG_SPAN`] (so a log axis reads better).

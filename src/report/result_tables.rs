@@ -2,6 +2,7 @@
 //! the Rhai `report::metrics_table` and the evcxr display), grid searches and per-class scores.
 
 use super::table::{Cell, Column, Table};
+use crate::analysis::paired::{intervals, test_set_id};
 use crate::results::{ModelKind, ModelResult};
 
 /// Which columns a metrics table shows.
@@ -40,6 +41,11 @@ pub fn memory_of(m: &ModelResult, kind: &str) -> Option<f64> {
         .and(m.efficiency.memory_mb)
 }
 
+/// `low–high` with 3 decimals (one cell, no comma, so CSV readers keep it whole).
+fn range(low: f64, high: f64) -> Cell {
+    Cell::Text(format!("{low:.3}–{high:.3}"))
+}
+
 /// Every metrics column, in table order. Numbers are stored at full precision in the units the
 /// header names.
 fn catalogue() -> Vec<MetricColumn> {
@@ -64,6 +70,11 @@ fn catalogue() -> Vec<MetricColumn> {
         col(Column::higher("accuracy", 3), true, |m| {
             Cell::num(m.metrics.accuracy)
         }),
+        col(Column::text("accuracy 95 % CI"), false, |m| {
+            intervals(m).map_or(Cell::Missing, |i| {
+                range(i.accuracy_interval.low, i.accuracy_interval.high)
+            })
+        }),
         col(Column::higher("precision", 3), true, |m| {
             Cell::num(m.metrics.precision)
         }),
@@ -71,6 +82,11 @@ fn catalogue() -> Vec<MetricColumn> {
             Cell::num(m.metrics.recall)
         }),
         col(Column::higher("F1", 3), true, |m| Cell::num(m.metrics.f1)),
+        col(Column::text("F1 95 % CI"), false, |m| {
+            intervals(m).map_or(Cell::Missing, |i| {
+                range(i.macro_f1_interval.low, i.macro_f1_interval.high)
+            })
+        }),
         col(Column::higher("macro AUC", 3), true, |m| {
             opt(m.metrics.macro_auc)
         }),
@@ -108,6 +124,9 @@ fn catalogue() -> Vec<MetricColumn> {
         }),
         col(Column::num("videos", 0), true, |m| {
             Cell::from(m.protocol.n_videos)
+        }),
+        col(Column::text("test set"), false, |m| {
+            Cell::Text(format!("#{}", test_set_id(m)))
         }),
         col(Column::text("frames / clips per video"), false, |m| {
             Cell::Text(m.protocol.frames_per_video.clone())

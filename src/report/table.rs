@@ -15,6 +15,11 @@ pub struct Table {
     /// Rows; each must have one cell per column.
     #[serde(default)]
     pub rows: Vec<Vec<Cell>>,
+    /// Which group each row belongs to, when the rows are groups that must not be ranked against
+    /// each other (models evaluated on different test videos); the best value of a column is then
+    /// marked within each group. Empty: one group.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<usize>,
 }
 
 /// A table column: its header, whether higher or lower values are better, and decimal places.
@@ -64,6 +69,7 @@ impl Table {
             caption: caption.into(),
             columns,
             rows: Vec::new(),
+            groups: Vec::new(),
         }
     }
 
@@ -160,7 +166,8 @@ impl Table {
     }
 
     /// The rows holding the best value of column `col` (all of them when tied), by the column's
-    /// [`Better`] direction; empty when the column has no direction or no numbers.
+    /// [`Better`] direction; empty when the column has no direction or no numbers. With
+    /// [`Table::groups`] set, the best value of each group.
     ///
     /// Text and missing cells are ignored. With `digits` set, values are compared as displayed, so
     /// two cells that read the same are both highlighted.
@@ -191,24 +198,28 @@ impl Table {
                 _ => Some(x),
             }
         };
+        let group = |i: usize| self.groups.get(i).copied().unwrap_or(0);
         let values: Vec<(usize, f64)> = self
             .rows
             .iter()
             .enumerate()
             .filter_map(|(i, row)| row.get(col).and_then(key).map(|v| (i, v)))
             .collect();
-        let best = values.iter().map(|&(_, v)| v).reduce(|a, b| match better {
-            Better::Higher => a.max(b),
-            Better::Lower => a.min(b),
-        });
-        match best {
-            Some(best) => values
-                .into_iter()
-                .filter(|&(_, v)| v == best)
-                .map(|(i, _)| i)
-                .collect(),
-            None => Vec::new(),
-        }
+        let best_of = |g: usize| {
+            values
+                .iter()
+                .filter(|&&(i, _)| group(i) == g)
+                .map(|&(_, v)| v)
+                .reduce(|a, b| match better {
+                    Better::Higher => a.max(b),
+                    Better::Lower => a.min(b),
+                })
+        };
+        values
+            .iter()
+            .filter(|&&(i, v)| best_of(group(i)) == Some(v))
+            .map(|&(i, _)| i)
+            .collect()
     }
 }
 
@@ -387,6 +398,17 @@ mod tests {
             vec![Cell::Int(3), Cell::Num(2.5), Cell::Missing, Cell::Int(7)],
         );
         assert_eq!(t.best_rows(0), vec![1]);
+    }
+
+    #[test]
+    fn best_rows_within_each_group() {
+        let mut t = Table::new("t", vec![Column::higher("acc", 3)]);
+        for x in [0.9, 0.5, 0.7, 0.7] {
+            t.add_row(vec![Cell::Num(x)]).unwrap();
+        }
+        assert_eq!(t.best_rows(0), vec![0]);
+        t.groups = vec![0, 0, 1, 1];
+        assert_eq!(t.best_rows(0), vec![0, 2, 3]);
     }
 
     #[test]

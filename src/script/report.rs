@@ -17,8 +17,8 @@ use crate::report::analysis::{
     tsne_plot,
 };
 use crate::report::compare::{
-    COMPARISON_EXPORT, comparison_table, confusion_chart, efficiency_charts, protocol_markdown,
-    roc_plot, training_curve_plots,
+    COMPARISON_EXPORT, PAIRS_EXPORT, comparison_table, confusion_chart, efficiency_charts,
+    paired_table, protocol_markdown, roc_plot, training_curve_plots,
 };
 use crate::report::result_tables::{ColumnSet, grid_search_table, metrics_table};
 use crate::report::{
@@ -304,6 +304,7 @@ fn table_from(caption: &str, columns: Array, rows: Array) -> Res<Table> {
         caption: caption.to_string(),
         columns,
         rows: out,
+        groups: Vec::new(),
     })
 }
 
@@ -408,6 +409,7 @@ fn comparison(state: &Shared, models: Option<Array>) -> Res<()> {
     let refs: Vec<&ModelResult> = ms.iter().collect();
     let table = comparison_table(&refs);
     let protocol = protocol_markdown(&refs);
+    let pairs = paired_table(&refs);
     let mut st = lock(state);
     let id = st.current_section.clone().ok_or_else(|| {
         rt("no report section is open: call report::section(id, title) before adding content")
@@ -416,6 +418,11 @@ fn comparison(state: &Shared, models: Option<Array>) -> Res<()> {
         .add_exported_table(&id, table, COMPARISON_EXPORT)
         .map_err(rt)?;
     st.report.section(&id, "").map_err(rt)?.markdown(&protocol);
+    if let Some(pairs) = pairs {
+        st.report
+            .add_exported_table(&id, pairs, PAIRS_EXPORT)
+            .map_err(rt)?;
+    }
     Ok(())
 }
 

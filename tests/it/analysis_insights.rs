@@ -5,6 +5,7 @@ use vidcompare::analysis::insights::{duration, insights, points, ratio, sig3, to
 use vidcompare::analysis::learning::LearningRow;
 use vidcompare::metrics::evaluate;
 use vidcompare::results::{Efficiency, ModelKind, ModelResult, Protocol, ResultsTable};
+use vidcompare::uncertainty::{Bootstrap, PairedComparison, TestPredictions, compare_pair};
 
 /// A model on 10 test videos (classes 0/1) with `correct` of them right.
 fn model(name: &str, kind: ModelKind, correct: usize, e: Efficiency) -> ModelResult {
@@ -34,6 +35,7 @@ fn model(name: &str, kind: ModelKind, correct: usize, e: Efficiency) -> ModelRes
             n_videos: 10,
             frames_per_video: "8 frames".into(),
             input: "224".into(),
+            ..Default::default()
         },
         y_true,
         y_pred,
@@ -94,6 +96,52 @@ fn find<'a>(all: &'a [String], needle: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no sentence with `{needle}` in {all:#?}"))
 }
 
+/// The paired comparison of `a` against `b` in `t`, from the statistics module directly.
+fn pair(t: &ResultsTable, a: &str, b: &str) -> PairedComparison {
+    let p = |name: &str| {
+        let m = t.get(name).unwrap();
+        TestPredictions {
+            model: &m.name,
+            videos: &m.test_paths,
+            y_true: &m.y_true,
+            y_pred: &m.y_pred,
+        }
+    };
+    compare_pair(&p(a), &p(b), &Bootstrap::default()).unwrap()
+}
+
+#[test]
+fn models_on_other_test_videos_are_never_compared() {
+    let mut t = table();
+    // The deep model evaluated on other files.
+    for (i, p) in t.models[2].test_paths.iter_mut().enumerate() {
+        *p = format!("deep/v{i}");
+    }
+    let all = texts(&t, &[]);
+    let sets = find(&all, "different test sets");
+    assert!(
+        sets.starts_with("The models were evaluated on 2 different test sets"),
+        "{sets}"
+    );
+    // No sentence names models of both sets.
+    for s in &all {
+        let deep = s.contains("Deep-3D-R3D18");
+        let classical = s.contains("Classical-RF");
+        assert!(!(deep && classical) || s == sets, "{s}");
+    }
+    assert!(
+        find(&all, "evaluated on different test videos")
+            .contains("does not compare the two families")
+    );
+    // Within the classical set: 8/10 against 6/10, sentences prefixed with their set.
+    let rf = find(&all, "least accurate");
+    assert!(rf.starts_with("On test set #"), "{rf}");
+    assert!(
+        rf.contains("**Classical-RF**, reaches 0.600: 20.0 points below the best"),
+        "{rf}"
+    );
+}
+
 #[test]
 fn formatting_helpers() {
     assert_eq!(points(0.9, 0.45), "45.0");
@@ -110,12 +158,20 @@ fn formatting_helpers() {
 fn sentences_carry_the_table_numbers() {
     let all = texts(&table(), &[]);
     // Accuracy: 10/10 against 6/10.
-    let best = find(&all, "most accurate model");
+    // 10/10 against 8/10: the two videos they disagree on are one of each class's five, which a
+    // stratified resample leaves out with probability (4/5)^5 each, 10.7 % together: the paired
+    // interval holds 0, so the best is not called more accurate than the runner-up.
+    let best = find(&all, "highest accuracy");
     assert!(
-        best.contains("**Deep-3D-R3D18**") && best.contains("accuracy 1.000"),
+        best.contains("**Deep-3D-R3D18** has the highest accuracy, 1.000 (95 % CI 1.000–1.000)"),
         "{best}"
     );
     assert!(best.contains("on 10 test videos"), "{best}");
+    assert!(
+        best.contains("not distinguishable from **Classical-RF (motion+)** (the paired"),
+        "{best}"
+    );
+    assert!(!all.iter().any(|s| s.contains("most accurate model:")));
     let worst = find(&all, "least accurate");
     assert!(
         worst.contains("**Classical-RF**") && worst.contains("0.600: 40.0 points"),
@@ -156,20 +212,44 @@ fn sentences_carry_the_table_numbers() {
         "{train}"
     );
     // Deep against classical: 100 - 80 = 20 points, 1.8 / 1.1 = 1.6x slower end to end.
+    // Deep against classical: 100 against 80, not distinguishable (as above); 1.8 / 1.1 = 1.6x
+    // slower end to end.
     let vs = find(&all, "best deep model");
+    let c = pair(&table(), "Deep-3D-R3D18", "Classical-RF (motion+)");
+    assert!(!c.distinguishable());
     assert!(
-        vs.contains("**Deep-3D-R3D18** (1.000), is 20.0 points more accurate than the best classical model, **Classical-RF (motion+)** (0.800)"),
+        vs.contains(&format!(
+            "The best deep model, **Deep-3D-R3D18** (1.000), and the best classical model, \
+             **Classical-RF (motion+)** (0.800), are not distinguishable in accuracy on these 10 \
+             videos (+20.0 points, 95 % CI {:+.1} to {:+.1}); **Deep-3D-R3D18** is 1.6x slower \
+             per video (end to end: 1.80 s vs 1.10 s).",
+            c.diff_interval.low * 100.0,
+            c.diff_interval.high * 100.0
+        )),
         "{vs}"
     );
-    assert!(
-        vs.contains("(0.800), but 1.6x slower per video (end to end: 1.80 s vs 1.10 s)"),
-        "{vs}"
-    );
+    assert!(!vs.contains("more accurate"), "{vs}");
     // Feature set pair: 0.6 -> 0.8.
     let fs = find(&all, "motion+ features");
     assert!(
         fs.contains("raise its accuracy by 20.0 points (0.600 -> 0.800"),
         "{fs}"
+    );
+    assert!(
+        fs.contains("a change not distinguishable from 0 on these 10 videos"),
+        "{fs}"
+    );
+    // 10/10 against 6/10: four discordant videos, two per class; a resample misses both of a
+    // class with probability (3/5)^5 = 7.8 %, both classes 0.6 % < 2.5 %: distinguishable.
+    let c = pair(&table(), "Deep-3D-R3D18", "Classical-RF");
+    assert!(c.distinguishable());
+    assert!(
+        worst.contains(&format!(
+            "40.0 points below the best (+40.0 points, 95 % CI {:+.1} to {:+.1}).",
+            c.diff_interval.low * 100.0,
+            c.diff_interval.high * 100.0
+        )),
+        "{worst}"
     );
     // Test-set size: one of 10 videos is 10 points.
     assert!(

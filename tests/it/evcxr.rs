@@ -49,6 +49,7 @@ fn model(name: &str, y_pred: &[usize]) -> ModelResult {
             n_videos: 6,
             frames_per_video: "2".into(),
             input: "test".into(),
+            ..Default::default()
         },
         y_true,
         y_pred: y_pred.to_vec(),

@@ -3,10 +3,11 @@
 //! efficiency charts (log axes where values span orders of magnitude), ROC and training-curve
 //! plots, and plots kept in Markdown fences through save, load and render.
 
+use vidcompare::analysis::paired::test_set_id;
 use vidcompare::metrics::evaluate;
 use vidcompare::report::compare::{
-    comparison_columns, comparison_table, confusion_chart, efficiency_charts, protocol_markdown,
-    roc_plot, training_curve_plots,
+    comparison_columns, comparison_table, confusion_chart, efficiency_charts, paired_table,
+    protocol_markdown, roc_plot, training_curve_plots,
 };
 use vidcompare::report::{
     Block, Cell, Plot, PlotKind, Report, RunMeta, markdown_to_html, render_plot_svg,
@@ -39,6 +40,7 @@ fn model(name: &str, kind: ModelKind, y_pred: Vec<usize>, e: Efficiency) -> Mode
             }
             .into(),
             input: "x".into(),
+            ..Default::default()
         },
         y_true,
         y_pred,
@@ -170,11 +172,101 @@ fn comparison_table_is_sorted_and_holds_the_results_numbers() {
     );
 
     let md = protocol_markdown(&refs);
+    let set = test_set_id(&ms[0]);
+    assert_eq!(set.len(), 8);
     assert!(
-        md.contains("- **Deep-3D-R3D18**: test split, 6 videos, 1 clip x 16 frames per video"),
+        md.contains(&format!(
+            "- **Deep-3D-R3D18**: test split, 6 videos (test set #{set}), 1 clip x 16 frames per video"
+        )),
         "{md}"
     );
-    assert!(md.contains("- **Classical-RF**, **Classical-kNN**: test split, 6 videos, 4.6 sampled frames per video"), "{md}");
+    assert!(md.contains(&format!("- **Classical-RF**, **Classical-kNN**: test split, 6 videos (test set #{set}), 4.6 sampled frames per video")), "{md}");
+
+    // Intervals: the deep model is right on all 6 videos, so every resample gives 1.
+    let deep = &t.rows[0];
+    assert_eq!(
+        deep[col("accuracy 95 % CI")],
+        Cell::Text("1.000–1.000".into())
+    );
+    assert_eq!(deep[col("F1 95 % CI")], Cell::Text("1.000–1.000".into()));
+    assert_eq!(deep[col("test set")], Cell::Text(format!("#{set}")));
+    assert!(t.groups.is_empty(), "one test set: one group");
+}
+
+#[test]
+fn models_on_other_test_videos_are_ranked_apart() {
+    let mut ms = models();
+    // The kNN evaluated on other files (the same labels and predictions).
+    ms[2].test_paths = (0..6).map(|i| format!("other/v{i}.mp4")).collect();
+    let refs: Vec<&ModelResult> = ms.iter().collect();
+    let t = comparison_table(&refs);
+    let names: Vec<String> = t.rows.iter().map(|r| r[0].display(None)).collect();
+    assert_eq!(names, ["Deep-3D-R3D18", "Classical-RF", "Classical-kNN"]);
+    assert_eq!(t.groups, vec![0, 0, 1]);
+    assert!(t.caption.contains("2 different test sets"), "{}", t.caption);
+    // Alone in its group, the kNN (3/6) holds its group's best accuracy too.
+    assert_eq!(t.best_rows(col("accuracy")), vec![0, 2]);
+    assert_ne!(t.rows[0][col("test set")], t.rows[2][col("test set")]);
+    // Content keys, when recorded, decide over paths: the same keys are the same test set.
+    for m in &mut ms {
+        m.protocol.test_videos = (0..6).map(|i| format!("key{i}")).collect();
+    }
+    let refs: Vec<&ModelResult> = ms.iter().collect();
+    assert!(comparison_table(&refs).groups.is_empty());
+
+    // Pairs only within a test set.
+    ms[2].protocol.test_videos[0] = "another".into();
+    let refs: Vec<&ModelResult> = ms.iter().collect();
+    let pairs = paired_table(&refs).unwrap();
+    assert_eq!(pairs.rows.len(), 1);
+    assert_eq!(pairs.rows[0][0], Cell::Text("Deep-3D-R3D18".into()));
+    assert_eq!(pairs.rows[0][1], Cell::Text("Classical-RF".into()));
+}
+
+#[test]
+fn paired_table_counts_disagreements_and_says_what_may_be_said() {
+    let ms = models();
+    let refs: Vec<&ModelResult> = ms.iter().collect();
+    let t = paired_table(&refs).unwrap();
+    let c = |name: &str| t.columns.iter().position(|c| c.name == name).unwrap();
+    // Sorted by accuracy: deep (6/6), RF (5/6), kNN (3/6); three pairs.
+    let rows: Vec<(String, String)> = t
+        .rows
+        .iter()
+        .map(|r| (r[0].display(None), r[1].display(None)))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("Deep-3D-R3D18".to_string(), "Classical-RF".to_string()),
+            ("Deep-3D-R3D18".into(), "Classical-kNN".into()),
+            ("Classical-RF".into(), "Classical-kNN".into()),
+        ]
+    );
+    // Deep against RF: RF is wrong on video 5 only. McNemar exact: b = 1, c = 0, p = 2 * 0.5 = 1.
+    let r = &t.rows[0];
+    assert_eq!(r[c("only A right")], Cell::Int(1));
+    assert_eq!(r[c("only B right")], Cell::Int(0));
+    assert_eq!(r[c("McNemar p")].as_f64(), Some(1.0));
+    assert!((r[c("accuracy A - B")].as_f64().unwrap() - 1.0 / 6.0).abs() < 1e-12);
+    // Its one discordant video is one of the 2 of class 2: a stratified resample leaves it out
+    // with probability (1/2)^2 = 25 %, far above 2.5 %, so the interval holds 0.
+    assert_eq!(
+        r[c("on these videos")],
+        Cell::Text("not distinguishable".into())
+    );
+    // Deep against kNN (wrong on videos 1, 3 and 5): b = 3, c = 0, p = 2 * (1/2)^3 = 0.25.
+    let r = &t.rows[1];
+    assert_eq!(r[c("only A right")], Cell::Int(3));
+    assert_eq!(r[c("McNemar p")].as_f64(), Some(0.25));
+    // RF against kNN: RF is right where kNN is wrong on videos 1 and 3, never the other way:
+    // b = 2, c = 0, p = 2 * (1/2)^2 = 0.5.
+    let r = &t.rows[2];
+    assert_eq!(r[c("McNemar p")].as_f64(), Some(0.5));
+    assert_eq!(
+        (r[c("only A right")].clone(), r[c("only B right")].clone()),
+        (Cell::Int(2), Cell::Int(0))
+    );
 }
 
 #[test]
@@ -210,13 +302,13 @@ fn exported_table_is_written_beside_the_page_and_linked() {
     let csv = std::fs::read_to_string(dir.path().join("comparison.csv")).unwrap();
     let lines: Vec<&str> = csv.trim_end().split("\r\n").collect();
     assert_eq!(lines.len(), 4);
-    assert!(lines[0].starts_with("model,kind,accuracy,precision,recall,F1,macro AUC,train (s),classifier (ms / video),end to end (s / video),size (MB)"));
+    assert!(lines[0].starts_with("model,kind,accuracy,accuracy 95 % CI,precision,recall,F1,F1 95 % CI,macro AUC,train (s),classifier (ms / video),end to end (s / video),size (MB)"));
     let rf: Vec<&str> = lines[2].split(',').collect();
     assert_eq!(rf[0], "Classical-RF");
     let m = &ms[0];
     assert_eq!(rf[2].parse::<f64>().unwrap(), m.metrics.accuracy);
-    assert_eq!(rf[3].parse::<f64>().unwrap(), m.metrics.precision);
-    assert_eq!(rf[7].parse::<f64>().unwrap(), 0.08);
+    assert_eq!(rf[4].parse::<f64>().unwrap(), m.metrics.precision);
+    assert_eq!(rf[9].parse::<f64>().unwrap(), 0.08);
     // JSON: rows keyed by column name, equal to the results.
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("comparison.json")).unwrap())
