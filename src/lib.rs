@@ -29,6 +29,7 @@ pub mod display;
 pub mod error;
 pub mod features;
 pub mod interrupt;
+pub mod latency;
 pub mod memory;
 pub mod metrics;
 pub mod prelude;

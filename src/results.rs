@@ -60,9 +60,15 @@ pub struct Efficiency {
     pub train_time_s: f64,
     /// Classifier-only inference time per test video, in seconds (the notebook's column).
     pub infer_time_s_per_video: f64,
-    /// End-to-end inference time per video: decoding, features or preprocessing, and classifier.
+    /// End-to-end inference time per video: decoding, features or preprocessing, and classifier,
+    /// from the file, one video at a time with all cores, median over test videos after a warm-up
+    /// ([`crate::latency`]); the same measure for every model. (Files written before it estimated
+    /// this from times taken while several videos ran at once.)
     #[serde(default)]
     pub infer_time_s_per_video_e2e: Option<f64>,
+    /// How many test videos the end-to-end median was taken over.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_videos: Option<usize>,
     /// Size of the saved model file in bytes.
     #[serde(default)]
     pub model_size_bytes: Option<u64>,
@@ -108,7 +114,8 @@ pub struct Protocol {
     pub input: String,
     /// The exact test videos, one content key per prediction (in `test_paths` order): a hash of
     /// the file's bytes ([`video_keys`]), so two models are paired on the same files whatever
-    /// paths their splits list them under. Empty in result files written before it was recorded.
+    /// paths their splits list them under. Empty in result files written before it was recorded,
+    /// and when a test file could not be read again after evaluation (pairing then goes by path).
     #[serde(default)]
     pub test_videos: Vec<String>,
 }

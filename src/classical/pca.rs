@@ -61,6 +61,11 @@ pub struct Pca {
 }
 
 impl Pca {
+    /// Learned values a transform uses: the mean of each input column and the `k x d` axes.
+    pub fn n_params(&self) -> u64 {
+        (self.mean.len() + self.components.len()) as u64
+    }
+
     /// Fits on `x` (rows = samples). Errors when `x` has fewer than 2 rows, no column, a non-finite
     /// value, or when `n_components` is out of range.
     pub fn fit(x: &Array2<f64>, n_components: PcaComponents) -> Result<Pca> {

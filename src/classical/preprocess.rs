@@ -29,6 +29,11 @@ pub struct MedianImputer {
 }
 
 impl MedianImputer {
+    /// Learned values it stores: one median per input column.
+    pub fn n_params(&self) -> u64 {
+        self.medians.len() as u64
+    }
+
     /// Learns each column's median over its non-missing values (the mean of the two middle values
     /// when their count is even, as `numpy.ma.median`).
     ///
@@ -151,6 +156,11 @@ pub struct StandardScaler {
 }
 
 impl StandardScaler {
+    /// Learned values a transform uses: a mean and a divisor per column.
+    pub fn n_params(&self) -> u64 {
+        (self.mean.len() + self.scale.len()) as u64
+    }
+
     /// Learns each column's mean and standard deviation over its non-missing values.
     ///
     /// Errors on a matrix without rows or columns, or one containing an infinite value.

@@ -2,7 +2,7 @@
 //! efficiency — the deep half of the notebook's In[15].
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use candle_core::Tensor;
 use std::path::{Path, PathBuf};
@@ -11,7 +11,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::Xxh3;
 
-use super::data::{ClipCache, ClipSet, ClipSpec, Norm, load_clips};
+use super::data::{ClipCache, ClipSet, ClipSpec, Norm, load_clip, load_clips};
 use super::device::{DevicePref, describe, select, sync};
 use super::models::{DeepKind, DeepNet};
 use super::train::{
@@ -21,6 +21,7 @@ use super::weights::{LoadLog, ParamStore, read_weights};
 use crate::config::Config;
 use crate::dataset::{Dataset, Sample};
 use crate::features::extract::SkippedVideo;
+use crate::latency::LATENCY_VIDEOS;
 use crate::metrics::evaluate;
 use crate::results::{
     Artifact, DeepDetails, Efficiency, Embeddings, EpochRow, FrameWeights, ModelDetails, ModelKind,
@@ -398,18 +399,20 @@ pub fn train_and_evaluate_with(
     let metrics = evaluate(&y_true, &preds.preds, &preds.probs, n_classes)?;
     let n_test = y_true.len().max(1) as f64;
     let forward = preds.forward_seconds.iter().sum::<f64>() / n_test;
-    let e2e = data
-        .test
-        .clips
-        .iter()
-        .zip(&preds.forward_seconds)
-        .map(|(c, f)| c.seconds + f)
-        .sum::<f64>()
-        / n_test;
+    // End to end per video, measured as for every model: from the file (no clip cache), one
+    // video at a time.
+    let latency = crate::latency::measure(&data.test.files, LATENCY_VIDEOS, |v| {
+        let (clip, _) = load_clip(v, &settings.clip)?;
+        predict(&net, &[Arc::new(clip)]).map(|_| ())
+    });
+    if let Err(e) = &latency {
+        notes.push(format!("{name}: end-to-end latency not measured: {e}"));
+    }
     let mut efficiency = Efficiency {
         train_time_s,
         infer_time_s_per_video: forward,
-        infer_time_s_per_video_e2e: Some(e2e),
+        infer_time_s_per_video_e2e: latency.as_ref().ok().copied().flatten().map(|l| l.median_s),
+        latency_videos: latency.as_ref().ok().copied().flatten().map(|l| l.videos),
         params: Some(params),
         params_trainable: Some(params_trainable),
         params_meaning: Some("weights".into()),
@@ -525,7 +528,7 @@ pub fn train_and_evaluate_with(
                 },
                 settings.norm.label()
             ),
-            test_videos: video_keys(&data.test.files)?,
+            test_videos: video_keys(&data.test.files).unwrap_or_default(),
         },
         y_true,
         y_pred: preds.preds,

@@ -64,13 +64,19 @@ pub fn protocol_markdown(models: &[&ModelResult]) -> String {
         "**Evaluation protocol.** Every metric is computed on the split named per model, over all of its \
          videos; precision, recall and F1 are macro averages over classes, the AUC is the macro \
          one-vs-rest ROC AUC of the class scores. Training time includes the grid search for the \
-         classical models. *Classifier* inference times the classifier alone on precomputed inputs \
-         (the notebook's column), per video; *end to end* adds decoding, sampling and feature \
-         extraction or preprocessing. Size is the saved classifier file in MiB. Memory is each \
+         classical models. *End to end* is the time from a video file to its class (decoding, \
+         sampling, feature extraction or preprocessing, classifier or network), measured the same \
+         way for every model: one video at a time with all cores, no cache, median over up to 10 \
+         test videos after a warm-up video. *Classifier* times the classifier alone on \
+         precomputed inputs (the notebook's column; for a deep model whose frozen trunk was \
+         cached, the tail after it), per video, and is compared only within a family. Size is what it takes to classify a new video, in MiB: a \
+         classical model's whole saved pipeline (imputer, scaler, PCA and classifier), a deep \
+         model's checkpoint. Memory is each \
          model's own peak resident set size on the host: the process's peak is reset before the \
          model trains and read after it is evaluated (GPU memory is not read). *Params* counts \
          what the model stores (weights, support vectors, tree nodes or training samples, as \
-         *params are* says); *trainable* counts the weights fine-tuned.\n\n\
+         *params are* says, plus the preprocessor's medians, means, divisors and PCA axes for a \
+         classical model); *trainable* counts the weights fine-tuned.\n\n\
          **How sure.** The *95 % CI* columns are stratified percentile bootstrap intervals (2,000 \
          resamples of the test videos, each class keeping its size; seed 42). Models are ranked \
          against each other only when they were evaluated on the same test videos (the same files \

@@ -67,6 +67,13 @@ pub struct ClassicalDetails {
     /// Size of the saved pipeline file in bytes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pipeline_bytes: Option<u64>,
+    /// Size of the classifier's own file in bytes (without the preprocessor); the model size
+    /// the report compares is the whole pipeline's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classifier_bytes: Option<u64>,
+    /// Learned values of the classifier alone (the efficiency's count adds the preprocessor's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classifier_params: Option<u64>,
     /// Warnings scikit-learn would have printed during the search.
     #[serde(
         deserialize_with = "null_as_default",

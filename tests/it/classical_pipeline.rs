@@ -119,12 +119,42 @@ fn grid_search_evaluate_save_and_reload() {
     assert_eq!(r.details.classical.grid_search.len(), 2);
     assert_eq!(r.protocol.n_videos, 12);
     let e = &r.efficiency;
-    assert!(e.model_size_bytes.unwrap() > 0);
-    assert_eq!(e.params, Some((24 * data.x_train.ncols()) as u64));
-    // End to end = feature extraction (0.5 s per video here) + preprocessing + classifier.
-    assert!(e.infer_time_s_per_video_e2e.unwrap() >= 0.5);
-
+    // Size and parameters are those of what classifies a new video: the whole pipeline file,
+    // and the classifier's stored samples plus the preprocessor's learned values (a median per
+    // input column; a mean and a divisor per kept column; PCA's mean and k axes over the columns
+    // with a non-zero weight).
     let saved = dir.path().join("classical-knn.pipeline");
+    let len = |p: &std::path::Path| std::fs::metadata(p).unwrap().len();
+    let prep_files: Vec<PathBuf> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "vcprep"))
+        .collect();
+    assert_eq!(prep_files.len(), 1);
+    assert_eq!(e.model_size_bytes, Some(len(&saved) + len(&prep_files[0])));
+    let knn = (24 * data.x_train.ncols()) as u64;
+    let kept = data.prep.weights.len();
+    let pca_in = data.prep.weights.iter().filter(|w| **w != 0.0).count();
+    let k = data.prep.pca.n_components();
+    let prep = data.dim_in + 2 * kept + pca_in + k * pca_in;
+    assert_eq!(e.params, Some(knn + prep as u64));
+    assert_eq!(r.details.classical.classifier_params, Some(knn));
+    assert_eq!(
+        e.params_meaning.as_deref(),
+        Some("stored samples + imputer, scaler and PCA")
+    );
+    assert!(r.details.classical.classifier_bytes.unwrap() < e.model_size_bytes.unwrap());
+    // End to end is timed from the video files, which these hand-made features have none of:
+    // not measured, and the note says why (the run goes on).
+    assert_eq!(e.infer_time_s_per_video_e2e, None);
+    assert!(
+        r.notes
+            .iter()
+            .any(|n| n.contains("end-to-end latency not measured") && n.contains("v0.mp4")),
+        "{:?}",
+        r.notes
+    );
+
     let p = ClassicalPipeline::load(&saved).unwrap();
     assert_eq!(p, run.pipeline);
     let (pred, proba) = p.predict_features(&te.x.mapv(f64::from)).unwrap();
