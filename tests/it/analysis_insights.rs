@@ -177,15 +177,11 @@ fn sentences_carry_the_table_numbers() {
         worst.contains("**Classical-RF**") && worst.contains("0.600: 40.0 points"),
         "{worst}"
     );
-    // Classifier only: 1.8 s / 4 µs = 450000x, and 100 - 60 = 40 points.
-    let fast = find(&all, "classifier only:");
+    // Classifier-only times are compared within the best model's family only: the deep model is
+    // the only one of its family, so no classifier-only sentence.
     assert!(
-        fast.contains("**Classical-RF** is 450000x faster per video than **Deep-3D-R3D18**"),
-        "{fast}"
-    );
-    assert!(
-        fast.contains("4.00 µs vs 1.80 s") && fast.contains("40.0 points less accurate"),
-        "{fast}"
+        !all.iter().any(|s| s.contains("classifier only:")),
+        "{all:#?}"
     );
     // End to end: 1.8 / 0.65 = 2.8x.
     let e2e = find(&all, "end to end, decoding");
@@ -245,7 +241,7 @@ fn sentences_carry_the_table_numbers() {
     assert!(c.distinguishable());
     assert!(
         worst.contains(&format!(
-            "40.0 points below the best (+40.0 points, 95 % CI {:+.1} to {:+.1}).",
+            "40.0 points below the best (95 % CI of the difference {:+.1} to {:+.1} points).",
             c.diff_interval.low * 100.0,
             c.diff_interval.high * 100.0
         )),
