@@ -122,14 +122,14 @@ fn tables(s: &vidcompare::report::Section) -> Vec<&vidcompare::report::Table> {
 #[test]
 fn comparison_table_equals_the_saved_results() {
     let (report, results) = load();
-    // Six classical models, and the deep ones when the script runs them.
+    // Six classical models and the four deep ones.
     let n = results.models.len();
     let classical = results
         .models
         .iter()
         .filter(|m| m.kind == vidcompare::results::ModelKind::Classical)
         .count();
-    assert_eq!(classical, 6);
+    assert_eq!((classical, n), (6, 10));
     let comparison = section(&report, "comparison");
     let table = tables(comparison)[0];
     assert_eq!(table.rows.len(), n);
@@ -197,6 +197,75 @@ fn comparison_table_equals_the_saved_results() {
 }
 
 #[test]
+fn deep_section_and_paired_comparisons_are_filled_from_the_run() {
+    let (report, results) = load();
+    let deep_names = [
+        "Deep-2D-Avg",
+        "Deep-2D-Max",
+        "Deep-2D-Attn",
+        "Deep-3D-R3D18",
+    ];
+    let deep = section(&report, "deep");
+    let t = tables(deep)[0];
+    let rows: Vec<String> = t.rows.iter().map(|r| r[0].display(None)).collect();
+    for name in deep_names {
+        assert!(rows.contains(&name.to_string()), "{name} not in {rows:?}");
+        let titles: Vec<String> = charts(deep).iter().map(|c| c.title.clone()).collect();
+        assert!(
+            titles.contains(&format!("{name} — confusion matrix (test)")),
+            "{titles:?}"
+        );
+        let curves: Vec<String> = plots(deep).iter().map(|p| p.title.clone()).collect();
+        for what in ["loss", "accuracy"] {
+            assert!(
+                curves.contains(&format!("{name} — {what} per epoch")),
+                "{curves:?}"
+            );
+        }
+    }
+    // One root for both families here, so one test set: every pair of the ten models is
+    // compared, and the disagreement counts are those of the saved predictions.
+    let pairs = tables(section(&report, "comparison"))[1];
+    assert!(pairs.caption.starts_with("Paired comparisons"));
+    assert_eq!(pairs.rows.len(), 45);
+    let col = |name: &str| pairs.columns.iter().position(|c| c.name == name).unwrap();
+    for row in &pairs.rows {
+        let (a, b) = (
+            results.get(&row[0].display(None)).unwrap(),
+            results.get(&row[1].display(None)).unwrap(),
+        );
+        // The same files by content (the two families list them by other paths).
+        let keys = |m: &vidcompare::results::ModelResult| {
+            let mut k = m.protocol.test_videos.clone();
+            k.sort();
+            k
+        };
+        assert_eq!(keys(a).len(), 6);
+        assert_eq!(keys(a), keys(b));
+        // Right or wrong per video, by content key.
+        let right =
+            |m: &vidcompare::results::ModelResult| -> std::collections::HashMap<String, bool> {
+                (0..m.y_true.len())
+                    .map(|i| {
+                        (
+                            m.protocol.test_videos[i].clone(),
+                            m.y_pred[i] == m.y_true[i],
+                        )
+                    })
+                    .collect()
+            };
+        let only = |x: &vidcompare::results::ModelResult, y: &vidcompare::results::ModelResult| {
+            let (rx, ry) = (right(x), right(y));
+            rx.iter().filter(|(k, r)| **r && !ry[*k]).count() as f64
+        };
+        assert_eq!(row[col("only A right")].as_f64(), Some(only(a, b)));
+        assert_eq!(row[col("only B right")].as_f64(), Some(only(b, a)));
+        let diff = row[col("accuracy A - B")].as_f64().unwrap();
+        assert!((diff - (a.metrics.accuracy - b.metrics.accuracy)).abs() < 1e-12);
+    }
+}
+
+#[test]
 fn every_section_is_filled_from_the_run() {
     let (report, results) = load();
     let ids: Vec<&str> = report.sections.iter().map(|s| s.id.as_str()).collect();
@@ -232,7 +301,8 @@ fn every_section_is_filled_from_the_run() {
         })
         .collect();
     assert!(
-        text.contains(&format!("accuracy {:.3}", best.metrics.accuracy)),
+        text.contains(&format!("**{}**", best.name))
+            && text.contains(&format!("{:.3}", best.metrics.accuracy)),
         "{text}"
     );
     assert!(text.contains("With 6 test videos, one video moves accuracy by 16.7 points"));
@@ -408,7 +478,7 @@ fn instrumented_copy(index: &Path) -> PathBuf {
 (function () {
   var t = document.querySelector('#comparison table.sortable');
   var heads = t.tHead.rows[0].cells, col = -1;
-  for (var i = 0; i < heads.length; i++) { if (heads[i].textContent.indexOf('accuracy') === 0) { col = i; } }
+  for (var i = 0; i < heads.length; i++) { if (col < 0 && heads[i].textContent.indexOf('accuracy') === 0) { col = i; } }
   heads[col].click();
   var order = Array.prototype.map.call(t.tBodies[0].rows, function (r) { return r.cells[col].getAttribute('data-sort'); });
   document.body.setAttribute('data-sorted', order.join(' '));
