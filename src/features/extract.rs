@@ -418,6 +418,9 @@ pub struct FeatureMatrix {
     pub y: Vec<usize>,
     pub paths: Vec<PathBuf>,
     pub layout: Arc<Layout>,
+    /// The options the rows were extracted with: what a saved pipeline must extract again from a
+    /// new video.
+    pub options: FeatureOptions,
     /// Extraction seconds per row (from the cache entry when it was a cache hit).
     pub seconds: Vec<f64>,
     pub n_frames: Vec<usize>,
@@ -504,6 +507,7 @@ fn extract_impl(
         y: Vec::new(),
         paths: Vec::new(),
         layout,
+        options: opts.clone(),
         seconds: Vec::new(),
         n_frames: Vec::new(),
         skipped: Vec::new(),

@@ -14,7 +14,6 @@ use super::features::ScriptFeatures;
 use super::{Shared, at, lock, rt};
 use crate::classical::pca::PcaComponents;
 use crate::classical::pipeline::{PrepOptions, Prepared, Training, prepare, train_and_evaluate};
-use crate::features::extract::FeatureOptions;
 use crate::results::ModelResult;
 use crate::settings;
 
@@ -147,19 +146,16 @@ fn motion_weight(st: &Shared, train: &ScriptFeatures) -> Res<f64> {
 }
 
 fn do_prepare(
-    st: &Shared,
     ds: &ScriptDataset,
     tr: &ScriptFeatures,
     va: &ScriptFeatures,
     te: &ScriptFeatures,
     o: &Map,
 ) -> Res<ScriptPrepared> {
-    let options = {
-        let s = lock(st);
-        FeatureOptions::from_config(&s.config).map_err(rt)?
-    };
+    // The options the features were extracted with (the set may differ from the config's, e.g.
+    // `#{feature_set: "notebook"}`): what the saved pipeline extracts from a new video.
     let opts = prep_options(o)?;
-    let data = prepare(tr, va, te, &options, &opts).map_err(rt)?;
+    let data = prepare(tr, va, te, &tr.options, &opts).map_err(rt)?;
     Ok(ScriptPrepared {
         data: Arc::new(data),
         class_names: Arc::new(ds.class_names.clone()),
@@ -196,7 +192,6 @@ fn do_train(st: &Shared, p: &ScriptPrepared, kind: &str, o: &Map) -> Res<ScriptR
 pub(super) fn module(state: Shared) -> Module {
     let mut m = Module::new();
 
-    let st = state.clone();
     FuncRegistration::new("prepare").set_into_module(
         &mut m,
         move |ctx: NativeCallContext,
@@ -204,7 +199,7 @@ pub(super) fn module(state: Shared) -> Module {
               tr: ScriptFeatures,
               va: ScriptFeatures,
               te: ScriptFeatures,
-              o: Map| at(&ctx, do_prepare(&st, &ds, &tr, &va, &te, &o)),
+              o: Map| at(&ctx, do_prepare(&ds, &tr, &va, &te, &o)),
     );
 
     for with_opts in [false, true] {

@@ -39,6 +39,7 @@ fn matrix(n_per_class: usize, seed: u64) -> FeatureMatrix {
         y,
         paths: (0..n).map(|i| PathBuf::from(format!("v{i}.mp4"))).collect(),
         layout: Arc::new(layout),
+        options: FeatureOptions::default(),
         seconds: vec![0.5; n],
         n_frames: vec![4; n],
         skipped: Vec::new(),

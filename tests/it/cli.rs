@@ -108,22 +108,42 @@ fn notebook_script_renders_its_sections_from_generated_data() {
         assert!((0.0..=1.0).contains(&acc));
     }
 
-    // A saved pipeline classifies a video from the command line.
+    // A saved pipeline of either feature set classifies a video from the command line: each
+    // extracts the features it was trained on.
     let video = root.join("videos/circle/test_000.mp4");
-    let out = vidcompare(&[
-        "predict",
-        &reports
-            .join("e2e/models/classical-rf-motion.pipeline")
-            .display()
-            .to_string(),
-        &video.display().to_string(),
-    ]);
-    assert!(out.status.success(), "stderr:\n{}", text(&out.stderr));
-    let line = text(&out.stdout);
-    assert!(
-        line.contains("circle=") && line.contains("up-down="),
-        "{line}"
-    );
+    for pipeline in ["classical-rf-motion.pipeline", "classical-rf.pipeline"] {
+        let out = vidcompare(&[
+            "predict",
+            &reports
+                .join("e2e/models")
+                .join(pipeline)
+                .display()
+                .to_string(),
+            &video.display().to_string(),
+        ]);
+        assert!(
+            out.status.success(),
+            "{pipeline}: stderr:\n{}",
+            text(&out.stderr)
+        );
+        let line = text(&out.stdout);
+        assert!(
+            line.contains("circle=") && line.contains("up-down="),
+            "{line}"
+        );
+    }
+    // Every model's end-to-end latency was measured from the files.
+    for m in models {
+        assert!(
+            m["efficiency"]["infer_time_s_per_video_e2e"]
+                .as_f64()
+                .unwrap()
+                > 0.0,
+            "{}",
+            m["name"]
+        );
+        assert_eq!(m["efficiency"]["latency_videos"], 3);
+    }
 }
 
 #[test]
