@@ -432,8 +432,9 @@ fn np_mean(values: &[f64]) -> f64 {
 }
 
 /// `np.add.reduce` of a contiguous 1-D float64 array, i.e. NumPy's pairwise summation, so that
-/// means and areas match NumPy bit for bit rather than to rounding.
-fn np_sum(values: &[f64]) -> f64 {
+/// means and areas match NumPy bit for bit rather than to rounding (also used by
+/// [`crate::uncertainty`] for its macro means).
+pub(crate) fn np_sum(values: &[f64]) -> f64 {
     const BLOCK: usize = 128;
     let n = values.len();
     if n < 8 {

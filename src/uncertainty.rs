@@ -35,6 +35,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::metrics::np_sum;
 use crate::{Error, Result};
 
 /// Resamples per bootstrap unless told otherwise.
@@ -476,11 +477,23 @@ pub struct PairedComparison {
     pub diff_interval: Interval,
 }
 
+/// Significance level of the exact McNemar test in [`PairedComparison::differs`].
+pub const MCNEMAR_ALPHA: f64 = 0.05;
+
 impl PairedComparison {
-    /// True when the interval of the accuracy difference excludes 0: only then may the report say
-    /// one model is more accurate than the other on these videos.
+    /// True when the interval of the accuracy difference excludes 0. Necessary before the report
+    /// may say one model is more accurate than the other on these videos; see [`Self::differs`].
     pub fn distinguishable(&self) -> bool {
         self.diff_interval.low > 0.0 || self.diff_interval.high < 0.0
+    }
+
+    /// What the report requires to call one model more accurate than the other on these videos:
+    /// the paired bootstrap interval excludes 0 *and* the exact McNemar test rejects equal error
+    /// rates at [`MCNEMAR_ALPHA`]. On a few dozen videos a percentile bootstrap interval is too
+    /// narrow (a model that is right or wrong on every resample gives an interval of width 0), so
+    /// the exact test guards it.
+    pub fn differs(&self) -> bool {
+        self.distinguishable() && self.mcnemar_p < MCNEMAR_ALPHA
     }
 }
 
@@ -785,38 +798,4 @@ fn binom_cdf_half(k: usize, n: usize) -> f64 {
 /// `2^e` for `-1022 <= e <= 1023`, exactly (built from its bit pattern).
 const fn pow2(e: i32) -> f64 {
     f64::from_bits(((1023 + e) as u64) << 52)
-}
-
-/// NumPy's pairwise summation (`np.add.reduce` of a contiguous float64 array), so that macro
-/// means agree with scikit-learn bit for bit. Same algorithm as the private one in
-/// [`crate::metrics`].
-fn np_sum(values: &[f64]) -> f64 {
-    const BLOCK: usize = 128;
-    let n = values.len();
-    if n < 8 {
-        let mut res = 0.0;
-        for v in values {
-            res += v;
-        }
-        res
-    } else if n <= BLOCK {
-        let mut r = [0.0f64; 8];
-        r.copy_from_slice(&values[..8]);
-        let mut i = 8;
-        while i < n - (n % 8) {
-            for j in 0..8 {
-                r[j] += values[i + j];
-            }
-            i += 8;
-        }
-        let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
-        for v in &values[i..] {
-            res += v;
-        }
-        res
-    } else {
-        let mut n2 = n / 2;
-        n2 -= n2 % 8;
-        np_sum(&values[..n2]) + np_sum(&values[n2..])
-    }
 }

@@ -63,6 +63,15 @@ pub fn sig3(v: f64) -> String {
     format!("{v:.d$}")
 }
 
+/// A p-value as a results section writes it: `= 0.125`, or `< 0.001` below that.
+pub fn p_value(p: f64) -> String {
+    if p < 0.001 {
+        "< 0.001".to_string()
+    } else {
+        format!("= {}", sig3(p))
+    }
+}
+
 fn by<'a>(
     models: &[&'a ModelResult],
     key: impl Fn(&ModelResult) -> Option<f64>,
@@ -89,8 +98,9 @@ fn clf(m: &ModelResult) -> Option<f64> {
 ///
 /// Every number in a sentence comes from `results` (or `learning`); a sentence whose numbers are
 /// missing is left out rather than written with a gap. Models are compared only with models
-/// evaluated on the same test videos ([`test_sets`]), and a difference whose paired bootstrap
-/// interval holds 0 is called "not distinguishable on these N videos", never a ranking.
+/// evaluated on the same test videos ([`test_sets`]), and a difference is called "not
+/// distinguishable on these N videos", never a ranking, unless its paired bootstrap interval
+/// excludes 0 and the exact McNemar test rejects ([`PairedComparison::differs`]).
 pub fn insights(results: &ResultsTable, learning: &[LearningRow]) -> Vec<Insight> {
     let models: Vec<&ModelResult> = results.models.iter().collect();
     let mut out = Vec::new();
@@ -266,26 +276,28 @@ pub fn insights(results: &ResultsTable, learning: &[LearningRow]) -> Vec<Insight
     out
 }
 
-/// The 95 % interval of a paired comparison's difference, in signed points:
-/// `95 % CI of the difference +10.0 to +50.0 points`.
+/// The 95 % interval of a paired comparison's difference, in signed points, and its McNemar
+/// p-value: `95 % CI of the difference +10.0 to +50.0 points, McNemar p = 0.0312`.
 fn ci_text(c: &PairedComparison) -> String {
     let p = |x: f64| format!("{:+.1}", x * 100.0);
     format!(
-        "95 % CI of the difference {} to {} points",
+        "95 % CI of the difference {} to {} points, McNemar p {}",
         p(c.diff_interval.low),
-        p(c.diff_interval.high)
+        p(c.diff_interval.high),
+        p_value(c.mcnemar_p)
     )
 }
 
-/// `d` as signed points with the 95 % interval of a paired comparison, e.g.
-/// `+20.0 points, 95 % CI -10.0 to +50.0`.
+/// `d` as signed points with the 95 % interval and the exact McNemar p-value of a paired
+/// comparison, e.g. `+20.0 points, 95 % CI -10.0 to +50.0, McNemar p = 0.5`.
 fn diff_text(c: &PairedComparison) -> String {
     let p = |x: f64| format!("{:+.1}", x * 100.0);
     format!(
-        "{} points, 95 % CI {} to {}",
+        "{} points, 95 % CI {} to {}, McNemar p {}",
         p(c.diff),
         p(c.diff_interval.low),
-        p(c.diff_interval.high)
+        p(c.diff_interval.high),
+        p_value(c.mcnemar_p)
     )
 }
 
@@ -308,9 +320,8 @@ fn within_test_set(
 ) {
     let acc = |m: &ModelResult| Some(m.metrics.accuracy);
     // A paired comparison that cannot tell `a` and `b` apart.
-    let same = |a: &ModelResult, b: &ModelResult| {
-        cmp.get(&a.name, &b.name).filter(|c| !c.distinguishable())
-    };
+    let same =
+        |a: &ModelResult, b: &ModelResult| cmp.get(&a.name, &b.name).filter(|c| !c.differs());
 
     // Accuracy.
     let Some((best, best_acc)) = by(models, acc, false) else {
@@ -352,8 +363,8 @@ fn within_test_set(
             ACCURACY,
             format!(
                 "**{}** has the highest accuracy, {}, and macro F1 {:.3} on {} {} videos, but on \
-                 these videos it is not distinguishable from {} (the paired 95 % interval of each \
-                 accuracy difference holds 0).",
+                 these videos it is not distinguishable from {} (for each, the paired 95 % interval \
+                 of the accuracy difference holds 0 or the exact McNemar test gives p >= 0.05).",
                 best.name,
                 acc_text(best),
                 best.metrics.f1,
@@ -366,7 +377,7 @@ fn within_test_set(
     if let Some((worst, worst_acc)) = by(models, acc, true) {
         if worst_acc < best_acc {
             let tail = match cmp.get(&best.name, &worst.name) {
-                Some(c) if !c.distinguishable() => format!(
+                Some(c) if !c.differs() => format!(
                     ", a difference not distinguishable from 0 on these {n} videos ({})",
                     diff_text(&c)
                 ),
@@ -534,7 +545,7 @@ fn within_test_set(
         };
         let times = format!("({how}: {} vs {})", duration(td), duration(tc));
         match cmp.get(&d.name, &c.name) {
-            Some(p) if !p.distinguishable() => say(
+            Some(p) if !p.differs() => say(
                 ACCURACY,
                 format!(
                     "The best deep model, **{}** ({da:.3}), and the best classical model, **{}** \
@@ -588,7 +599,7 @@ fn within_test_set(
             "leave its accuracy unchanged".to_string()
         };
         let tail = match cmp.get(&m.name, &b.name) {
-            Some(c) if d != 0.0 && !c.distinguishable() => format!(
+            Some(c) if d != 0.0 && !c.differs() => format!(
                 ", a change not distinguishable from 0 on these {n} videos ({})",
                 diff_text(&c)
             ),

@@ -83,7 +83,8 @@ pub fn protocol_markdown(models: &[&ModelResult]) -> String {
          by content, with the same classes): the *test set* column names each set. Each pair on \
          the same test set is compared below by the exact McNemar test on the videos only one of \
          the two classifies right, and a paired bootstrap interval of their accuracy difference \
-         (the same resamples for both); when that interval holds 0 the two are not \
+         (the same resamples for both). One is called more accurate only when that interval \
+         excludes 0 and the McNemar test gives p < 0.05; otherwise the two are not \
          distinguishable on these videos.\n\n",
     );
     // Models evaluated the same way share one line.
@@ -159,7 +160,7 @@ pub fn paired_table(models: &[&ModelResult]) -> Option<Table> {
                 let Some(c) = cmp.get(&a.name, &b.name) else {
                     continue;
                 };
-                let verdict = if !c.distinguishable() {
+                let verdict = if !c.differs() {
                     "not distinguishable".to_string()
                 } else if c.diff > 0.0 {
                     "A more accurate".to_string()

@@ -1,7 +1,9 @@
 //! Strengths-and-limitations sentences from a hand-made results table: every number in the text is
 //! checked against the table it came from.
 
-use vidcompare::analysis::insights::{duration, insights, points, ratio, sig3, to_markdown};
+use vidcompare::analysis::insights::{
+    duration, insights, p_value, points, ratio, sig3, to_markdown,
+};
 use vidcompare::analysis::learning::LearningRow;
 use vidcompare::metrics::evaluate;
 use vidcompare::results::{Efficiency, ModelKind, ModelResult, Protocol, ResultsTable};
@@ -9,7 +11,12 @@ use vidcompare::uncertainty::{Bootstrap, PairedComparison, TestPredictions, comp
 
 /// A model on 10 test videos (classes 0/1) with `correct` of them right.
 fn model(name: &str, kind: ModelKind, correct: usize, e: Efficiency) -> ModelResult {
-    let y_true: Vec<usize> = (0..10).map(|i| i % 2).collect();
+    model_on(10, name, kind, correct, e)
+}
+
+/// A model on `n` test videos (classes 0/1 alternating), right on the first `correct`.
+fn model_on(n: usize, name: &str, kind: ModelKind, correct: usize, e: Efficiency) -> ModelResult {
+    let y_true: Vec<usize> = (0..n).map(|i| i % 2).collect();
     let y_pred: Vec<usize> = y_true
         .iter()
         .enumerate()
@@ -32,7 +39,7 @@ fn model(name: &str, kind: ModelKind, correct: usize, e: Efficiency) -> ModelRes
         efficiency: e,
         protocol: Protocol {
             split: "test".into(),
-            n_videos: 10,
+            n_videos: n,
             frames_per_video: "8 frames".into(),
             input: "224".into(),
             ..Default::default()
@@ -40,7 +47,7 @@ fn model(name: &str, kind: ModelKind, correct: usize, e: Efficiency) -> ModelRes
         y_true,
         y_pred,
         scores,
-        test_paths: (0..10).map(|i| format!("v{i}")).collect(),
+        test_paths: (0..n).map(|i| format!("v{i}")).collect(),
         score_kind: "softmax".into(),
         details: Default::default(),
         artifacts: Vec::new(),
@@ -143,11 +150,49 @@ fn models_on_other_test_videos_are_never_compared() {
 }
 
 #[test]
+fn a_difference_the_data_resolve_is_a_ranking() {
+    // 40 videos: A right on all, B wrong on the last 16 (8 per class). McNemar on 16 against 0:
+    // p = 2 (1/2)^16 = 3.05e-5; a resample misses all 8 of a class with probability
+    // (12/20)^20 = 3.7e-5: the interval excludes 0.
+    let mut t = ResultsTable::new();
+    let e = || eff(1.0, 1e-3, Some(0.5), 1.0, (1.0, "peak RSS"));
+    t.push(model_on(40, "A", ModelKind::Classical, 40, e()));
+    t.push(model_on(40, "B", ModelKind::Classical, 24, e()));
+    let c = pair(&t, "A", "B");
+    assert_eq!((c.b_only, c.c_only), (16, 0));
+    assert_eq!(c.mcnemar_p, 2.0 * 0.5f64.powi(16));
+    assert!(c.differs());
+    let all = texts(&t, &[]);
+    let best = find(&all, "most accurate model:");
+    assert!(
+        best.starts_with("**A** is the most accurate model: accuracy 1.000 (95 % CI 1.000–1.000)"),
+        "{best}"
+    );
+    let worst = find(&all, "least accurate");
+    assert!(
+        worst.contains(&format!(
+            "**B**, reaches 0.600: 40.0 points below the best (95 % CI of the difference {:+.1} to \
+             {:+.1} points, McNemar p < 0.001).",
+            c.diff_interval.low * 100.0,
+            c.diff_interval.high * 100.0
+        )),
+        "{worst}"
+    );
+    assert!(
+        !all.iter().any(|s| s.contains("not distinguishable")),
+        "{all:#?}"
+    );
+}
+
+#[test]
 fn formatting_helpers() {
     assert_eq!(points(0.9, 0.45), "45.0");
     assert_eq!(points(0.45, 0.9), "45.0");
     assert_eq!(ratio(1.8, 4e-6), "450000x");
     assert_eq!(ratio(3.0, 1.0), "3.0x");
+    assert_eq!(p_value(0.125), "= 0.125");
+    assert_eq!(p_value(0.0312), "= 0.0312");
+    assert_eq!(p_value(3.05e-5), "< 0.001");
     assert_eq!(duration(4e-6), "4.00 µs");
     assert_eq!(duration(0.65), "650 ms");
     assert_eq!(duration(2075.0), "34.6 min");
@@ -157,10 +202,11 @@ fn formatting_helpers() {
 #[test]
 fn sentences_carry_the_table_numbers() {
     let all = texts(&table(), &[]);
-    // Accuracy: 10/10 against 6/10.
-    // 10/10 against 8/10: the two videos they disagree on are one of each class's five, which a
-    // stratified resample leaves out with probability (4/5)^5 each, 10.7 % together: the paired
-    // interval holds 0, so the best is not called more accurate than the runner-up.
+    // Accuracy. 10/10 against 8/10: the two videos they disagree on are one of each class's
+    // five, which a stratified resample leaves out with probability (4/5)^5 each, 10.7 %
+    // together: the paired interval holds 0. 10/10 against 6/10: the interval excludes 0 (below)
+    // but the exact McNemar test on 4 against 0 gives p = 2 (1/2)^4 = 0.125. Neither is called
+    // less accurate than the best.
     let best = find(&all, "highest accuracy");
     assert!(
         best.contains("**Deep-3D-R3D18** has the highest accuracy, 1.000 (95 % CI 1.000–1.000)"),
@@ -168,7 +214,9 @@ fn sentences_carry_the_table_numbers() {
     );
     assert!(best.contains("on 10 test videos"), "{best}");
     assert!(
-        best.contains("not distinguishable from **Classical-RF (motion+)** (the paired"),
+        best.contains(
+            "not distinguishable from **Classical-RF (motion+)** and **Classical-RF** (for each,"
+        ),
         "{best}"
     );
     assert!(!all.iter().any(|s| s.contains("most accurate model:")));
@@ -183,10 +231,14 @@ fn sentences_carry_the_table_numbers() {
         !all.iter().any(|s| s.contains("classifier only:")),
         "{all:#?}"
     );
-    // End to end: 1.8 / 0.65 = 2.8x.
+    // End to end: 1.8 / 0.65 = 2.8x, and the accuracy difference is not established.
     let e2e = find(&all, "end to end, decoding");
     assert!(
         e2e.contains("2.8x faster") && e2e.contains("650 ms vs 1.80 s"),
+        "{e2e}"
+    );
+    assert!(
+        e2e.contains("and not distinguishable in accuracy on these 10 videos (0.600 vs 1.000)"),
         "{e2e}"
     );
     // The smallest classifier share of end-to-end time: 5e-6 / 1.1 = 0.000455 % (RF: 0.000615 %).
@@ -207,18 +259,18 @@ fn sentences_carry_the_table_numbers() {
         train.contains("25938x") && train.contains("34.6 min vs 80.0 ms"),
         "{train}"
     );
-    // Deep against classical: 100 - 80 = 20 points, 1.8 / 1.1 = 1.6x slower end to end.
-    // Deep against classical: 100 against 80, not distinguishable (as above); 1.8 / 1.1 = 1.6x
-    // slower end to end.
+    // Deep against classical: 100 against 80, not distinguishable (as above; McNemar on 2
+    // against 0: p = 2 (1/2)^2 = 0.5); 1.8 / 1.1 = 1.6x slower end to end.
     let vs = find(&all, "best deep model");
     let c = pair(&table(), "Deep-3D-R3D18", "Classical-RF (motion+)");
-    assert!(!c.distinguishable());
+    assert!(!c.distinguishable() && !c.differs());
+    assert_eq!(c.mcnemar_p, 0.5);
     assert!(
         vs.contains(&format!(
             "The best deep model, **Deep-3D-R3D18** (1.000), and the best classical model, \
              **Classical-RF (motion+)** (0.800), are not distinguishable in accuracy on these 10 \
-             videos (+20.0 points, 95 % CI {:+.1} to {:+.1}); **Deep-3D-R3D18** is 1.6x slower \
-             per video (end to end: 1.80 s vs 1.10 s).",
+             videos (+20.0 points, 95 % CI {:+.1} to {:+.1}, McNemar p = 0.500); \
+             **Deep-3D-R3D18** is 1.6x slower per video (end to end: 1.80 s vs 1.10 s).",
             c.diff_interval.low * 100.0,
             c.diff_interval.high * 100.0
         )),
@@ -236,12 +288,15 @@ fn sentences_carry_the_table_numbers() {
         "{fs}"
     );
     // 10/10 against 6/10: four discordant videos, two per class; a resample misses both of a
-    // class with probability (3/5)^5 = 7.8 %, both classes 0.6 % < 2.5 %: distinguishable.
+    // class with probability (3/5)^5 = 7.8 %, both classes 0.6 % < 2.5 %: the interval excludes
+    // 0, but McNemar's p = 0.125 does not reject.
     let c = pair(&table(), "Deep-3D-R3D18", "Classical-RF");
-    assert!(c.distinguishable());
+    assert!(c.distinguishable() && !c.differs());
+    assert_eq!(c.mcnemar_p, 0.125);
     assert!(
         worst.contains(&format!(
-            "40.0 points below the best (95 % CI of the difference {:+.1} to {:+.1} points).",
+            "40.0 points below the best, a difference not distinguishable from 0 on these 10 \
+             videos (+40.0 points, 95 % CI {:+.1} to {:+.1}, McNemar p = 0.125).",
             c.diff_interval.low * 100.0,
             c.diff_interval.high * 100.0
         )),
