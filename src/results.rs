@@ -90,6 +90,10 @@ pub struct Efficiency {
     /// "GPU peak" or "peak RSS".
     #[serde(default)]
     pub memory_kind: Option<String>,
+    /// Resident set in MiB when the model's training started (what earlier stages left alive:
+    /// loaded data, caches); `memory_mb` minus this is what the model itself added.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_start_mb: Option<f64>,
 }
 
 impl Efficiency {

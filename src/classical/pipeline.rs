@@ -426,6 +426,7 @@ pub fn train_and_evaluate(data: &Prepared, t: &Training<'_>) -> Result<Classical
     // What it takes to classify a new video, counted as for a deep model's checkpoint: the
     // classifier and the preprocessor it cannot classify without.
     let (params, meaning) = model.n_params();
+    let stage_memory = memory.finish();
     let mut efficiency = Efficiency {
         train_time_s,
         infer_time_s_per_video: per_video,
@@ -433,7 +434,8 @@ pub fn train_and_evaluate(data: &Prepared, t: &Training<'_>) -> Result<Classical
         latency_videos: latency.as_ref().ok().copied().flatten().map(|l| l.videos),
         params: Some(params + data.prep.n_params()),
         params_meaning: Some(format!("{meaning} + imputer, scaler and PCA")),
-        memory_mb: memory.finish().map(|m| m.peak),
+        memory_mb: stage_memory.map(|m| m.peak),
+        memory_start_mb: stage_memory.map(|m| m.start),
         memory_kind: Some("peak RSS".into()),
         ..Efficiency::default()
     };

@@ -408,6 +408,7 @@ pub fn train_and_evaluate_with(
     if let Err(e) = &latency {
         notes.push(format!("{name}: end-to-end latency not measured: {e}"));
     }
+    let stage_memory = memory.finish();
     let mut efficiency = Efficiency {
         train_time_s,
         infer_time_s_per_video: forward,
@@ -418,7 +419,8 @@ pub fn train_and_evaluate_with(
         params_meaning: Some("weights".into()),
         // Host memory on every device: the GPU's own peak is not read yet, and a host figure
         // must not be labelled as one.
-        memory_mb: memory.finish().map(|m| m.peak),
+        memory_mb: stage_memory.map(|m| m.peak),
+        memory_start_mb: stage_memory.map(|m| m.start),
         memory_kind: Some("peak RSS".into()),
         ..Efficiency::default()
     };
