@@ -224,6 +224,12 @@ pub const KEYS: &[KeySpec] = &[
         doc: "weight of the motion family before PCA in the motion+ models (0 = auto: as much variance as all appearance features)",
     },
     KeySpec {
+        name: "cv_preprocess",
+        kind: Kind::Choice(&["per_fold", "outside"]),
+        default: "per_fold",
+        doc: "grid search: refit imputer, scaler and PCA inside each fold (per_fold, as scikit-learn's Pipeline in GridSearchCV) or fit them once on all of train before the folds (outside, the notebook's)",
+    },
+    KeySpec {
         name: "sample_frames_per_class",
         kind: Kind::Int(0, 64),
         default: "4",

@@ -87,7 +87,8 @@ pub fn family_weight(family: &str, weight: f64) -> Result<(Family, f64)> {
 }
 
 /// Checked preprocessing options: the PCA rule and each family weight (a family given twice
-/// keeps its last weight).
+/// keeps its last weight); the grid search refits the preprocessing per fold (the default
+/// [`crate::classical::pipeline::CvPreprocess`]).
 pub fn prep_options(pca: PcaComponents, weights: &[(Family, f64)]) -> Result<PrepOptions> {
     let pca = check_pca(pca)?;
     let mut family_weights: Vec<(Family, f64)> = Vec::new();
@@ -99,6 +100,7 @@ pub fn prep_options(pca: PcaComponents, weights: &[(Family, f64)]) -> Result<Pre
     Ok(PrepOptions {
         pca,
         family_weights,
+        ..PrepOptions::default()
     })
 }
 

@@ -7,14 +7,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use ndarray::Array2;
+use ndarray::{Array2, Axis};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::models::{FittedModel, ModelSpec, canonical_kind, from_params};
 use super::pca::{Pca, PcaComponents};
 use super::preprocess::{MedianImputer, StandardScaler};
-use super::search::{Estimator, GridSearch, param_grid};
+use super::search::{Estimator, Fold, GridSearch, param_grid, stratified_kfold};
 use crate::error::{Error, IoContext, Result};
 use crate::features::extract::{FeatureMatrix, FeatureOptions, extract_video};
 use crate::features::layout::{Family, Layout};
@@ -34,6 +34,9 @@ pub struct PrepOptions {
     /// Families not listed keep weight 1. After standardisation every column has unit variance,
     /// so without weights the 163,752 per-frame dimensions drown the few hundred motion ones.
     pub family_weights: Vec<(Family, f64)>,
+    /// Where the grid search's cross-validation fits the preprocessing.
+    #[serde(default)]
+    pub cv_preprocess: CvPreprocess,
 }
 
 impl Default for PrepOptions {
@@ -41,9 +44,48 @@ impl Default for PrepOptions {
         PrepOptions {
             pca: PcaComponents::Fraction(0.95),
             family_weights: Vec::new(),
+            cv_preprocess: CvPreprocess::default(),
         }
     }
 }
+
+/// Where the grid search's cross-validation fits the imputer, scaler and PCA.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CvPreprocess {
+    /// Refit them on each fold's training rows and transform its held-out rows with them, as
+    /// scikit-learn's `Pipeline` inside `GridSearchCV` does: the held-out fold never shapes the
+    /// features it is scored on, so the CV scores are not optimistic.
+    #[default]
+    PerFold,
+    /// Fit them once on the whole training split before the folds, as the notebook does (the
+    /// held-out fold leaks into the PCA axes and the scaling: optimistic CV scores).
+    Outside,
+}
+
+impl CvPreprocess {
+    /// `per_fold` or `outside` (the config's spelling).
+    pub fn parse(s: &str) -> Result<CvPreprocess> {
+        match s.trim() {
+            "per_fold" => Ok(CvPreprocess::PerFold),
+            "outside" => Ok(CvPreprocess::Outside),
+            other => Err(Error::InvalidArgument(format!(
+                "cv_preprocess `{other}`: expected per_fold or outside"
+            ))),
+        }
+    }
+
+    /// The config's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CvPreprocess::PerFold => "per_fold",
+            CvPreprocess::Outside => "outside",
+        }
+    }
+}
+
+/// Folds of the grid search's stratified cross-validation (the notebook's `cv=3`).
+pub const CV_FOLDS: usize = 3;
 
 /// The fitted feature transform: imputer, scaler, column weights and PCA.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -147,6 +189,11 @@ pub struct Prepared {
     pub dim_in: usize,
     /// Seconds spent fitting the preprocessor.
     pub fit_seconds: f64,
+    /// How the grid search's folds were preprocessed.
+    pub cv_preprocess: CvPreprocess,
+    /// With [`CvPreprocess::PerFold`]: each fold's training and held-out rows, preprocessed by
+    /// a preprocessor fitted on that fold's training rows alone.
+    pub cv_folds: Option<Arc<Vec<Fold>>>,
 }
 
 fn to_f64(m: &FeatureMatrix) -> Array2<f64> {
@@ -170,8 +217,18 @@ pub fn prepare(
         }
     }
     let t = Instant::now();
-    let (prep, x_train) = Preprocessor::fit(&to_f64(train), &train.layout, opts)?;
+    let raw_train = to_f64(train);
+    let (prep, x_train) = Preprocessor::fit(&raw_train, &train.layout, opts)?;
     let fit_seconds = t.elapsed().as_secs_f64();
+    let cv_folds = match opts.cv_preprocess {
+        CvPreprocess::Outside => None,
+        CvPreprocess::PerFold => Some(Arc::new(fold_data(
+            &raw_train,
+            &train.y,
+            &train.layout,
+            opts,
+        )?)),
+    };
     let x_val = prep.transform(&to_f64(val))?;
     let x_test = prep.transform(&to_f64(test))?;
     Ok(Prepared {
@@ -189,7 +246,32 @@ pub fn prepare(
         options: options.clone(),
         dim_in: train.dim(),
         fit_seconds,
+        cv_preprocess: opts.cv_preprocess,
+        cv_folds,
     })
+}
+
+/// The grid search's folds of the raw training rows, each preprocessed by a preprocessor fitted
+/// on its training rows alone (imputer, scaler, weights and PCA, as for the whole split).
+fn fold_data(
+    raw: &Array2<f64>,
+    y: &[usize],
+    layout: &Layout,
+    opts: &PrepOptions,
+) -> Result<Vec<Fold>> {
+    stratified_kfold(y, CV_FOLDS)?
+        .into_iter()
+        .map(|(train, test)| {
+            let (prep, x_train) = Preprocessor::fit(&raw.select(Axis(0), &train), layout, opts)?;
+            let x_test = prep.transform(&raw.select(Axis(0), &test))?;
+            Ok(Fold {
+                x_train,
+                y_train: train.iter().map(|&i| y[i]).collect(),
+                x_test,
+                y_test: test.iter().map(|&i| y[i]).collect(),
+            })
+        })
+        .collect()
 }
 
 /// A whole classical model: features options, preprocessor and classifier, saved as one file and
@@ -378,8 +460,13 @@ pub fn train_and_evaluate(data: &Prepared, t: &Training<'_>) -> Result<Classical
     // do not count.
     let memory = crate::memory::StageMemory::start();
     let t = Instant::now();
-    let search =
-        GridSearch { k: 3, seed }.run(&candidates, &data.x_train, &data.y_train, n_classes)?;
+    let grid = GridSearch { k: CV_FOLDS, seed };
+    let search = match &data.cv_folds {
+        Some(folds) => {
+            grid.run_on_folds(&candidates, folds, &data.x_train, &data.y_train, n_classes)?
+        }
+        None => grid.run(&candidates, &data.x_train, &data.y_train, n_classes)?,
+    };
     let best_params = search.rows[search.best_index].params.clone();
     let spec = ModelSpec::from_params(kind, &best_params)?;
     let model = spec.fit_model(&data.x_train, &data.y_train, n_classes, seed)?;
@@ -473,7 +560,8 @@ pub fn train_and_evaluate(data: &Prepared, t: &Training<'_>) -> Result<Classical
                 .collect(),
             best_index: Some(search.best_index),
             best_params: best_params.as_object().cloned(),
-            cv_folds: Some(3),
+            cv_folds: Some(CV_FOLDS),
+            cv_preprocess: Some(data.cv_preprocess.as_str().to_string()),
             search_seconds: Some(search.total_seconds),
             pca_components: Some(data.prep.pca.n_components()),
             preprocess_fit_seconds: Some(data.fit_seconds),

@@ -227,6 +227,20 @@ impl std::fmt::Debug for SearchResult {
     }
 }
 
+/// One cross-validation fold as matrices: the rows a candidate is fitted on and the held-out
+/// rows it is scored on.
+#[derive(Debug, Clone)]
+pub struct Fold {
+    /// Training rows of the fold.
+    pub x_train: Array2<f64>,
+    /// Their labels.
+    pub y_train: Vec<usize>,
+    /// Held-out rows.
+    pub x_test: Array2<f64>,
+    /// Their labels.
+    pub y_test: Vec<usize>,
+}
+
 impl GridSearch {
     /// Cross-validates every candidate on the same stratified folds of `(x, y)`, ranks them by mean
     /// fold accuracy and refits the best on all of `x`.
@@ -240,25 +254,38 @@ impl GridSearch {
         y: &[usize],
         n_classes: usize,
     ) -> Result<SearchResult> {
+        self.check(candidates, x, y, n_classes)?;
+        let folds: Vec<Fold> = stratified_kfold(y, self.k)?
+            .into_iter()
+            .map(|(train, test)| Fold {
+                x_train: x.select(Axis(0), &train),
+                y_train: train.iter().map(|&i| y[i]).collect(),
+                x_test: x.select(Axis(0), &test),
+                y_test: test.iter().map(|&i| y[i]).collect(),
+            })
+            .collect();
+        self.run_on_folds(candidates, &folds, x, y, n_classes)
+    }
+
+    /// [`GridSearch::run`] on folds given as matrices, e.g. each preprocessed by a transform
+    /// fitted on its own training rows (scikit-learn's `Pipeline` inside `GridSearchCV`); the
+    /// best candidate is refitted on `(x, y)`. The stratification warning is that of `y`'s
+    /// `self.k` folds.
+    pub fn run_on_folds(
+        &self,
+        candidates: &[Box<dyn Estimator>],
+        folds: &[Fold],
+        x: &Array2<f64>,
+        y: &[usize],
+        n_classes: usize,
+    ) -> Result<SearchResult> {
         let started = Instant::now();
-        if candidates.is_empty() {
+        self.check(candidates, x, y, n_classes)?;
+        if folds.is_empty() {
             return Err(Error::InvalidArgument(
-                "grid search needs at least one candidate".into(),
+                "grid search needs at least one fold".into(),
             ));
         }
-        if x.nrows() != y.len() {
-            return Err(Error::InvalidArgument(format!(
-                "grid search: x has {} rows but y has {} labels",
-                x.nrows(),
-                y.len()
-            )));
-        }
-        if let Some(&bad) = y.iter().find(|&&label| label >= n_classes) {
-            return Err(Error::InvalidArgument(format!(
-                "grid search: label {bad} is outside 0..{n_classes}"
-            )));
-        }
-        let folds = stratified_kfold(y, self.k)?;
         let mut warnings: Vec<String> = stratification_warning(y, self.k).into_iter().collect();
 
         // Every (candidate, fold) fit is independent; rayon spreads them over the cores while the
@@ -269,20 +296,19 @@ impl GridSearch {
         let outcomes: Vec<(Result<f64>, f64)> = jobs
             .par_iter()
             .map(|&(c, f)| {
-                let (train, test) = &folds[f];
-                let x_train = x.select(Axis(0), train);
-                let y_train: Vec<usize> = train.iter().map(|&i| y[i]).collect();
+                let fold = &folds[f];
                 let t0 = Instant::now();
-                let fitted = candidates[c].fit(&x_train, &y_train, n_classes, self.seed);
+                let fitted = candidates[c].fit(&fold.x_train, &fold.y_train, n_classes, self.seed);
                 let fit_seconds = t0.elapsed().as_secs_f64();
                 let score = fitted.and_then(|model| {
-                    let predicted = model.predict(&x.select(Axis(0), test))?;
-                    let correct = test
+                    let predicted = model.predict(&fold.x_test)?;
+                    let correct = fold
+                        .y_test
                         .iter()
                         .zip(&predicted)
-                        .filter(|&(&i, &p)| y[i] == p)
+                        .filter(|&(t, p)| t == p)
                         .count();
-                    Ok(correct as f64 / test.len() as f64)
+                    Ok(correct as f64 / fold.y_test.len() as f64)
                 });
                 (score, fit_seconds)
             })
@@ -342,6 +368,33 @@ impl GridSearch {
             total_seconds: started.elapsed().as_secs_f64(),
             warnings,
         })
+    }
+
+    fn check(
+        &self,
+        candidates: &[Box<dyn Estimator>],
+        x: &Array2<f64>,
+        y: &[usize],
+        n_classes: usize,
+    ) -> Result<()> {
+        if candidates.is_empty() {
+            return Err(Error::InvalidArgument(
+                "grid search needs at least one candidate".into(),
+            ));
+        }
+        if x.nrows() != y.len() {
+            return Err(Error::InvalidArgument(format!(
+                "grid search: x has {} rows but y has {} labels",
+                x.nrows(),
+                y.len()
+            )));
+        }
+        if let Some(&bad) = y.iter().find(|&&label| label >= n_classes) {
+            return Err(Error::InvalidArgument(format!(
+                "grid search: label {bad} is outside 0..{n_classes}"
+            )));
+        }
+        Ok(())
     }
 }
 

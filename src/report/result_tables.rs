@@ -174,7 +174,19 @@ pub fn grid_search_table(m: &ModelResult) -> Option<Table> {
     }
     let best = search.best_index.unwrap_or(0);
     let mut t = Table::new(
-        format!("{}: grid search (stratified 3-fold CV on train)", m.name),
+        format!(
+            "{}: grid search (stratified {}-fold CV on train; {})",
+            m.name,
+            search.cv_folds.unwrap_or(3),
+            match search.cv_preprocess.as_deref() {
+                Some("per_fold") => "imputer, scaler and PCA refitted in each fold",
+                Some("outside") => {
+                    "imputer, scaler and PCA fitted once on all of train, as the notebook: \
+                     optimistic fold scores"
+                }
+                _ => "preprocessing fitted on all of train",
+            }
+        ),
         vec![
             Column::text("parameters"),
             Column::higher("mean CV accuracy", 3),

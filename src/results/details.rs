@@ -40,6 +40,9 @@ pub struct ClassicalDetails {
     /// Cross-validation folds of the search.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cv_folds: Option<usize>,
+    /// Where the search's folds fitted the imputer, scaler and PCA: `per_fold` or `outside`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cv_preprocess: Option<String>,
     /// Wall-clock seconds of the whole search, refit included.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub search_seconds: Option<f64>,

@@ -13,7 +13,9 @@ use super::dataset::ScriptDataset;
 use super::features::ScriptFeatures;
 use super::{Shared, at, lock, rt};
 use crate::classical::pca::PcaComponents;
-use crate::classical::pipeline::{PrepOptions, Prepared, Training, prepare, train_and_evaluate};
+use crate::classical::pipeline::{
+    CvPreprocess, PrepOptions, Prepared, Training, prepare, train_and_evaluate,
+};
 use crate::results::ModelResult;
 use crate::settings;
 
@@ -115,7 +117,11 @@ pub(super) fn prep_options(o: &Map) -> Res<PrepOptions> {
             weights.push(settings::family_weight(&k, x).map_err(rt)?);
         }
     }
-    settings::prep_options(pca, &weights).map_err(rt)
+    let mut opts = settings::prep_options(pca, &weights).map_err(rt)?;
+    if let Some(cv) = o.get("cv_preprocess") {
+        opts.cv_preprocess = CvPreprocess::parse(&cv.to_string()).map_err(rt)?;
+    }
+    Ok(opts)
 }
 
 /// The notebook grid for `kind`, with keys the script overrides (`#{C: [1, 10]}`).
@@ -146,6 +152,7 @@ fn motion_weight(st: &Shared, train: &ScriptFeatures) -> Res<f64> {
 }
 
 fn do_prepare(
+    st: &Shared,
     ds: &ScriptDataset,
     tr: &ScriptFeatures,
     va: &ScriptFeatures,
@@ -154,7 +161,16 @@ fn do_prepare(
 ) -> Res<ScriptPrepared> {
     // The options the features were extracted with (the set may differ from the config's, e.g.
     // `#{feature_set: "notebook"}`): what the saved pipeline extracts from a new video.
-    let opts = prep_options(o)?;
+    // The config's cv_preprocess unless the call's options name one.
+    let mut opts = prep_options(o)?;
+    if !o.contains_key("cv_preprocess") {
+        let cv = lock(st)
+            .config
+            .str("cv_preprocess")
+            .map_err(rt)?
+            .to_string();
+        opts.cv_preprocess = CvPreprocess::parse(&cv).map_err(rt)?;
+    }
     let data = prepare(tr, va, te, &tr.options, &opts).map_err(rt)?;
     Ok(ScriptPrepared {
         data: Arc::new(data),
@@ -192,6 +208,7 @@ fn do_train(st: &Shared, p: &ScriptPrepared, kind: &str, o: &Map) -> Res<ScriptR
 pub(super) fn module(state: Shared) -> Module {
     let mut m = Module::new();
 
+    let st = state.clone();
     FuncRegistration::new("prepare").set_into_module(
         &mut m,
         move |ctx: NativeCallContext,
@@ -199,7 +216,7 @@ pub(super) fn module(state: Shared) -> Module {
               tr: ScriptFeatures,
               va: ScriptFeatures,
               te: ScriptFeatures,
-              o: Map| at(&ctx, do_prepare(&ds, &tr, &va, &te, &o)),
+              o: Map| at(&ctx, do_prepare(&st, &ds, &tr, &va, &te, &o)),
     );
 
     for with_opts in [false, true] {

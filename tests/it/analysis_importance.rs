@@ -210,6 +210,7 @@ fn pipeline_shortcut_equals_running_the_whole_pipeline() {
     let opts = PrepOptions {
         pca: PcaComponents::Count(5),
         family_weights: vec![(Family::Shape, 0.5), (Family::Texture, 0.0)],
+        ..PrepOptions::default()
     };
     let (prep, xp) = Preprocessor::fit(&xtr, &layout, &opts).unwrap();
     for (kind, params) in [

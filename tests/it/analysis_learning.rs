@@ -120,6 +120,7 @@ fn classical_curve_learns_separable_classes() {
             prep: PrepOptions {
                 pca: PcaComponents::Fraction(0.95),
                 family_weights: Vec::new(),
+                ..PrepOptions::default()
             },
             n_classes: 3,
             fractions: &fractions,

@@ -10,7 +10,8 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 use vidcompare::classical::pca::PcaComponents;
 use vidcompare::classical::pipeline::{
-    ClassicalPipeline, PrepOptions, Preprocessor, Training, prepare, train_and_evaluate,
+    ClassicalPipeline, CvPreprocess, PrepOptions, Preprocessor, Training, prepare,
+    train_and_evaluate,
 };
 use vidcompare::features::extract::{FeatureMatrix, FeatureOptions};
 use vidcompare::features::layout::{Family, Labels, Layout, Segment};
@@ -56,6 +57,7 @@ fn family_weights_decide_what_pca_sees() {
     let opts = PrepOptions {
         pca: PcaComponents::Count(2),
         family_weights: vec![],
+        ..PrepOptions::default()
     };
     let (p, _) = Preprocessor::fit(&x, &tr.layout, &opts).unwrap();
     let motion_share = |p: &Preprocessor| {
@@ -69,6 +71,7 @@ fn family_weights_decide_what_pca_sees() {
     let opts = PrepOptions {
         pca: PcaComponents::Count(2),
         family_weights: vec![(Family::Color, 0.0)],
+        ..PrepOptions::default()
     };
     let (p, xp) = Preprocessor::fit(&x, &tr.layout, &opts).unwrap();
     assert_eq!(p.pca.n_features(), 2);
@@ -78,6 +81,7 @@ fn family_weights_decide_what_pca_sees() {
     let opts = PrepOptions {
         pca: PcaComponents::Count(2),
         family_weights: vec![(Family::Color, 0.0), (Family::Motion, 0.0)],
+        ..PrepOptions::default()
     };
     assert!(Preprocessor::fit(&x, &tr.layout, &opts).is_err());
 }
@@ -88,6 +92,7 @@ fn grid_search_evaluate_save_and_reload() {
     let opts = PrepOptions {
         pca: PcaComponents::Fraction(0.95),
         family_weights: vec![(Family::Motion, 30.0)],
+        ..PrepOptions::default()
     };
     let data = prepare(&tr, &va, &te, &FeatureOptions::default(), &opts).unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -216,4 +221,97 @@ fn an_empty_split_is_a_clear_error() {
     .unwrap_err()
     .to_string();
     assert!(err.contains("test split has no usable video"), "{err}");
+}
+
+/// The grid search's fold scores against scikit-learn's `GridSearchCV` over the same data, both
+/// ways of preprocessing the folds (`tools/fixtures_cv_preprocess.py`): `per_fold` against a
+/// `Pipeline(SimpleImputer, StandardScaler, PCA(0.95), kNN)` searched as one estimator, `outside`
+/// against the preprocessing fitted once and the kNN searched on its output (the notebook's).
+#[test]
+fn cv_preprocess_matches_scikit_learn_both_ways() {
+    let f = crate::common::fixture_json("classical/cv_preprocess.json");
+    let rows = f["x"].as_array().unwrap();
+    let (n, d) = (rows.len(), rows[0].as_array().unwrap().len());
+    let x = Array2::from_shape_fn((n, d), |(i, j)| {
+        rows[i][j].as_f64().map_or(f32::NAN, |v| v as f32)
+    });
+    let y: Vec<usize> = f["y"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap() as usize)
+        .collect();
+    let mut layout = Layout::new();
+    layout.push(Segment::new(Family::Color, "x", Labels::Count(d)));
+    let m = FeatureMatrix {
+        x,
+        y,
+        paths: (0..n).map(|i| PathBuf::from(format!("v{i}.mp4"))).collect(),
+        layout: Arc::new(layout),
+        options: FeatureOptions::default(),
+        seconds: vec![0.0; n],
+        n_frames: vec![1; n],
+        skipped: Vec::new(),
+        warnings: Vec::new(),
+        cache_hits: 0,
+    };
+    let ks: Vec<serde_json::Value> = f["n_neighbors"].as_array().unwrap().clone();
+    let grid = vec![
+        ("n_neighbors", ks.clone()),
+        ("weights", vec![json!("uniform")]),
+        ("metric", vec![json!("euclidean")]),
+    ];
+    let classes: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
+    let mut scores = Vec::new();
+    for (way, cv) in [
+        ("per_fold", CvPreprocess::PerFold),
+        ("outside", CvPreprocess::Outside),
+    ] {
+        let opts = PrepOptions {
+            pca: PcaComponents::Fraction(0.95),
+            family_weights: vec![],
+            cv_preprocess: cv,
+        };
+        let data = prepare(&m, &m, &m, &FeatureOptions::default(), &opts).unwrap();
+        assert_eq!(data.cv_folds.is_some(), cv == CvPreprocess::PerFold);
+        let dir = tempfile::tempdir().unwrap();
+        let run = train_and_evaluate(
+            &data,
+            &Training {
+                kind: "knn",
+                grid: &grid,
+                class_names: &classes,
+                seed: 0,
+                model_dir: dir.path(),
+                name_suffix: "",
+            },
+        )
+        .unwrap();
+        let search = &run.result.details.classical;
+        assert_eq!(search.cv_preprocess.as_deref(), Some(way));
+        let want = &f[way];
+        for (c, row) in search.grid_search.iter().enumerate() {
+            let theirs: Vec<f64> = want["split_scores"][c]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap())
+                .collect();
+            let ours: Vec<f64> = row.fold_scores.iter().map(|s| s.unwrap()).collect();
+            assert_eq!(ours, theirs, "{way}, n_neighbors={}", ks[c]);
+        }
+        assert_eq!(
+            search.best_index,
+            Some(want["best_index"].as_u64().unwrap() as usize),
+            "{way}"
+        );
+        scores.push(
+            search
+                .grid_search
+                .iter()
+                .map(|r| r.fold_scores.clone())
+                .collect::<Vec<_>>(),
+        );
+    }
+    assert_ne!(scores[0], scores[1], "the two ways differ on these data");
 }
