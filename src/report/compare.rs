@@ -127,7 +127,49 @@ pub fn protocol_markdown(models: &[&ModelResult]) -> String {
         let names: Vec<String> = names.iter().map(|n| format!("**{n}**")).collect();
         s.push_str(&format!("- {}: {kind}.\n", names.join(", ")));
     }
+    s.push_str(&auc_coverage(models));
     s
+}
+
+/// Which classes each macro AUC averages over, when that is not all of them: a class without a
+/// positive (or without a negative) test video has no one-vs-rest AUC, the macro mean runs over
+/// the others, and scikit-learn's `roc_auc_score(multi_class="ovr")` would raise instead (the
+/// notebook's own function would print `nan`). Empty when every model's AUC covers every class.
+pub fn auc_coverage(models: &[&ModelResult]) -> String {
+    let mut lines = Vec::new();
+    for m in sort_by_accuracy(models) {
+        let per_class = &m.metrics.per_class;
+        let over: Vec<usize> = (0..per_class.len())
+            .filter(|&c| per_class[c].auc.is_some())
+            .collect();
+        if over.len() == per_class.len() {
+            continue;
+        }
+        let missing: Vec<String> = (0..per_class.len())
+            .filter(|c| !over.contains(c))
+            .map(|c| format!("{c} ({} test videos)", per_class[c].support))
+            .collect();
+        let over: Vec<String> = over.iter().map(|c| c.to_string()).collect();
+        lines.push(format!(
+            "- **{}**: macro AUC over classes {} only; class {} has no one-vs-rest AUC on this \
+             test set, where scikit-learn's `roc_auc_score` would raise and the notebook would \
+             print nan.\n",
+            m.name,
+            if over.is_empty() {
+                "none".to_string()
+            } else {
+                over.join(", ")
+            },
+            missing.join(", ")
+        ));
+    }
+    if lines.is_empty() {
+        return String::new();
+    }
+    format!(
+        "\nMacro AUC where not every class has one:\n\n{}",
+        lines.concat()
+    )
 }
 
 /// Export name of the paired comparisons (`pairs.csv`, `pairs.json` beside the page).

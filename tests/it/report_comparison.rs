@@ -6,8 +6,8 @@
 use vidcompare::analysis::paired::test_set_id;
 use vidcompare::metrics::evaluate;
 use vidcompare::report::compare::{
-    comparison_columns, comparison_table, confusion_chart, efficiency_charts, paired_table,
-    protocol_markdown, roc_plot, training_curve_plots,
+    auc_coverage, comparison_columns, comparison_table, confusion_chart, efficiency_charts,
+    paired_table, protocol_markdown, roc_plot, training_curve_plots,
 };
 use vidcompare::report::{
     Block, Cell, Plot, PlotKind, Report, RunMeta, markdown_to_html, render_plot_svg,
@@ -221,6 +221,34 @@ fn models_on_other_test_videos_are_ranked_apart() {
     assert_eq!(pairs.rows.len(), 1);
     assert_eq!(pairs.rows[0][0], Cell::Text("Deep-3D-R3D18".into()));
     assert_eq!(pairs.rows[0][1], Cell::Text("Classical-RF".into()));
+}
+
+#[test]
+fn macro_auc_says_which_classes_it_averaged() {
+    let ms = models();
+    let refs: Vec<&ModelResult> = ms.iter().collect();
+    // Every class has positives and negatives among the 6 test videos: nothing to say.
+    assert_eq!(auc_coverage(&refs), "");
+    // A test set without class 2 (labels 0 0 1 1 1 0): its AUC is undefined.
+    let y_true = vec![0, 0, 1, 1, 1, 0];
+    let y_pred = vec![0, 0, 1, 1, 2, 0];
+    let scores: Vec<Vec<f64>> = y_pred
+        .iter()
+        .map(|&p| {
+            let mut s = vec![0.1, 0.1, 0.1];
+            s[p] = 0.8;
+            s
+        })
+        .collect();
+    let mut m = ms[0].clone();
+    m.metrics = evaluate(&y_true, &y_pred, &scores, 3).unwrap();
+    let text = auc_coverage(&[&m]);
+    assert!(
+        text.contains("- **Classical-RF**: macro AUC over classes 0, 1 only; class 2 (0 test videos) has no one-vs-rest AUC"),
+        "{text}"
+    );
+    assert!(text.contains("would raise"), "{text}");
+    assert!(protocol_markdown(&[&m]).contains(&text));
 }
 
 #[test]
