@@ -219,10 +219,28 @@ fn parse_f32_text(v: &Value) -> Vec<f32> {
 #[test]
 fn hog_matches_scikit_image() {
     let r = reference();
+    // Every value of the inputs whose reference above is strided (tools/fixtures_hog_full.py).
+    let full = crate::common::fixture_json("features/shape_hog_full.json");
+    let mut compared_in_full = 0;
     for name in INPUTS {
         let gray = load_gray(&format!("shape_{name}.png"));
         let expected = &r["inputs"][name];
         let ours = hog(&gray);
+        if let Some(all) = full.get(name) {
+            let theirs = parse_f32_text(&all["hog"]);
+            assert_eq!(theirs.len(), ours.len(), "{name}: full length");
+            let worst = ours
+                .iter()
+                .zip(&theirs)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0f32, f32::max);
+            assert!(
+                worst <= 1e-6,
+                "{name}: max |ours - skimage| over all {} values = {worst:e}",
+                ours.len()
+            );
+            compared_in_full += 1;
+        }
         assert_eq!(
             ours.len(),
             expected["hog_len"].as_u64().unwrap() as usize,
@@ -258,6 +276,8 @@ fn hog_matches_scikit_image() {
             "{name}: sumsq {sumsq} vs {rq}"
         );
     }
+    // The 320x240 frame and the 97x73 noise, the two strided above.
+    assert_eq!(compared_in_full, 2);
 }
 
 #[test]
