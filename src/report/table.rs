@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::util::csv::push_record;
 
 /// A table: columns (with number format and which direction is better) and rows of cells.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -98,29 +99,18 @@ impl Table {
     /// assert_eq!(t.to_csv(), "model,accuracy\r\n\"RF, motion+\",0.8888888888888888\r\nkNN,\r\n");
     /// ```
     pub fn to_csv(&self) -> String {
-        fn field(s: &str) -> String {
-            if s.contains([',', '"', '\n', '\r']) {
-                format!("\"{}\"", s.replace('"', "\"\""))
-            } else {
-                s.to_string()
-            }
-        }
         let mut out = String::new();
-        let header: Vec<String> = self.columns.iter().map(|c| field(&c.name)).collect();
-        out.push_str(&header.join(","));
-        out.push_str("\r\n");
+        push_record(&mut out, self.columns.iter().map(|c| c.name.as_str()));
         for row in &self.rows {
-            let cells: Vec<String> = row
-                .iter()
-                .map(|c| match c {
+            push_record(
+                &mut out,
+                row.iter().map(|c| match c {
                     Cell::Int(i) => i.to_string(),
                     Cell::Num(x) if x.is_finite() => x.to_string(),
                     Cell::Num(_) | Cell::Missing => String::new(),
-                    Cell::Text(t) => field(t),
-                })
-                .collect();
-            out.push_str(&cells.join(","));
-            out.push_str("\r\n");
+                    Cell::Text(t) => t.clone(),
+                }),
+            );
         }
         out
     }
