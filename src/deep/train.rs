@@ -13,7 +13,6 @@ use std::time::Instant;
 
 use candle_core::backprop::GradStore;
 use candle_core::{D, DType, Tensor, Var};
-use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
 use super::device::sync;
@@ -314,20 +313,7 @@ pub fn fit(
     let mut history = Vec::new();
     let mut best: Option<(f64, usize, BTreeMap<String, Tensor>)> = None;
     let batches = xtr.len().div_ceil(opts.batch_size);
-    let bar = if progress {
-        let b = ProgressBar::new((opts.epochs * batches) as u64);
-        b.set_style(
-            ProgressStyle::with_template(
-                "{prefix:>14} [{bar:30}] {pos}/{len} batches {elapsed} {msg}",
-            )
-            .expect("static template")
-            .progress_chars("=> "),
-        );
-        b.set_prefix(label.to_string());
-        b
-    } else {
-        ProgressBar::hidden()
-    };
+    let bar = crate::util::progress::bar(progress, opts.epochs * batches, label, "batches");
     let mut stopped_early = false;
     for epoch in 1..=opts.epochs {
         adam.lr = step_lr(opts.lr, epoch - 1, opts.step_size, opts.gamma);
