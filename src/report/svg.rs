@@ -375,9 +375,27 @@ where
     } else {
         &|v| tick_linear(*v)
     };
-    let x_tick = |v: &f64| tick_linear(*v);
+    // Counts on the x axis (epochs, training videos): label whole numbers only, and ask for no
+    // more labels than there are whole numbers in the range.
+    let whole_x = !chart.series.is_empty()
+        && chart
+            .series
+            .iter()
+            .all(|s| s.x.iter().all(|x| x.fract() == 0.0));
+    let x_labels = if whole_x {
+        ((x_hi.floor() - x_lo.ceil()) as usize + 1).clamp(2, 7)
+    } else {
+        7
+    };
+    let x_tick = |v: &f64| {
+        if whole_x && (v - v.round()).abs() > 1e-9 {
+            String::new()
+        } else {
+            tick_linear(*v)
+        }
+    };
     ctx.configure_mesh()
-        .x_labels(7)
+        .x_labels(x_labels)
         .y_labels(7)
         .max_light_lines(0)
         .bold_line_style(GRID.stroke_width(1))
@@ -953,6 +971,18 @@ mod tests {
         assert_eq!(tick_log(1000.0), "1000");
         assert_eq!(tick_log(1e6), "10⁶");
         assert_eq!(tick_log(2e-4), "");
+    }
+
+    #[test]
+    fn count_axes_label_whole_numbers_only() {
+        let mut plot = Plot::lines("loss per epoch", "epoch", "loss");
+        plot.add("train", vec![1.0, 2.0, 3.0], vec![1.0, 0.7, 0.6]);
+        let svg = render_plot_svg(&plot).unwrap();
+        let labels = |v: &str| svg.contains(&format!(">\n{v}\n</text>"));
+        assert!(labels("1") && labels("2") && labels("3"), "{svg}");
+        for fraction in ["1.2", "1.4", "1.5", "1.6", "1.8", "2.5"] {
+            assert!(!labels(fraction), "epoch tick {fraction}");
+        }
     }
 
     #[test]
