@@ -276,14 +276,18 @@ pub fn insights(results: &ResultsTable, learning: &[LearningRow]) -> Vec<Insight
     out
 }
 
+/// Signed percentage points, one decimal: `+20.0`.
+fn signed_points(x: f64) -> String {
+    format!("{:+.1}", x * 100.0)
+}
+
 /// The 95 % interval of a paired comparison's difference, in signed points, and its McNemar
 /// p-value: `95 % CI of the difference +10.0 to +50.0 points, McNemar p = 0.0312`.
 fn ci_text(c: &PairedComparison) -> String {
-    let p = |x: f64| format!("{:+.1}", x * 100.0);
     format!(
         "95 % CI of the difference {} to {} points, McNemar p {}",
-        p(c.diff_interval.low),
-        p(c.diff_interval.high),
+        signed_points(c.diff_interval.low),
+        signed_points(c.diff_interval.high),
         p_value(c.mcnemar_p)
     )
 }
@@ -291,12 +295,11 @@ fn ci_text(c: &PairedComparison) -> String {
 /// `d` as signed points with the 95 % interval and the exact McNemar p-value of a paired
 /// comparison, e.g. `+20.0 points, 95 % CI -10.0 to +50.0, McNemar p = 0.5`.
 fn diff_text(c: &PairedComparison) -> String {
-    let p = |x: f64| format!("{:+.1}", x * 100.0);
     format!(
         "{} points, 95 % CI {} to {}, McNemar p {}",
-        p(c.diff),
-        p(c.diff_interval.low),
-        p(c.diff_interval.high),
+        signed_points(c.diff),
+        signed_points(c.diff_interval.low),
+        signed_points(c.diff_interval.high),
         p_value(c.mcnemar_p)
     )
 }

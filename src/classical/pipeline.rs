@@ -179,6 +179,9 @@ pub struct Prepared {
     pub y_val: Vec<usize>,
     pub y_test: Vec<usize>,
     pub test_paths: Vec<PathBuf>,
+    /// Content key of each test video ([`video_keys`]), computed once for every model trained on
+    /// these features; empty when a test file could not be read again.
+    pub test_videos: Vec<String>,
     /// Feature-extraction seconds per test video (for end-to-end latency).
     pub test_feature_seconds: Vec<f64>,
     /// Mean frames per test video the features came from.
@@ -240,6 +243,7 @@ pub fn prepare(
         y_val: val.y.clone(),
         y_test: test.y.clone(),
         test_paths: test.paths.clone(),
+        test_videos: video_keys(&test.paths).unwrap_or_default(),
         test_feature_seconds: test.seconds.clone(),
         test_frames_mean: test.n_frames.iter().sum::<usize>() as f64 / test.n_videos() as f64,
         layout: train.layout.clone(),
@@ -627,7 +631,7 @@ pub fn train_and_evaluate(data: &Prepared, t: &Training<'_>) -> Result<Classical
                 data.dim_in,
                 data.prep.pca.n_components()
             ),
-            test_videos: video_keys(&data.test_paths).unwrap_or_default(),
+            test_videos: data.test_videos.clone(),
         },
         y_true: data.y_test.clone(),
         y_pred,

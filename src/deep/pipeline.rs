@@ -131,6 +131,9 @@ pub struct DeepData {
     pub val: ClipSet,
     pub test: ClipSet,
     pub class_names: Vec<String>,
+    /// Content key of each test video ([`video_keys`]), computed once for every model trained on
+    /// these clips; empty when a test file could not be read again.
+    pub test_videos: Vec<String>,
 }
 
 impl DeepData {
@@ -176,10 +179,12 @@ pub fn load_data(
         }
         Ok(set)
     };
+    let test = load(&ds.test, "test")?;
     Ok(DeepData {
         train: load(&ds.train, "train")?,
         val: load(&ds.val, "val")?,
-        test: load(&ds.test, "test")?,
+        test_videos: video_keys(&test.files).unwrap_or_default(),
+        test,
         class_names: ds.class_names.clone(),
     })
 }
@@ -530,7 +535,7 @@ pub fn train_and_evaluate_with(
                 },
                 settings.norm.label()
             ),
-            test_videos: video_keys(&data.test.files).unwrap_or_default(),
+            test_videos: data.test_videos.clone(),
         },
         y_true,
         y_pred: preds.preds,

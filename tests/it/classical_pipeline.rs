@@ -35,14 +35,23 @@ fn matrix(n_per_class: usize, seed: u64) -> FeatureMatrix {
         x[[i, 40]] = centres[c].0 + 0.05 * rng.r#gen::<f32>();
         x[[i, 41]] = centres[c].1 + 0.05 * rng.r#gen::<f32>();
     }
+    let mut m = feature_matrix(x, y, layout);
+    m.seconds = vec![0.5; n];
+    m.n_frames = vec![4; n];
+    m
+}
+
+/// A feature matrix of hand-made rows, for videos `v<i>.mp4` that do not exist.
+fn feature_matrix(x: Array2<f32>, y: Vec<usize>, layout: Layout) -> FeatureMatrix {
+    let n = x.nrows();
     FeatureMatrix {
         x,
         y,
         paths: (0..n).map(|i| PathBuf::from(format!("v{i}.mp4"))).collect(),
         layout: Arc::new(layout),
         options: FeatureOptions::default(),
-        seconds: vec![0.5; n],
-        n_frames: vec![4; n],
+        seconds: vec![0.0; n],
+        n_frames: vec![1; n],
         skipped: Vec::new(),
         warnings: Vec::new(),
         cache_hits: 0,
@@ -243,18 +252,7 @@ fn cv_preprocess_matches_scikit_learn_both_ways() {
         .collect();
     let mut layout = Layout::new();
     layout.push(Segment::new(Family::Color, "x", Labels::Count(d)));
-    let m = FeatureMatrix {
-        x,
-        y,
-        paths: (0..n).map(|i| PathBuf::from(format!("v{i}.mp4"))).collect(),
-        layout: Arc::new(layout),
-        options: FeatureOptions::default(),
-        seconds: vec![0.0; n],
-        n_frames: vec![1; n],
-        skipped: Vec::new(),
-        warnings: Vec::new(),
-        cache_hits: 0,
-    };
+    let m = feature_matrix(x, y, layout);
     let ks: Vec<serde_json::Value> = f["n_neighbors"].as_array().unwrap().clone();
     let grid = vec![
         ("n_neighbors", ks.clone()),
