@@ -125,6 +125,9 @@ pub struct CheckReport {
     pub root: PathBuf,
     pub rows: Vec<CheckRow>,
     pub counts: CheckCounts,
+    /// Symbolic links inside the root that the listed paths go through, with where they lead.
+    #[serde(default)]
+    pub links: Vec<crate::dataset::Link>,
 }
 
 impl CheckReport {
@@ -206,6 +209,9 @@ impl fmt::Display for CheckReport {
         if !breakdown.is_empty() {
             write!(f, " ({})", breakdown.join(", "))?;
         }
+        for link in &self.links {
+            write!(f, "\n  {link}")?;
+        }
         Ok(())
     }
 }
@@ -263,6 +269,7 @@ pub fn check_with_progress(root: impl AsRef<Path>, progress: bool) -> Result<Che
         root: ds.root.clone(),
         rows,
         counts,
+        links: ds.links(),
     })
 }
 

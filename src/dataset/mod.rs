@@ -5,5 +5,5 @@ pub mod splits;
 pub mod summary;
 pub mod synth;
 
-pub use splits::{Dataset, Sample, SplitName};
+pub use splits::{Dataset, Link, Sample, SplitName};
 pub use synth::{DemoCounts, DemoSize, DemoSummary, generate};

@@ -58,6 +58,10 @@ pub struct DatasetMeta {
     pub videos: usize,
     /// Number of classes.
     pub classes: usize,
+    /// Symbolic links inside the root that its videos are reached through, as
+    /// `videos -> /resolved/location (symbolic link)`.
+    #[serde(default)]
+    pub links: Vec<String>,
 }
 
 impl RunMeta {

@@ -118,6 +118,7 @@ fn load(st: &Shared, root: &str) -> Res<ScriptDataset> {
         root: root.to_string(),
         videos: ds.train.len() + ds.val.len() + ds.test.len(),
         classes: ds.n_classes(),
+        links: ds.links().iter().map(ToString::to_string).collect(),
     };
     let mut s = lock(st);
     if !s.datasets.iter().any(|d| d.root == meta.root) {

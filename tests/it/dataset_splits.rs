@@ -289,16 +289,49 @@ fn paths_escaping_the_root() {
 
 #[cfg(unix)]
 #[test]
-fn symlink_escaping_the_root() {
+fn linked_folders_are_followed_and_listed() {
+    // The owner links `videos/` to a shared store outside the root, as on clusters.
     let r = two_class_root();
-    let outside = TempDir::new().unwrap();
-    fs::write(outside.path().join("x.mp4"), b"").unwrap();
-    std::os::unix::fs::symlink(outside.path(), r.path().join("link")).unwrap();
-    r.split("train", "v/a0.mp4 0\nv/b0.mp4 1\nlink/x.mp4 1\n");
+    let store = TempDir::new().unwrap();
+    fs::write(store.path().join("x.mp4"), b"").unwrap();
+    fs::write(store.path().join("y.mp4"), b"").unwrap();
+    std::os::unix::fs::symlink(store.path(), r.path().join("link")).unwrap();
+    r.split(
+        "train",
+        "v/a0.mp4 0\nv/b0.mp4 1\nlink/x.mp4 1\nlink/y.mp4 0\n",
+    );
+    let ds = Dataset::load(r.path()).unwrap();
+    assert_eq!(ds.train[2].path, r.path().join("link/x.mp4"));
+    let links = ds.links();
+    assert_eq!(links.len(), 1, "{links:?}");
+    assert_eq!(links[0].path, "link");
+    assert_eq!(links[0].target, fs::canonicalize(store.path()).unwrap());
+    assert!(links[0].to_string().starts_with("link -> "));
+    assert!(links[0].to_string().ends_with("(symbolic link)"));
+}
+
+#[cfg(unix)]
+#[test]
+fn paths_that_leave_the_root_as_written_are_refused_even_through_a_link() {
+    // `..` and absolute paths stay refused whatever links exist.
+    let r = two_class_root();
+    let store = TempDir::new().unwrap();
+    fs::write(store.path().join("x.mp4"), b"").unwrap();
+    std::os::unix::fs::symlink(store.path(), r.path().join("link")).unwrap();
+    let abs = store.path().join("x.mp4");
+    r.split(
+        "train",
+        &format!(
+            "v/a0.mp4 0\nv/b0.mp4 1\nlink/../../x.mp4 1\n{} 0\n",
+            abs.display()
+        ),
+    );
     let p = r.problems();
-    assert_eq!(p.len(), 1, "{p:?}");
+    assert_eq!(p.len(), 2, "{p:?}");
     assert_eq!(p[0].line, Some(3));
-    assert!(p[0].message.contains("symlink"));
+    assert!(p[0].message.contains("leaves the dataset root"), "{p:?}");
+    assert_eq!(p[1].line, Some(4));
+    assert!(p[1].message.contains("absolute"), "{p:?}");
 }
 
 #[test]

@@ -37,6 +37,13 @@ fn good_root(dir: &Path) -> PathBuf {
     root
 }
 
+/// Move `root/videos` to `store` and leave a symbolic link in its place, as datasets on clusters
+/// and shared disks are laid out.
+fn link_videos_to_store(root: &Path, store: &Path) {
+    fs::rename(root.join("videos"), store).unwrap();
+    std::os::unix::fs::symlink(store, root.join("videos")).unwrap();
+}
+
 fn append(root: &Path, split: &str, lines: &[&str]) {
     let p = root.join("splits").join(format!("{split}.txt"));
     let mut text = fs::read_to_string(&p).unwrap();
@@ -247,10 +254,19 @@ fn check_command_prints_the_table_and_exits_1_on_errors() {
     assert!(text(&out.stderr).contains("5 of 22 videos are unusable"));
 
     // A clean dataset passes.
+    // A clean dataset whose videos/ is a link to a store elsewhere passes, and the link is shown.
     let good = good_root(&dir.path().join("good"));
+    let store = dir.path().join("store");
+    link_videos_to_store(&good, &store);
     let out = vidcompare(&["check", &good.display().to_string()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).contains("15 videos checked: 15 ok, 0 warnings, 0 errors"));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("15 videos checked: 15 ok, 0 warnings, 0 errors"));
+    let resolved = fs::canonicalize(&store).unwrap();
+    assert!(
+        stdout.contains(&format!("videos -> {} (symbolic link)", resolved.display())),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -331,6 +347,8 @@ fn run_notebook(root: &Path, tmp: &Path) -> Output {
 fn the_notebook_runs_to_the_end_and_reports_every_bad_video() {
     let dir = tempfile::tempdir().unwrap();
     let root = bad_root(dir.path());
+    // The videos live in a shared store the dataset links to.
+    link_videos_to_store(&root, &dir.path().join("store"));
     let out = run_notebook(&root, dir.path());
     let stderr = text(&out.stderr);
     assert!(out.status.success(), "stderr:\n{stderr}");
@@ -373,6 +391,11 @@ fn the_notebook_runs_to_the_end_and_reports_every_bad_video() {
     // The classical pipeline used the 15 good videos plus the one-frame one.
     let html = fs::read_to_string(dir.path().join("reports/robust/index.html")).unwrap();
     assert!(html.contains("id=\"classical\""));
+    // The dataset's link to the store is stated in the run metadata.
+    assert!(
+        html.contains("videos reached through <code>videos -&gt; "),
+        "the report does not show where videos/ leads"
+    );
     // The classical section says how many videos it left out: the four that can't be decoded at
     // all (the missing one was dropped when the splits were read, and warned about there).
     assert!(
