@@ -150,6 +150,18 @@ enum Command {
         #[command(subcommand)]
         what: BenchWhat,
     },
+    /// Compare two runs (their folders, report_dir/run_name): the settings that differ and, for
+    /// every model in both, the change of each metric, with the paired test where both runs used
+    /// the same test videos. Prints a text table and writes an HTML page.
+    Diff {
+        run_a: PathBuf,
+        run_b: PathBuf,
+        /// The HTML page to write (default: diff-A-vs-B.html beside run A's folder).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[arg(long)]
+        templates: Option<PathBuf>,
+    },
     /// List the configuration keys with their defaults.
     Config,
 }
@@ -207,6 +219,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             templates,
         } => render(&results, out, templates),
         Command::Features { videos, set, csv } => features(&videos, &set, csv.as_deref()),
+        Command::Diff {
+            run_a,
+            run_b,
+            out,
+            templates,
+        } => diff(&run_a, &run_b, out, templates),
         Command::Predict { model, videos } => predict(&model, &videos),
         Command::Check { root } => check(&root),
         Command::Prepare {
@@ -356,6 +374,31 @@ fn render(results: &Path, out: Option<PathBuf>, templates: Option<PathBuf>) -> a
     });
     let p = report.write(&dir, default_templates(templates).as_deref())?;
     println!("report: {}", p.display());
+    Ok(())
+}
+
+/// `vidcompare diff RUN_A RUN_B`: the text table on stdout, the page written.
+fn diff(
+    a: &Path,
+    b: &Path,
+    out: Option<PathBuf>,
+    templates: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    use vidcompare::report::runs::{RunRecord, diff_runs};
+    let (ra, rb) = (RunRecord::load(a)?, RunRecord::load(b)?);
+    let d = diff_runs(&ra, &rb);
+    print!("{d}");
+    let out = out.unwrap_or_else(|| {
+        ra.dir
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join(format!("diff-{}-vs-{}.html", ra.name, rb.name))
+    });
+    let html = d
+        .report()?
+        .render_html(default_templates(templates).as_deref())?;
+    vidcompare::util::fs::write_atomic(&out, html.as_bytes())?;
+    println!("diff page: {}", out.display());
     Ok(())
 }
 

@@ -44,6 +44,7 @@ pub mod image;
 pub mod meta;
 pub mod render;
 pub mod result_tables;
+pub mod runs;
 pub mod svg;
 pub mod table;
 

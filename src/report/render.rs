@@ -503,6 +503,8 @@ struct ColumnView<'a> {
 #[derive(Serialize)]
 struct CellView {
     text: String,
+    /// Where a link cell points (a relative path).
+    href: Option<String>,
     numeric: bool,
     missing: bool,
     best: bool,
@@ -649,9 +651,14 @@ fn table_view<'a>(t: &'a Table, export: Option<&'a str>) -> TableView<'a> {
                 .enumerate()
                 .map(|(c, (cell, col))| CellView {
                     text: cell.display(col.digits),
+                    href: match cell {
+                        Cell::Link { href, .. } => Some(href.clone()),
+                        _ => None,
+                    },
                     numeric: cell.as_f64().is_some()
-                        || (col.is_numeric() && !matches!(cell, Cell::Text(_))),
-                    missing: cell.as_f64().is_none() && !matches!(cell, Cell::Text(_)),
+                        || (col.is_numeric() && !matches!(cell, Cell::Text(_) | Cell::Link { .. })),
+                    missing: cell.as_f64().is_none()
+                        && !matches!(cell, Cell::Text(_) | Cell::Link { .. }),
                     best: best[c].contains(&r),
                     sort: cell.as_f64(),
                 })

@@ -46,7 +46,8 @@ pub enum Better {
     Lower,
 }
 
-/// One table cell. In JSON: a number, a string, or `null` for [`Cell::Missing`].
+/// One table cell. In JSON: a number, a string, `{"text": ..., "href": ...}` for a link, or
+/// `null` for [`Cell::Missing`].
 ///
 /// Non-finite numbers have no JSON form, so the constructors ([`Cell::num`], `From<f64>`) turn them
 /// into `Missing`; a `Num(NaN)` built by hand is written as `null` and reads back as `Missing`.
@@ -59,6 +60,10 @@ pub enum Cell {
     Num(f64),
     /// Free text.
     Text(String),
+    /// Text that links to another page of the report folder (a relative path such as
+    /// `seed7/index.html`; [`Table::validate`] refuses anything else, so pages stay
+    /// self-contained).
+    Link { text: String, href: String },
     /// No value; shown as "—".
     Missing,
 }
@@ -108,7 +113,7 @@ impl Table {
                     Cell::Int(i) => i.to_string(),
                     Cell::Num(x) if x.is_finite() => x.to_string(),
                     Cell::Num(_) | Cell::Missing => String::new(),
-                    Cell::Text(t) => t.clone(),
+                    Cell::Text(t) | Cell::Link { text: t, .. } => t.clone(),
                 }),
             );
         }
@@ -140,9 +145,19 @@ impl Table {
         .map_err(|e| Error::Report(format!("table `{}`: {e}", self.caption)))
     }
 
-    /// Every row has one cell per column.
+    /// Every row has one cell per column, and every link is a relative path.
     pub fn validate(&self) -> Result<()> {
         for (i, row) in self.rows.iter().enumerate() {
+            for cell in row {
+                if let Cell::Link { href, .. } = cell
+                    && !is_relative_link(href)
+                {
+                    return Err(Error::Report(format!(
+                        "table `{}`: row {i} links to `{href}`, which is not a relative path",
+                        self.caption
+                    )));
+                }
+            }
             if row.len() != self.columns.len() {
                 return Err(Error::Report(format!(
                     "table `{}`: row {i} has {} cells but there are {} columns",
@@ -254,7 +269,24 @@ impl Column {
     }
 }
 
+/// A link a self-contained page may hold: a relative path, no scheme, no leading `/`, no `..`.
+pub(crate) fn is_relative_link(href: &str) -> bool {
+    !href.is_empty()
+        && !href.starts_with('/')
+        && !href.contains(':')
+        && !href.contains('\\')
+        && href.split('/').all(|part| part != "..")
+}
+
 impl Cell {
+    /// A link cell: `text` shown, pointing at the relative path `href`.
+    pub fn link(text: impl Into<String>, href: impl Into<String>) -> Cell {
+        Cell::Link {
+            text: text.into(),
+            href: href.into(),
+        }
+    }
+
     /// A number cell; NaN and infinities become [`Cell::Missing`] because JSON cannot hold them.
     pub fn num(x: f64) -> Cell {
         if x.is_finite() {
@@ -283,7 +315,7 @@ impl Cell {
                 Some(d) => format!("{x:.d$}"),
                 None => format_general(*x),
             },
-            Cell::Text(s) => s.clone(),
+            Cell::Text(s) | Cell::Link { text: s, .. } => s.clone(),
             Cell::Missing => "—".to_string(),
         }
     }

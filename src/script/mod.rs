@@ -268,7 +268,15 @@ pub fn run_script(path: &Path, opts: RunOptions) -> Result<RunOutcome> {
         if !results.models.is_empty() {
             results.save_json(dir.join("models.json"))?;
         }
-        Some(report.write(&dir, opts.templates_dir.as_deref())?)
+        let index = report.write(&dir, opts.templates_dir.as_deref())?;
+        // The runs index beside the run folders; a run whose folder cannot be listed still has
+        // its own report, so this only warns.
+        let report_dir = PathBuf::from(opts.config.str("report_dir")?);
+        if let Err(e) = crate::report::runs::write_index(&report_dir, opts.templates_dir.as_deref())
+        {
+            eprintln!("warning: the runs index was not updated: {e}");
+        }
+        Some(index)
     } else {
         None
     };

@@ -28,6 +28,7 @@ mod metrics;
 mod report_browser;
 mod report_comparison;
 mod report_render;
+mod report_runs;
 mod robustness;
 mod script;
 mod slurm;

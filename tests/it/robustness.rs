@@ -391,6 +391,12 @@ fn the_notebook_runs_to_the_end_and_reports_every_bad_video() {
     // The classical pipeline used the 15 good videos plus the one-frame one.
     let html = fs::read_to_string(dir.path().join("reports/robust/index.html")).unwrap();
     assert!(html.contains("id=\"classical\""));
+    // The runs index beside the run folder lists this run.
+    let index = fs::read_to_string(dir.path().join("reports/index.html")).unwrap();
+    assert!(
+        index.contains("<a href=\"robust&#x2f;index.html\">robust</a>"),
+        "{index}"
+    );
     // The dataset's link to the store is stated in the run metadata.
     assert!(
         html.contains("videos reached through <code>videos -&gt; "),
