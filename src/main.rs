@@ -183,6 +183,11 @@ enum BenchWhat {
     },
 }
 
+/// Every allocation counted, so that each model's memory is its own heap peak
+/// ([`vidcompare::memory`]).
+#[global_allocator]
+static ALLOC: vidcompare::memory::CountingAlloc = vidcompare::memory::CountingAlloc;
+
 fn default_templates(given: Option<PathBuf>) -> Option<PathBuf> {
     given.or_else(|| {
         let p = Path::new("templates");

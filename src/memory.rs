@@ -11,8 +11,129 @@
 //!
 //! The measure is process-wide: work running at the same time in other threads counts too. A run
 //! executes its models one after another, so each figure is that model's.
+//!
+//! # Heap peak
+//!
+//! The resident set also moves with what the allocator keeps or returns (glibc's arenas,
+//! fragmentation), so the same model can read hundreds of MB apart depending on what ran before
+//! it. The `vidcompare` binary therefore counts its own allocations: [`CountingAlloc`], installed
+//! as the global allocator, keeps the bytes currently allocated and their peak. A stage's
+//! [`StageMemoryMb::heap_peak`] is the peak of live heap bytes during the stage and
+//! [`StageMemoryMb::heap_start`] the live bytes when it started, so `heap_peak - heap_start` is
+//! what the stage itself needed, whatever ran before it. It counts every allocation made through
+//! Rust (tensors, frames, features, models), not memory that C libraries allocate themselves
+//! (FFmpeg's codec buffers). A program that does not install [`CountingAlloc`] (a library user,
+//! evcxr) gets `None` there and the resident-set figures only.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use serde::{Deserialize, Serialize};
+
+/// `memory_kind` of a heap figure ([`StageMemoryMb::reported`]).
+pub const HEAP_PEAK: &str = "heap peak";
+/// `memory_kind` of a resident-set figure.
+pub const PEAK_RSS: &str = "peak RSS";
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+
+/// The system allocator, counting the bytes live and their peak for [`StageMemory`]. Install it
+/// in a binary with `#[global_allocator] static A: vidcompare::memory::CountingAlloc =
+/// vidcompare::memory::CountingAlloc;`.
+pub struct CountingAlloc;
+
+impl CountingAlloc {
+    #[inline]
+    fn added(size: usize) {
+        let live = LIVE.fetch_add(size, Ordering::Relaxed) + size;
+        if live > PEAK.load(Ordering::Relaxed) {
+            PEAK.fetch_max(live, Ordering::Relaxed);
+        }
+    }
+
+    #[inline]
+    fn removed(size: usize) {
+        LIVE.fetch_sub(size, Ordering::Relaxed);
+    }
+}
+
+// SAFETY: every call is forwarded unchanged to `System`; the counters are plain atomics.
+unsafe impl GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        mark_active();
+        // SAFETY: same contract as the caller's.
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            Self::added(layout.size());
+        }
+        p
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        mark_active();
+        // SAFETY: same contract as the caller's.
+        let p = unsafe { System.alloc_zeroed(layout) };
+        if !p.is_null() {
+            Self::added(layout.size());
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(ptr, layout) };
+        Self::removed(layout.size());
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: same contract as the caller's.
+        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        if !p.is_null() {
+            if new_size >= layout.size() {
+                Self::added(new_size - layout.size());
+            } else {
+                Self::removed(layout.size() - new_size);
+            }
+        }
+        p
+    }
+}
+
+/// Record that [`CountingAlloc`] is in use (a read first, so the flag's cache line stays shared).
+#[inline]
+fn mark_active() {
+    if !ACTIVE.load(Ordering::Relaxed) {
+        ACTIVE.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Bytes allocated through [`CountingAlloc`] and not yet freed; `None` when it is not the
+/// program's global allocator.
+pub fn heap_live_bytes() -> Option<usize> {
+    ACTIVE
+        .load(Ordering::Relaxed)
+        .then(|| LIVE.load(Ordering::Relaxed))
+}
+
+/// Set the heap peak back to the bytes live now; returns them (`None` without [`CountingAlloc`]).
+pub fn reset_heap_peak() -> Option<usize> {
+    let live = heap_live_bytes()?;
+    PEAK.store(live, Ordering::Relaxed);
+    Some(live)
+}
+
+/// The peak of live heap bytes since the last [`reset_heap_peak`] (`None` without
+/// [`CountingAlloc`]).
+pub fn heap_peak_bytes() -> Option<usize> {
+    heap_live_bytes()?;
+    Some(PEAK.load(Ordering::Relaxed))
+}
+
+fn mib(bytes: usize) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
 
 /// The memory figures of one stage, in MiB.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -24,12 +145,36 @@ pub struct StageMemoryMb {
     /// Whether the peak was reset at the start. When it could not be (not Linux, or
     /// `/proc/self/clear_refs` not writable) `peak` is the process's peak since it started.
     pub reset: bool,
+    /// Peak of live heap bytes during the stage, in MiB (with [`CountingAlloc`] only).
+    #[serde(default)]
+    pub heap_peak: Option<f64>,
+    /// Live heap bytes when the stage started, in MiB (with [`CountingAlloc`] only).
+    #[serde(default)]
+    pub heap_start: Option<f64>,
 }
 
 impl StageMemoryMb {
     /// What the stage itself added on top of what was already resident: `peak - start`.
     pub fn own(&self) -> f64 {
         (self.peak - self.start).max(0.0)
+    }
+
+    /// The figure a model's results report, one rule for every model: `(memory_mb, start_mb,
+    /// kind)`. With [`CountingAlloc`], the heap the stage itself needed ([`Self::heap_own`]),
+    /// the live heap it started from, and `"heap peak"`; otherwise the stage's peak resident set,
+    /// the resident set it started from, and `"peak RSS"`.
+    pub fn reported(&self) -> (f64, f64, &'static str) {
+        match (self.heap_own(), self.heap_start) {
+            (Some(own), Some(start)) => (own, start, HEAP_PEAK),
+            _ => (self.peak, self.start, PEAK_RSS),
+        }
+    }
+
+    /// The heap the stage itself needed at its peak: `heap_peak - heap_start` (with
+    /// [`CountingAlloc`] only). Unlike [`Self::own`] it does not depend on what the allocator
+    /// kept from earlier stages.
+    pub fn heap_own(&self) -> Option<f64> {
+        Some((self.heap_peak? - self.heap_start?).max(0.0))
     }
 }
 
@@ -39,6 +184,7 @@ impl StageMemoryMb {
 pub struct StageMemory {
     start_mb: Option<f64>,
     reset: bool,
+    heap_start: Option<usize>,
 }
 
 impl StageMemory {
@@ -49,6 +195,7 @@ impl StageMemory {
         StageMemory {
             start_mb: current_rss_mb(),
             reset,
+            heap_start: reset_heap_peak(),
         }
     }
 
@@ -56,10 +203,15 @@ impl StageMemory {
     pub fn finish(&self) -> Option<StageMemoryMb> {
         let peak = peak_rss_mb()?;
         let start = self.start_mb?;
+        let heap_peak = heap_peak_bytes()
+            .zip(self.heap_start)
+            .map(|(p, s)| p.max(s));
         Some(StageMemoryMb {
             peak: peak.max(start),
             start,
             reset: self.reset,
+            heap_peak: heap_peak.map(mib),
+            heap_start: self.heap_start.map(mib),
         })
     }
 }
@@ -129,7 +281,10 @@ mod tests {
             peak: 10.0,
             start: 12.0,
             reset: true,
+            heap_peak: Some(3.0),
+            heap_start: Some(4.0),
         };
         assert_eq!(m.own(), 0.0);
+        assert_eq!(m.heap_own(), Some(0.0));
     }
 }

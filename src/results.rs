@@ -90,10 +90,15 @@ pub struct Efficiency {
     /// "GPU peak" or "peak RSS".
     #[serde(default)]
     pub memory_kind: Option<String>,
-    /// Resident set in MiB when the model's training started (what earlier stages left alive:
-    /// loaded data, caches); `memory_mb` minus this is what the model itself added.
+    /// Memory in MiB when the model's training started, measured as `memory_kind` says (what
+    /// earlier stages left alive: loaded data, caches). For "peak RSS", `memory_mb` minus this is
+    /// what the model itself added; a "heap peak" `memory_mb` is already the model's own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_start_mb: Option<f64>,
+    /// The process's peak resident set in MiB during the model's training and evaluation
+    /// (reset at its start), kept beside a heap figure for reference.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rss_peak_mb: Option<f64>,
 }
 
 impl Efficiency {

@@ -272,6 +272,12 @@ pub fn insights(results: &ResultsTable, learning: &[LearningRow]) -> Vec<Insight
              extraction done before the model are not in it."
                 .to_string(),
         );
+    } else if kinds == [crate::memory::HEAP_PEAK] {
+        say(
+            CAVEATS,
+            "Memory is the heap each model itself needed at its peak: the bytes allocated while              it trained and was evaluated (grid search and inference included) above what was              already allocated when it started, counted by the program's allocator, so it does              not depend on which models ran before; memory that FFmpeg allocates itself is not              counted. Each model's peak resident set is kept in models.json (`rss_peak_mb`)."
+                .to_string(),
+        );
     }
     out
 }

@@ -525,9 +525,10 @@ pub fn train_and_evaluate(data: &Prepared, t: &Training<'_>) -> Result<Classical
         latency_videos: latency.as_ref().ok().copied().flatten().map(|l| l.videos),
         params: Some(params + data.prep.n_params()),
         params_meaning: Some(format!("{meaning} + imputer, scaler and PCA")),
-        memory_mb: stage_memory.map(|m| m.peak),
-        memory_start_mb: stage_memory.map(|m| m.start),
-        memory_kind: Some("peak RSS".into()),
+        memory_mb: stage_memory.map(|m| m.reported().0),
+        memory_start_mb: stage_memory.map(|m| m.reported().1),
+        memory_kind: stage_memory.map(|m| m.reported().2.to_string()),
+        rss_peak_mb: stage_memory.map(|m| m.peak),
         ..Efficiency::default()
     };
     efficiency.set_model_size(pipeline_bytes);

@@ -424,9 +424,10 @@ pub fn train_and_evaluate_with(
         params_meaning: Some("weights".into()),
         // Host memory on every device: the GPU's own peak is not read yet, and a host figure
         // must not be labelled as one.
-        memory_mb: stage_memory.map(|m| m.peak),
-        memory_start_mb: stage_memory.map(|m| m.start),
-        memory_kind: Some("peak RSS".into()),
+        memory_mb: stage_memory.map(|m| m.reported().0),
+        memory_start_mb: stage_memory.map(|m| m.reported().1),
+        memory_kind: stage_memory.map(|m| m.reported().2.to_string()),
+        rss_peak_mb: stage_memory.map(|m| m.peak),
         ..Efficiency::default()
     };
     let bytes = std::fs::metadata(&ckpt).map(|m| m.len()).unwrap_or(0);

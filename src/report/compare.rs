@@ -292,6 +292,10 @@ pub fn efficiency_charts(models: &[&ModelResult]) -> Vec<Chart> {
             &names,
             vec![
                 ("GPU peak", get(&|m| memory_of(m, "GPU peak"))),
+                (
+                    crate::memory::HEAP_PEAK,
+                    get(&|m| memory_of(m, crate::memory::HEAP_PEAK)),
+                ),
                 ("peak RSS", get(&|m| memory_of(m, "peak RSS"))),
             ],
         ),

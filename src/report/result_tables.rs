@@ -31,7 +31,7 @@ fn count(x: Option<u64>) -> Cell {
     })
 }
 
-/// The memory of `m` if it was measured as `kind` ("GPU peak" or "peak RSS"), so different
+/// The memory of `m` if it was measured as `kind` ("GPU peak", "heap peak" or "peak RSS"), so different
 /// measurements never share a column and are never ranked against each other.
 pub fn memory_of(m: &ModelResult, kind: &str) -> Option<f64> {
     m.efficiency
@@ -106,6 +106,9 @@ fn catalogue() -> Vec<MetricColumn> {
         }),
         col(Column::lower("GPU peak (MB)", 1), false, |m| {
             opt(memory_of(m, "GPU peak"))
+        }),
+        col(Column::lower("heap peak (MB)", 1), false, |m| {
+            opt(memory_of(m, crate::memory::HEAP_PEAK))
         }),
         col(Column::lower("peak RSS (MB)", 1), false, |m| {
             opt(memory_of(m, "peak RSS"))

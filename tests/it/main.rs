@@ -34,3 +34,7 @@ mod script;
 mod slurm;
 mod uncertainty;
 mod video_io;
+
+/// Allocations counted as in the `vidcompare` binary, so that heap figures can be checked here.
+#[global_allocator]
+static ALLOC: vidcompare::memory::CountingAlloc = vidcompare::memory::CountingAlloc;

@@ -35,7 +35,21 @@ fn each_stage_peak_is_its_own_in_either_order() {
             (own - want).abs() <= 0.1 * want,
             "{what}: own peak {own:.1} MiB, want {want} within 10 % ({m:?})"
         );
+        // The counted heap: exactly the vector's bytes, plus at most a few KiB of bookkeeping.
+        let heap = m.heap_own().expect("this binary counts its allocations");
+        assert!(
+            heap >= want && heap - want < 0.05,
+            "{what}: heap peak {heap:.3} MiB, want {want} ({m:?})"
+        );
+        assert_eq!(m.reported().2, vidcompare::memory::HEAP_PEAK);
     }
+    // Live heap between stages is what the test keeps, the same at each start.
+    let starts =
+        [big_first.0, big_first.1, small_first.0, small_first.1].map(|m| m.heap_start.unwrap());
+    assert!(
+        starts.iter().all(|s| (s - starts[0]).abs() < 0.5),
+        "{starts:?}"
+    );
     // Without the reset the second stage would report the first one's 300 MiB.
     assert!(big_first.1.peak < big_first.0.peak - 200.0, "{big_first:?}");
 }
