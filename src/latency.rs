@@ -6,6 +6,8 @@
 //! sequential stages, so two models would not be measured the same way. Here every model is timed
 //! the same way: one video at a time, all cores available to it, from the file (no cache), after
 //! one warm-up video, over the first [`LATENCY_VIDEOS`] test videos; the figure is the median.
+//! [`throughput`] is the other side: the whole test split from its files at once, all cores, in
+//! videos per second.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -63,6 +65,35 @@ pub fn measure(
         median_s: median(&mut times),
         videos: times.len(),
     }))
+}
+
+/// Throughput: videos per second when `classify_all` takes every one of `videos` from its file
+/// at once, with all cores (it decides how to spread the work: videos in parallel, a batched
+/// forward pass); `None` when there is no video. An error of `classify_all` is returned as it is.
+///
+/// ```
+/// use std::path::PathBuf;
+/// let videos: Vec<PathBuf> = (0..4).map(|i| PathBuf::from(format!("v{i}.mp4"))).collect();
+/// let vps = vidcompare::latency::throughput(&videos, |all| {
+///     assert_eq!(all.len(), 4);
+///     std::thread::sleep(std::time::Duration::from_millis(100));
+///     Ok(())
+/// })
+/// .unwrap()
+/// .unwrap();
+/// assert!(vps > 4.0 && vps <= 40.0, "{vps}"); // 4 videos in 0.1 s or a little more
+/// ```
+pub fn throughput(
+    videos: &[PathBuf],
+    classify_all: impl FnOnce(&[PathBuf]) -> Result<()>,
+) -> Result<Option<f64>> {
+    if videos.is_empty() {
+        return Ok(None);
+    }
+    let t = Instant::now();
+    classify_all(videos)?;
+    let s = t.elapsed().as_secs_f64();
+    Ok(Some(videos.len() as f64 / s.max(f64::MIN_POSITIVE)))
 }
 
 /// The median of `values` (the mean of the two middle ones for an even count); NaN when empty.

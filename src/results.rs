@@ -69,6 +69,10 @@ pub struct Efficiency {
     /// How many test videos the end-to-end median was taken over.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency_videos: Option<usize>,
+    /// Videos per second over the whole test split from the files, all cores, no cache
+    /// ([`crate::latency::throughput`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throughput_videos_per_s: Option<f64>,
     /// Size of the saved model file in bytes.
     #[serde(default)]
     pub model_size_bytes: Option<u64>,

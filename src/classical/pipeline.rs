@@ -507,6 +507,12 @@ pub fn train_and_evaluate(data: &Prepared, t: &Training<'_>) -> Result<Classical
     let latency = crate::latency::measure(&data.test_paths, LATENCY_VIDEOS, |v| {
         pipeline.predict_video(v).map(|_| ())
     });
+    // Throughput: the whole test split from its files at once, videos in parallel.
+    let throughput = crate::latency::throughput(&data.test_paths, |all| {
+        use rayon::prelude::*;
+        all.par_iter()
+            .try_for_each(|v| pipeline.predict_video(v).map(|_| ()))
+    });
     // The feature and preprocessing shares of it, for the report's breakdown.
     let t = Instant::now();
     let _ = data.prep.transform(&Array2::zeros((1, data.dim_in)))?;
@@ -523,6 +529,7 @@ pub fn train_and_evaluate(data: &Prepared, t: &Training<'_>) -> Result<Classical
         infer_time_s_per_video: per_video,
         infer_time_s_per_video_e2e: latency.as_ref().ok().copied().flatten().map(|l| l.median_s),
         latency_videos: latency.as_ref().ok().copied().flatten().map(|l| l.videos),
+        throughput_videos_per_s: throughput.as_ref().ok().copied().flatten(),
         params: Some(params + data.prep.n_params()),
         params_meaning: Some(format!("{meaning} + imputer, scaler and PCA")),
         memory_mb: stage_memory.map(|m| m.reported().0),
@@ -582,6 +589,9 @@ pub fn train_and_evaluate(data: &Prepared, t: &Training<'_>) -> Result<Classical
         ..ModelDetails::default()
     };
     let mut notes = Vec::new();
+    if let Err(e) = &throughput {
+        notes.push(format!("{name}: throughput not measured: {e}"));
+    }
     if let Err(e) = &latency {
         notes.push(format!("{name}: end-to-end latency not measured: {e}"));
     }

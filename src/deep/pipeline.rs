@@ -413,12 +413,26 @@ pub fn train_and_evaluate_with(
     if let Err(e) = &latency {
         notes.push(format!("{name}: end-to-end latency not measured: {e}"));
     }
+    // Throughput: the whole test split from its files at once (clips loaded in parallel, then
+    // the forward passes).
+    let throughput = crate::latency::throughput(&data.test.files, |all| {
+        use rayon::prelude::*;
+        let clips = all
+            .par_iter()
+            .map(|v| load_clip(v, &settings.clip).map(|(c, _)| Arc::new(c)))
+            .collect::<Result<Vec<_>>>()?;
+        predict(&net, &clips).map(|_| ())
+    });
+    if let Err(e) = &throughput {
+        notes.push(format!("{name}: throughput not measured: {e}"));
+    }
     let stage_memory = memory.finish();
     let mut efficiency = Efficiency {
         train_time_s,
         infer_time_s_per_video: forward,
         infer_time_s_per_video_e2e: latency.as_ref().ok().copied().flatten().map(|l| l.median_s),
         latency_videos: latency.as_ref().ok().copied().flatten().map(|l| l.videos),
+        throughput_videos_per_s: throughput.as_ref().ok().copied().flatten(),
         params: Some(params),
         params_trainable: Some(params_trainable),
         params_meaning: Some("weights".into()),

@@ -101,6 +101,9 @@ fn catalogue() -> Vec<MetricColumn> {
         col(Column::lower("end to end (s / video)", 3), true, |m| {
             opt(m.efficiency.infer_time_s_per_video_e2e)
         }),
+        col(Column::higher("throughput (videos / s)", 2), false, |m| {
+            opt(m.efficiency.throughput_videos_per_s)
+        }),
         col(Column::lower("size (MB)", 3), true, |m| {
             opt(m.efficiency.model_size_mb)
         }),

@@ -330,7 +330,7 @@ fn exported_table_is_written_beside_the_page_and_linked() {
     let csv = std::fs::read_to_string(dir.path().join("comparison.csv")).unwrap();
     let lines: Vec<&str> = csv.trim_end().split("\r\n").collect();
     assert_eq!(lines.len(), 4);
-    assert!(lines[0].starts_with("model,kind,accuracy,accuracy 95 % CI,precision,recall,F1,F1 95 % CI,macro AUC,train (s),classifier (ms / video),end to end (s / video),size (MB)"));
+    assert!(lines[0].starts_with("model,kind,accuracy,accuracy 95 % CI,precision,recall,F1,F1 95 % CI,macro AUC,train (s),classifier (ms / video),end to end (s / video),throughput (videos / s),size (MB)"));
     let rf: Vec<&str> = lines[2].split(',').collect();
     assert_eq!(rf[0], "Classical-RF");
     let m = &ms[0];

@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# One prepared GPU check: train and evaluate the four deep models on a GPU and write one JSON of
+# per-model training time per epoch, inference time per video, memory and accuracy.
+#
+#   tools/gpu-check.sh [--device cuda|cpu] [--profile notebook|quick] [--bin PATH]
+#                      [--data DIR] [--out DIR]
+#
+# Defaults: --device cuda --profile notebook (224 px, 32 frames, 16-frame clips, 6 epochs),
+# --bin target-cuda/release/vidcompare (or target/release/vidcompare for --device cpu),
+# --data data/demo/deep, --out ${OUT:-gpu-check}. `--device cpu --profile quick` is the dry run
+# on a machine without a GPU: the same JSON with CPU figures.
+#
+# On the GPU machine (no network, no Rust): build here with tools/build-cuda.sh, carry the binary
+# and the demo data (see the README's "GPU" section), run this script there. It first checks that
+# every shared library the binary needs is found (the CUDA 13 libraries are looked up in the
+# Python environment's nvidia wheels) and stops with the list of missing ones otherwise. With
+# --device cuda, nvidia-smi samples the card's memory in use every 0.2 s during the run: the JSON
+# gives the device-wide peak (the process is the only one on the card), labelled as such.
+set -euo pipefail
+
+device=cuda
+profile=notebook
+bin=""
+data=data/demo/deep
+out="${OUT:-gpu-check}"
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --device) device="$2"; shift 2 ;;
+        --profile) profile="$2"; shift 2 ;;
+        --bin) bin="$2"; shift 2 ;;
+        --data) data="$2"; shift 2 ;;
+        --out) out="$2"; shift 2 ;;
+        *) echo "gpu-check: unknown argument $1" >&2; exit 2 ;;
+    esac
+done
+if [[ -z "$bin" ]]; then
+    if [[ "$device" == cpu ]]; then bin=target/release/vidcompare; else bin=target-cuda/release/vidcompare; fi
+fi
+here="$(cd "$(dirname "$0")" && pwd)"
+mkdir -p "$out"
+log="$out/gpu-check.log"
+: > "$log"
+say() { echo "gpu-check: $*" | tee -a "$log" >&2; }
+
+[[ -x "$bin" ]] || { say "no executable at $bin"; exit 1; }
+[[ -f "$data/splits/train.txt" ]] || { say "no dataset at $data (splits/train.txt missing)"; exit 1; }
+
+# The CUDA 13 runtime libraries of the Python environment's nvidia wheels, when present.
+cu13=$(python3 -c "import nvidia, os; print(os.path.join(list(nvidia.__path__)[0], 'cu13', 'lib'))" 2>/dev/null || true)
+if [[ -n "$cu13" && -d "$cu13" ]]; then
+    export LD_LIBRARY_PATH="$cu13:${LD_LIBRARY_PATH:-}"
+    say "CUDA libraries from $cu13"
+fi
+missing=$(ldd "$bin" 2>&1 | awk '/not found/ {print $1}' | sort -u | tr '\n' ' ')
+if [[ -n "$missing" ]]; then
+    say "the binary cannot start here: missing shared libraries: $missing"
+    python3 - "$out/gpu-check.json" "$missing" <<'PY'
+import json, sys
+json.dump({"ok": False, "missing_libraries": sys.argv[2].split()}, open(sys.argv[1], "w"), indent=2)
+PY
+    exit 1
+fi
+
+gpu_name=""
+sampler=""
+if [[ "$device" == cuda ]]; then
+    gpu_name=$(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | head -1 || true)
+    say "GPU: ${gpu_name:-nvidia-smi not available}"
+    if command -v nvidia-smi >/dev/null; then
+        nvidia-smi --query-gpu=timestamp,memory.used --format=csv,noheader,nounits -lms 200 \
+            > "$out/gpu-memory.csv" 2>/dev/null &
+        sampler=$!
+    fi
+fi
+
+work="$(mktemp -d)"
+trap 'rm -rf "$work"; [[ -n "$sampler" ]] && kill "$sampler" 2>/dev/null || true' EXIT
+start=$(date +%s.%N)
+set +e
+"$bin" run "$here/gpu-check.rhai" --quiet \
+    --set "data_root_deep=$data" --set "data_root_classical=$data" \
+    --set "device=$device" --set "deep_profile=$profile" \
+    --set "report_dir=$out/reports" --set run_name=gpu-check \
+    --set "cache_dir=$work/cache" 2>&1 | tee -a "$log"
+status=${PIPESTATUS[0]}
+set -e
+end=$(date +%s.%N)
+[[ -n "$sampler" ]] && kill "$sampler" 2>/dev/null || true
+say "run finished with status $status in $(python3 -c "print(round($end - $start, 1))") s"
+
+python3 - "$out" "$device" "$profile" "$gpu_name" "$status" "$start" "$end" <<'PY'
+import json, os, sys
+out, device, profile, gpu_name, status, start, end = sys.argv[1:8]
+result = {
+    "ok": status == "0",
+    "device": device,
+    "gpu": gpu_name or None,
+    "profile": profile,
+    "run_seconds": round(float(end) - float(start), 2),
+    "models": [],
+}
+models_path = os.path.join(out, "reports", "gpu-check", "models.json")
+if os.path.exists(models_path):
+    for m in json.load(open(models_path))["models"]:
+        e, d = m["efficiency"], m.get("details") or {}
+        epochs = len(d.get("training_curves") or [])
+        result["models"].append({
+            "model": m["name"],
+            "accuracy": m["metrics"]["accuracy"],
+            "macro_f1": m["metrics"]["f1"],
+            "epochs": epochs,
+            "train_time_s": e["train_time_s"],
+            "train_s_per_epoch": e["train_time_s"] / epochs if epochs else None,
+            "forward_s_per_video": e["infer_time_s_per_video"],
+            "end_to_end_s_per_video": e.get("infer_time_s_per_video_e2e"),
+            "host_memory_mb": e.get("memory_mb"),
+            "host_memory_kind": e.get("memory_kind"),
+            "params": e.get("params"),
+            "device_used": d.get("device"),
+        })
+samples = os.path.join(out, "gpu-memory.csv")
+if os.path.exists(samples):
+    used = []
+    for line in open(samples):
+        parts = [p.strip() for p in line.split(",")]
+        if len(parts) == 2 and parts[1].isdigit():
+            used.append(int(parts[1]))
+    if used:
+        result["gpu_memory_used_mib"] = {
+            "peak": max(used),
+            "idle_at_start": used[0],
+            "samples": len(used),
+            "what": "memory in use on the whole card (nvidia-smi, every 0.2 s) during the run; "
+                    "the run was the only process on it",
+        }
+json.dump(result, open(os.path.join(out, "gpu-check.json"), "w"), indent=2)
+print(json.dumps(result, indent=2))
+PY
+exit "$status"
