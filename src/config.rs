@@ -146,6 +146,12 @@ pub const KEYS: &[KeySpec] = &[
         doc: "torchvision r3d_18 weights (.safetensors, or zip-format .pth); empty = trained from scratch",
     },
     KeySpec {
+        name: "frozen_bn",
+        kind: Kind::Choice(&["auto", "eval", "train"]),
+        default: "auto",
+        doc: "frozen layers of the deep models during training: eval (running BatchNorm statistics, no stochastic depth; their activations are computed once per video and reused every epoch) or train (the notebook's model.train(): batch statistics, running statistics updated, stochastic depth, recomputed every batch); auto = from deep_profile: eval for quick, train for notebook",
+    },
+    KeySpec {
         name: "norm_3d",
         kind: Kind::Choice(&["kinetics", "imagenet"]),
         default: "kinetics",
