@@ -438,3 +438,32 @@ fn frozen_bn_defaults_follow_the_profile_and_a_bad_value_names_the_key() {
     let old: DeepSettings = serde_json::from_value(v).unwrap();
     assert_eq!(old.frozen_bn, FrozenBn::Eval);
 }
+
+#[test]
+fn a_script_sets_frozen_bn_per_model_and_a_bad_value_names_the_key_and_line() {
+    let dir = TempDir::new().unwrap();
+    let script = dir.path().join("s.rhai");
+    std::fs::write(
+        &script,
+        "let s = deep::settings(\"r3d\", #{ frozen_bn: \"train\" });\n\
+         if s.frozen_bn != \"train\" { throw `got ${s.frozen_bn}`; }\n\
+         let t = deep::settings(\"max\", #{ frozen_bn: \"frozen\" });\n",
+    )
+    .unwrap();
+    let opts = vidcompare::script::RunOptions {
+        config: Config::default(),
+        progress: false,
+        write_report: false,
+        ..vidcompare::script::RunOptions::default()
+    };
+    match vidcompare::script::run_script(&script, opts) {
+        Err(vidcompare::Error::Script(msg)) => {
+            assert!(msg.contains("s.rhai:3:"), "{msg}");
+            assert!(
+                msg.contains("frozen_bn = `frozen`: expected one of auto, eval, train"),
+                "{msg}"
+            );
+        }
+        other => panic!("expected a script error on line 3, got {other:?}"),
+    }
+}
