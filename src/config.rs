@@ -412,6 +412,8 @@ mod tests {
         // The deep frame size comes from the profile (224 in the notebook's, 112 in the quick one).
         assert_eq!(c.int("img_size").unwrap(), 0);
         assert_eq!(c.str("deep_profile").unwrap(), "quick");
+        // The frozen layers' mode also comes from the profile (eval quick, train notebook).
+        assert_eq!(c.str("frozen_bn").unwrap(), "auto");
         assert_eq!(c.float("lr").unwrap(), 1e-4);
         assert_eq!(c.int("seed").unwrap(), 42);
         assert_eq!(c.str("classical_sampling").unwrap(), "uniform");
