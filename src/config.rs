@@ -146,6 +146,12 @@ pub const KEYS: &[KeySpec] = &[
         doc: "torchvision r3d_18 weights (.safetensors, or zip-format .pth); empty = trained from scratch",
     },
     KeySpec {
+        name: "frozen_bn",
+        kind: Kind::Choice(&["auto", "eval", "train"]),
+        default: "auto",
+        doc: "frozen layers of the deep models during training: eval (running BatchNorm statistics, no stochastic depth; their activations are computed once per video and reused every epoch) or train (the notebook's model.train(): batch statistics, running statistics updated, stochastic depth, recomputed every batch); auto = from deep_profile: eval for quick, train for notebook",
+    },
+    KeySpec {
         name: "norm_3d",
         kind: Kind::Choice(&["kinetics", "imagenet"]),
         default: "kinetics",
@@ -406,6 +412,8 @@ mod tests {
         // The deep frame size comes from the profile (224 in the notebook's, 112 in the quick one).
         assert_eq!(c.int("img_size").unwrap(), 0);
         assert_eq!(c.str("deep_profile").unwrap(), "quick");
+        // The frozen layers' mode also comes from the profile (eval quick, train notebook).
+        assert_eq!(c.str("frozen_bn").unwrap(), "auto");
         assert_eq!(c.float("lr").unwrap(), 1e-4);
         assert_eq!(c.int("seed").unwrap(), 42);
         assert_eq!(c.str("classical_sampling").unwrap(), "uniform");

@@ -16,6 +16,7 @@
 //! | grids | the notebook's grid per model, a parameter replaced by the caller's values | [`grid`] |
 //! | run paths | `REPORT_DIR/RUN_NAME`, its `models/`, `CACHE_DIR` | [`RunPaths::from_config`] |
 //! | deep profile | `deep_profile` and the keys that override it | [`DeepSettings::from_config`] |
+//! | frozen layers | `frozen_bn`: auto is eval in the quick profile, train in the notebook's | [`DeepSettings::from_config`] |
 
 use std::path::PathBuf;
 

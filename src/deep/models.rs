@@ -150,6 +150,38 @@ impl VideoNet for DeepNet {
         Ok(t?.detach())
     }
 
+    fn trunk_train(&self, inputs: &[&Tensor], noise: &mut Noise) -> Result<Vec<Tensor>> {
+        if inputs.is_empty() {
+            return Ok(Vec::new());
+        }
+        match self {
+            DeepNet::Frames(m, ..) => {
+                // The notebook's `x.view(b * t, c, h, w)`: every frame of the batch in one
+                // BatchNorm batch.
+                let x = Tensor::cat(inputs, 0)?;
+                let t = m
+                    .backbone
+                    .forward_features(&x, 0..FIRST_TRAINABLE_STAGE, Some(noise))?
+                    .detach();
+                split_rows(&t, inputs.iter().map(|x| x.dim(0)))
+            }
+            DeepNet::Clip(m, ..) => {
+                let same = inputs.iter().all(|x| x.dims() == inputs[0].dims());
+                if same {
+                    let t = m.forward_trunk_train(&Tensor::cat(inputs, 0)?)?;
+                    split_rows(&t, inputs.iter().map(|x| x.dim(0)))
+                } else {
+                    // Clips of different lengths (random sampling of a video shorter than the
+                    // clip) cannot share a batch: each gets its own statistics.
+                    inputs
+                        .iter()
+                        .map(|x| Ok(m.forward_trunk_train(x)?))
+                        .collect()
+                }
+            }
+        }
+    }
+
     fn tail(&self, trunks: &[&Tensor], noise: Option<&mut Noise>) -> Result<TailOutput> {
         let mut noise = noise;
         match self {
@@ -195,4 +227,19 @@ impl VideoNet for DeepNet {
             }
         }
     }
+}
+
+/// `t` cut along dim 0 into consecutive pieces of the given lengths.
+fn split_rows(
+    t: &Tensor,
+    lengths: impl Iterator<Item = candle_core::Result<usize>>,
+) -> Result<Vec<Tensor>> {
+    let mut start = 0;
+    let mut out = Vec::new();
+    for n in lengths {
+        let n = n?;
+        out.push(t.narrow(0, start, n)?);
+        start += n;
+    }
+    Ok(out)
 }

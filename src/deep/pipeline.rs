@@ -15,7 +15,8 @@ use super::data::{ClipCache, ClipSet, ClipSpec, Norm, load_clip, load_clips};
 use super::device::{DevicePref, describe, select, sync};
 use super::models::{DeepKind, DeepNet};
 use super::train::{
-    CheckpointPlan, TrainOptions, TrainReport, fit, predict, predict_with, resume, trunks,
+    CheckpointPlan, FrozenBn, TrainOptions, TrainReport, TrunkSource, fit, predict, predict_with,
+    resume, trunks,
 };
 use super::weights::{LoadLog, ParamStore, read_weights};
 use crate::config::Config;
@@ -37,6 +38,9 @@ pub struct DeepSettings {
     pub clip: ClipSpec,
     pub norm: Norm,
     pub train: TrainOptions,
+    /// How the frozen layers run while the tail trains (`frozen_bn`).
+    #[serde(default)]
+    pub frozen_bn: FrozenBn,
     /// "quick" or "notebook".
     pub profile: String,
     /// "auto", "cpu" or "cuda".
@@ -51,14 +55,19 @@ pub struct DeepSettings {
 
 impl DeepSettings {
     /// The settings for `kind` from a run's configuration: `deep_profile` gives the defaults
-    /// (quick: 112 px, 8 frames, 8-frame clips, 2 epochs; notebook: 224 px, 32 frames, 16-frame
-    /// clips, 6 epochs) and `img_size`, `num_frames`, `clip_len`, `epochs` override them when
-    /// not 0.
+    /// (quick: 112 px, 8 frames, 8-frame clips, 2 epochs, frozen layers in eval mode; notebook:
+    /// 224 px, 32 frames, 16-frame clips, 6 epochs, frozen layers in training mode as its
+    /// `model.train()`) and `img_size`, `num_frames`, `clip_len`, `epochs` override them when
+    /// not 0, `frozen_bn` when not `auto`.
     pub fn from_config(cfg: &Config, kind: DeepKind, model_dir: &Path) -> Result<DeepSettings> {
         let profile = cfg.str("deep_profile")?.to_string();
-        let (size, frames, clip_len, epochs) = match profile.as_str() {
-            "notebook" => (224, 32, 16, 6),
-            _ => (112, 8, 8, 2),
+        let (size, frames, clip_len, epochs, frozen_bn) = match profile.as_str() {
+            "notebook" => (224, 32, 16, 6, FrozenBn::Train),
+            _ => (112, 8, 8, 2, FrozenBn::Eval),
+        };
+        let frozen_bn = match cfg.str("frozen_bn")? {
+            "auto" => frozen_bn,
+            other => other.parse()?,
         };
         let pick = |key: &str, default: i64| -> Result<i64> {
             let v = cfg.int(key)?;
@@ -103,6 +112,7 @@ impl DeepSettings {
             clip,
             norm,
             train,
+            frozen_bn,
             profile,
             device: cfg.str("device")?.to_string(),
             weights,
@@ -284,7 +294,9 @@ pub enum TrunkUse {
     /// Compute it for this run and time the whole forward pass on test (the reported model).
     Fresh,
     /// Reuse activations computed earlier in this process (learning-curve refits): training
-    /// time is then the epochs only and inference times cover the tail only.
+    /// time is then the epochs only and inference times cover the tail only. With
+    /// `frozen_bn = train` there is nothing to reuse (training moves the frozen layers' running
+    /// statistics), and this is [`TrunkUse::Fresh`].
     Reuse,
 }
 
@@ -360,14 +372,23 @@ pub fn train_and_evaluate_with(
             (report, t, true)
         }
         None => {
-            let (xtr, xva) = match trunk_use {
-                TrunkUse::Fresh => (
+            let (xtr, xva) = match (settings.frozen_bn, trunk_use) {
+                // Recomputed in training mode every batch: nothing to compute ahead.
+                (FrozenBn::Train, _) => (Vec::new(), Vec::new()),
+                (FrozenBn::Eval, TrunkUse::Fresh) => (
                     trunks(&net, &data.train.clips)?,
                     trunks(&net, &data.val.clips)?,
                 ),
-                TrunkUse::Reuse => (
+                (FrozenBn::Eval, TrunkUse::Reuse) => (
                     memo_trunks(&net, settings, &data.train)?,
                     memo_trunks(&net, settings, &data.val)?,
+                ),
+            };
+            let (train_src, val_src) = match settings.frozen_bn {
+                FrozenBn::Eval => (TrunkSource::Cached(&xtr), TrunkSource::Cached(&xva)),
+                FrozenBn::Train => (
+                    TrunkSource::Live(&data.train.clips),
+                    TrunkSource::Live(&data.val.clips),
                 ),
             };
             sync(&device)?;
@@ -378,8 +399,8 @@ pub fn train_and_evaluate_with(
                 &net,
                 &store,
                 prefixes,
-                (&xtr, &data.train.labels),
-                (&xva, &data.val.labels),
+                (train_src, &data.train.labels),
+                (val_src, &data.val.labels),
                 &settings.train,
                 Some(&plan),
                 &name,
@@ -393,9 +414,13 @@ pub fn train_and_evaluate_with(
         }
     };
 
-    let preds = match trunk_use {
-        TrunkUse::Fresh => predict(&net, &data.test.clips)?,
-        TrunkUse::Reuse => {
+    let preds = match (settings.frozen_bn, trunk_use) {
+        // Training moved the frozen BatchNorms' running statistics: activations computed
+        // before it do not hold.
+        (FrozenBn::Train, _) | (FrozenBn::Eval, TrunkUse::Fresh) => {
+            predict(&net, &data.test.clips)?
+        }
+        (FrozenBn::Eval, TrunkUse::Reuse) => {
             let xte = memo_trunks(&net, settings, &data.test)?;
             predict_with(&net, &data.test.clips, Some(&xte))?
         }

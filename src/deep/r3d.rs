@@ -315,6 +315,15 @@ impl R3d18 {
         from_channels_last(&self.trunk_channels_last(&to_channels_last(x)?, false)?)
     }
 
+    /// stem..layer3 in torch's training mode (the notebook's `model.train()` on the frozen
+    /// trunk, `frozen_bn = train`): every batch norm normalises with the batch's statistics and
+    /// updates its running statistics. `(N, 3, T, H, W)` to `(N, 256, T', H', W')` as
+    /// [`forward_trunk`](Self::forward_trunk); detached, no gradient flows back.
+    pub fn forward_trunk_train(&self, x: &Tensor) -> Result<Tensor> {
+        Self::check_input(x, 3, "input")?;
+        from_channels_last(&self.trunk_channels_last(&to_channels_last(x)?, true)?)
+    }
+
     /// layer4 + avgpool -> (N, 512) embedding; BN in train mode when noise is Some.
     pub fn forward_embedding(&self, trunk: &Tensor, noise: Option<&mut Noise>) -> Result<Tensor> {
         Self::check_input(trunk, TRUNK_CHANNELS, "trunk output")?;
@@ -340,7 +349,7 @@ impl R3d18 {
     /// `None` is torch's `model.eval()`. `Some` is torch's `model.train()`: every batch norm,
     /// the trunk's included, uses batch statistics and updates its running statistics, and the
     /// head applies dropout. (The cached path `forward_trunk` + `forward_embedding` keeps the
-    /// trunk in eval mode instead.) As in the notebook, whose trunk parameters have
+    /// trunk in eval mode instead, `frozen_bn = eval`.) As in the notebook, whose trunk parameters have
     /// `requires_grad = False`, the trunk output is detached: gradients reach layer4 and the
     /// head only.
     pub fn forward(&self, x: &Tensor, noise: Option<&mut Noise>) -> Result<Tensor> {

@@ -4,9 +4,11 @@
 //! Parameter names are those of the notebook's `EfficientNetTemporal` module: `backbone.features.*`,
 //! `attn_pool.fc1.*` / `attn_pool.fc2.*` (attention pooling only), `ln.*`, `fc.*`.
 //!
-//! Training differs from the notebook in one respect: the frozen stages (`features[0..7]`) stay in
-//! evaluation mode (running BatchNorm statistics, no stochastic depth) instead of following
-//! `model.train()`, so frozen layers are really frozen and their activations can be reused.
+//! The frozen stages (`features[0..7]`) train in one of two ways, the `frozen_bn` setting
+//! ([`crate::deep::train::FrozenBn`]): in evaluation mode (running BatchNorm statistics, no
+//! stochastic depth; frozen layers are really frozen and their activations can be reused, the
+//! quick profile's default and what [`EfficientNetTemporal::forward`] does), or in training mode as
+//! the notebook's `model.train()` ([`crate::deep::models::DeepNet`]'s `trunk_train`).
 
 use std::fmt;
 use std::str::FromStr;
@@ -214,8 +216,8 @@ impl EfficientNetTemporal {
 
     /// x (B, T, C, H, W) -> (logits (B, n), attention (B, T) or None), eval or training
     ///
-    /// In training (`noise` Some) the frozen stages run in evaluation mode and without gradient;
-    /// only [`forward_tail`](Self::forward_tail) trains.
+    /// In training (`noise` Some) the frozen stages run in evaluation mode and without gradient
+    /// (`frozen_bn = eval`); only [`forward_tail`](Self::forward_tail) trains.
     pub fn forward(
         &self,
         x: &Tensor,

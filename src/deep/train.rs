@@ -2,19 +2,30 @@
 //! `train_deep_3d` / `eval_deep_*`: Adam with L2 weight decay (torch.optim.Adam), StepLR, early
 //! stopping on validation accuracy, and the best-validation checkpoint.
 //!
-//! The frozen trunk of each model is run once per video (in eval mode) and its activations kept,
-//! so every epoch runs only the fine-tuned tail: the notebook recomputes the frozen layers for
-//! every batch of every epoch, with the same result (frozen layers in eval mode are a fixed
-//! function of the input).
+//! How the frozen trunk runs while the tail trains is the `frozen_bn` setting ([`FrozenBn`]):
+//!
+//! - `eval`: the frozen trunk is run once per video in eval mode and its activations kept
+//!   ([`TrunkSource::Cached`]), so every epoch runs only the fine-tuned tail. Frozen layers in
+//!   eval mode are a fixed function of the input, so this gives what recomputing them every batch
+//!   would.
+//! - `train`: the notebook's `model.train()`. The frozen trunk runs on every batch of every epoch
+//!   in training mode ([`TrunkSource::Live`]): BatchNorm on the batch's statistics, its running
+//!   statistics updated (momentum 0.1, unbiased variance), EfficientNet's stochastic depth active;
+//!   no gradient reaches the frozen parameters. Validation and test run it in eval mode, with the
+//!   running statistics it has reached, as `model.eval()` does.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Instant;
 
 use candle_core::backprop::GradStore;
-use candle_core::{D, DType, Tensor, Var};
+use candle_core::{D, DType, Device, Tensor, Var};
 use serde::{Deserialize, Serialize};
 
+use super::data::Clip;
 use super::device::sync;
 use super::nn::Noise;
 use super::weights::{ParamStore, load_checkpoint, save_tensors};
@@ -36,8 +47,107 @@ pub trait VideoNet {
     fn input(&self, clip: &super::data::Clip) -> Result<Tensor>;
     /// The frozen trunk's activations for one video's input (eval mode, no gradient).
     fn trunk(&self, input: &Tensor) -> Result<Tensor>;
+    /// The frozen trunk on a batch of videos' inputs in training mode, as torch runs frozen
+    /// layers after `model.train()`: BatchNorm normalises with the whole batch's statistics and
+    /// updates its running statistics, stochastic depth draws from `noise`; no gradient. One
+    /// activation per input, as [`trunk`](Self::trunk) gives.
+    fn trunk_train(&self, inputs: &[&Tensor], noise: &mut Noise) -> Result<Vec<Tensor>>;
     /// The tail on a batch of trunk activations; training mode when `noise` is given.
     fn tail(&self, trunks: &[&Tensor], noise: Option<&mut Noise>) -> Result<TailOutput>;
+}
+
+/// How the frozen layers run while the fine-tuned tail trains (the `frozen_bn` setting).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FrozenBn {
+    /// Eval mode: running BatchNorm statistics, no stochastic depth. Frozen layers are then a
+    /// fixed function of the input, so their activations are computed once per video and reused
+    /// every epoch.
+    #[default]
+    Eval,
+    /// Training mode, as the notebook's `model.train()`: batch statistics, running statistics
+    /// updated, stochastic depth; recomputed for every batch of every epoch.
+    Train,
+}
+
+impl FrozenBn {
+    /// The setting's value: "eval" or "train".
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FrozenBn::Eval => "eval",
+            FrozenBn::Train => "train",
+        }
+    }
+}
+
+impl fmt::Display for FrozenBn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for FrozenBn {
+    type Err = crate::Error;
+
+    fn from_str(s: &str) -> Result<FrozenBn> {
+        match s.trim() {
+            "eval" => Ok(FrozenBn::Eval),
+            "train" => Ok(FrozenBn::Train),
+            other => Err(crate::Error::Config(format!(
+                "frozen_bn = `{other}`: expected eval or train"
+            ))),
+        }
+    }
+}
+
+/// Where a training or validation pass takes the frozen trunk's activations from.
+#[derive(Debug, Clone, Copy)]
+pub enum TrunkSource<'a> {
+    /// Computed once per video in eval mode ([`trunks`]) and reused ([`FrozenBn::Eval`]).
+    Cached(&'a [Tensor]),
+    /// The videos themselves: the trunk runs on every batch, in training mode while training
+    /// and in eval mode for validation ([`FrozenBn::Train`]).
+    Live(&'a [Arc<Clip>]),
+}
+
+impl TrunkSource<'_> {
+    /// Number of videos.
+    pub fn len(&self) -> usize {
+        match self {
+            TrunkSource::Cached(t) => t.len(),
+            TrunkSource::Live(c) => c.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The trunk activations of the videos `idx`: training mode when `noise` is given and the
+    /// source is live, eval mode otherwise.
+    pub fn batch(
+        &self,
+        net: &dyn VideoNet,
+        idx: &[usize],
+        noise: Option<&mut Noise>,
+    ) -> Result<Vec<Tensor>> {
+        match self {
+            TrunkSource::Cached(t) => Ok(idx.iter().map(|&i| t[i].clone()).collect()),
+            TrunkSource::Live(clips) => {
+                let inputs = idx
+                    .iter()
+                    .map(|&i| net.input(&clips[i]))
+                    .collect::<Result<Vec<_>>>()?;
+                match noise {
+                    Some(noise) => {
+                        let refs: Vec<&Tensor> = inputs.iter().collect();
+                        net.trunk_train(&refs, noise)
+                    }
+                    None => inputs.iter().map(|x| net.trunk(x)).collect(),
+                }
+            }
+        }
+    }
 }
 
 /// Settings of one training run.
@@ -231,16 +341,18 @@ fn argmax_rows(logits: &Tensor) -> Result<Vec<usize>> {
     Ok(v.into_iter().map(|x| x as usize).collect())
 }
 
-/// Loss and accuracy of the tail over `(trunks, y)` in eval mode.
+/// Loss and accuracy of the model over `(trunks, y)` in eval mode.
 fn evaluate_tail(
     net: &dyn VideoNet,
-    trunks: &[Tensor],
+    trunks: TrunkSource,
     y: &[usize],
     batch: usize,
 ) -> Result<(f64, f64)> {
     let mut loss_sum = 0.0;
     let mut correct = 0usize;
-    for (chunk, ys) in trunks.chunks(batch).zip(y.chunks(batch)) {
+    let all: Vec<usize> = (0..trunks.len()).collect();
+    for (idx, ys) in all.chunks(batch).zip(y.chunks(batch)) {
+        let chunk = trunks.batch(net, idx, None)?;
         let refs: Vec<&Tensor> = chunk.iter().collect();
         let out = net.tail(&refs, None)?;
         let target = labels_tensor(ys, out.logits.device())?;
@@ -277,16 +389,18 @@ impl CheckpointPlan {
 }
 
 /// Train the tail of `net` (whose parameters live in `store`; `trainable` prefixes select the
-/// fine-tuned ones) on cached trunk activations, keeping the best-validation weights in `store`
-/// at the end. With a checkpoint plan, every new best is saved there (atomically, checksummed,
-/// marked unfinished); [`save_finished`] marks the final one.
+/// fine-tuned ones) on the trunk activations of `train` (cached, or computed every batch in
+/// training mode: [`TrunkSource`]), keeping the best-validation weights in `store` at the end
+/// (the frozen BatchNorms' running statistics included). With a checkpoint plan, every new best
+/// is saved there (atomically, checksummed, marked unfinished); [`save_finished`] marks the
+/// final one.
 #[allow(clippy::too_many_arguments)]
 pub fn fit(
     net: &dyn VideoNet,
     store: &ParamStore,
     trainable: &[&str],
-    train: (&[Tensor], &[usize]),
-    val: (&[Tensor], &[usize]),
+    train: (TrunkSource, &[usize]),
+    val: (TrunkSource, &[usize]),
     opts: &TrainOptions,
     checkpoint: Option<&CheckpointPlan>,
     label: &str,
@@ -296,6 +410,16 @@ pub fn fit(
     let (xva, yva) = val;
     if xtr.is_empty() {
         bail!(Data, "{label}: no usable training video");
+    }
+    if xtr.len() != ytr.len() || xva.len() != yva.len() {
+        bail!(
+            InvalidArgument,
+            "{label}: {} training and {} validation videos for {} and {} labels",
+            xtr.len(),
+            xva.len(),
+            ytr.len(),
+            yva.len()
+        );
     }
     if opts.epochs == 0 || opts.batch_size == 0 {
         bail!(Config, "{label}: epochs and batch_size must be at least 1");
@@ -315,6 +439,7 @@ pub fn fit(
     let batches = xtr.len().div_ceil(opts.batch_size);
     let bar = crate::util::progress::bar(progress, opts.epochs * batches, label, "batches");
     let mut stopped_early = false;
+    let mut device: Option<Device> = None;
     for epoch in 1..=opts.epochs {
         adam.lr = step_lr(opts.lr, epoch - 1, opts.step_size, opts.gamma);
         let started = Instant::now();
@@ -328,9 +453,11 @@ pub fn fit(
                 bar.finish_and_clear();
                 return Err(crate::interrupt::interrupted_error());
             }
-            let refs: Vec<&Tensor> = idx.iter().map(|&i| &xtr[i]).collect();
+            let batch = xtr.batch(net, idx, Some(&mut noise))?;
+            let refs: Vec<&Tensor> = batch.iter().collect();
             let ys: Vec<usize> = idx.iter().map(|&i| ytr[i]).collect();
             let out = net.tail(&refs, Some(&mut noise))?;
+            device.get_or_insert_with(|| out.logits.device().clone());
             let target = labels_tensor(&ys, out.logits.device())?;
             let loss = candle_nn::loss::cross_entropy(&out.logits, &target)?;
             let grads = loss.backward()?;
@@ -350,8 +477,8 @@ pub fn fit(
                 loss_sum / seen as f64
             ));
         }
-        let device = xtr[0].device();
-        sync(device)?;
+        let dev = device.as_ref().expect("at least one batch ran");
+        sync(dev)?;
         let train_seconds = started.elapsed().as_secs_f64();
         let n = xtr.len() as f64;
         let (train_loss, train_acc) = (loss_sum / n, correct as f64 / n);
@@ -361,7 +488,7 @@ pub fn fit(
         } else {
             evaluate_tail(net, xva, yva, opts.batch_size)?
         };
-        sync(device)?;
+        sync(dev)?;
         let val_seconds = started.elapsed().as_secs_f64();
         bar.set_message(format!(
             "epoch {epoch}: train loss {train_loss:.3} acc {train_acc:.3}, val loss {val_loss:.3} acc {val_acc:.3}"

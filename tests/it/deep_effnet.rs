@@ -63,7 +63,7 @@ fn hash_uniform(n: usize, t: usize) -> Vec<f64> {
 }
 
 /// Sets every variable of `varmap` from the closed formula (names sorted, as the script does).
-fn fill_formula(varmap: &VarMap) {
+pub fn fill_formula(varmap: &VarMap) {
     let data = varmap.data().lock().unwrap();
     let mut names: Vec<&String> = data.keys().collect();
     names.sort();

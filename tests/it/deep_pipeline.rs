@@ -10,7 +10,7 @@ use vidcompare::dataset::synth::{DemoCounts, VideoRanges, generate_root_with};
 use vidcompare::deep::models::DeepKind;
 use vidcompare::deep::pipeline::{DeepSettings, load_data, train_and_evaluate};
 
-fn tiny_root(dir: &Path) -> Dataset {
+pub fn tiny_root(dir: &Path) -> Dataset {
     let root = dir.join("deep");
     let ranges = VideoRanges {
         sizes: vec![(64, 48)],

@@ -295,7 +295,7 @@ fn unit_values(tensor_index: u64, count: usize) -> Vec<f64> {
 }
 
 /// The closed-form value of a named parameter or buffer (`closed_form` in the generator).
-fn closed_form(name: &str, shape: &[usize], tensor_index: u64) -> Tensor {
+pub fn closed_form(name: &str, shape: &[usize], tensor_index: u64) -> Tensor {
     let count = shape.iter().product::<usize>();
     let v = unit_values(tensor_index, count);
     let values: Vec<f32> = if name.ends_with("running_var") {
@@ -315,7 +315,7 @@ fn closed_form(name: &str, shape: &[usize], tensor_index: u64) -> Tensor {
 /// Index base of the whole-model inputs in the closed form.
 const INPUT_INDEX_BASE: u64 = 100_000;
 
-fn closed_form_input(case: u64, shape: &[usize]) -> Tensor {
+pub fn closed_form_input(case: u64, shape: &[usize]) -> Tensor {
     let values: Vec<f32> = unit_values(INPUT_INDEX_BASE + case, shape.iter().product())
         .into_iter()
         .map(|v| v as f32)
@@ -324,7 +324,7 @@ fn closed_form_input(case: u64, shape: &[usize]) -> Tensor {
 }
 
 /// torchvision's key list with shapes: `(name, shape)` sorted by name.
-fn torchvision_keys() -> Vec<(String, Vec<usize>)> {
+pub fn torchvision_keys() -> Vec<(String, Vec<usize>)> {
     let path = fixture_path("deep/r3d_state_dict_keys.txt");
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
@@ -337,13 +337,19 @@ fn torchvision_keys() -> Vec<(String, Vec<usize>)> {
         .collect()
 }
 
-const NUM_CLASSES: usize = 5;
+pub const NUM_CLASSES: usize = 5;
 
 /// An R3d18 in a VarMap whose variables hold the closed-form weights.
 fn closed_form_model() -> (VarMap, R3d18) {
     let varmap = VarMap::new();
     let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
     let model = R3d18::new(vb, NUM_CLASSES).unwrap();
+    set_closed_form(&varmap);
+    (varmap, model)
+}
+
+/// Sets every variable of an R3D-18 `varmap` (torchvision's names) to its closed-form value.
+pub fn set_closed_form(varmap: &VarMap) {
     let keys = torchvision_keys();
     let data = varmap.data().lock().unwrap();
     for (j, (name, shape)) in keys.iter().enumerate() {
@@ -352,8 +358,6 @@ fn closed_form_model() -> (VarMap, R3d18) {
             .unwrap_or_else(|| panic!("our model has no {name}"));
         var.set(&closed_form(name, shape, j as u64)).unwrap();
     }
-    drop(data);
-    (varmap, model)
 }
 
 #[test]

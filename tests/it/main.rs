@@ -12,6 +12,7 @@ mod cli;
 mod common;
 mod dataset_splits;
 mod deep_effnet;
+mod deep_frozen_bn;
 mod deep_pipeline;
 mod deep_r3d;
 mod deep_train;
