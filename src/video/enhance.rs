@@ -29,10 +29,14 @@
 //! are visited, each weight serving both pixels of the pair. For a row of offsets (one dy) and a
 //! row of pixels, the patch distances of every dx come from a running column sum per dx (the row
 //! entering the template window added, the one leaving it subtracted) summed across the
-//! template's width, then turned into weights through the table (an AVX2 gather); each target
-//! pixel then sums the terms of all its dx in registers before touching memory. Row bands run in
-//! parallel with rayon, and the inner loops use AVX2 where the CPU has it (8 lanes of 32-bit
-//! integers), with a portable path otherwise.
+//! template's width, then turned into weights through the table; each target pixel then sums
+//! the terms of all its dx in registers before touching memory. Row bands run in parallel with
+//! rayon. The inner loops come in three kernels chosen at run time ([`NlMeansKernel`], all
+//! giving the same bytes): AVX-512 where the CPU has F, BW, VL and VNNI and the table allows
+//! it (16-bit lanes: only `min(SSD >> shift, lmax)` matters, so sums can be capped where they
+//! reach "too far to weigh"; the table looked up with word permutes; VNNI multiply-adds, see
+//! the `avx512` submodule), else AVX2 (8 lanes of 32-bit integers, a gather into the table),
+//! else portable Rust.
 
 use std::sync::OnceLock;
 
@@ -152,9 +156,24 @@ pub fn enhance(frame: &Frame, p: &EnhanceParams) -> Frame {
 /// Windows are made odd as OpenCV does (`2 (w / 2) + 1`) and clamped to
 /// [`MAX_TEMPLATE_WINDOW`] and [`MAX_SEARCH_WINDOW`]; the unsharp fields of `p` are not used.
 pub fn denoise_nl_means_colored(frame: &Frame, p: &EnhanceParams) -> Frame {
+    denoise_with(frame, p, None).expect("the best kernel is always available")
+}
+
+/// [`denoise_nl_means_colored`] on the given inner loops, or `None` when this CPU cannot run
+/// them for these parameters (see [`NlMeansKernel`]). Every kernel gives the same bytes; this is
+/// for tests and benchmarks that compare them.
+pub fn denoise_nl_means_colored_on(
+    frame: &Frame,
+    p: &EnhanceParams,
+    kernel: NlMeansKernel,
+) -> Option<Frame> {
+    denoise_with(frame, p, Some(kernel))
+}
+
+fn denoise_with(frame: &Frame, p: &EnhanceParams, kernel: Option<NlMeansKernel>) -> Option<Frame> {
     let (w, h) = (frame.width() as usize, frame.height() as usize);
     if w == 0 || h == 0 {
-        return frame.clone();
+        return Some(frame.clone());
     }
     let lab = lrgb_to_lab(frame);
     let n = w * h;
@@ -165,14 +184,14 @@ pub fn denoise_nl_means_colored(frame: &Frame, p: &EnhanceParams) -> Frame {
         ab.extend_from_slice(&px[1..]);
     }
     let (tw, sw) = (p.template_window, p.search_window);
-    let l = nl_means::<1>(&l, w, h, p.h, tw, sw);
-    let ab = nl_means::<2>(&ab, w, h, p.h_color, tw, sw);
+    let l = nl_means_with::<1>(&l, w, h, p.h, tw, sw, kernel)?;
+    let ab = nl_means_with::<2>(&ab, w, h, p.h_color, tw, sw, kernel)?;
     let mut out = Vec::with_capacity(3 * n);
     for (l, ab) in l.iter().zip(ab.chunks_exact(2)) {
         out.extend_from_slice(&[*l, ab[0], ab[1]]);
     }
     let lab = Frame::from_raw(frame.width(), frame.height(), out).expect("3 bytes per pixel");
-    lab_to_lrgb(&lab)
+    Some(lab_to_lrgb(&lab))
 }
 
 /// `cv2.fastNlMeansDenoising(gray, None, h, template_window, search_window)` on a grey image
@@ -664,16 +683,26 @@ fn nl_means<const C: usize>(
         .expect("the best kernel is always available")
 }
 
-/// The inner loops [`nl_means`] can run on; all give the same bytes.
+/// The inner loops of the NL-means denoiser; all give the same bytes. By default the fastest
+/// one the CPU and the parameters allow is used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kernel {
-    /// Plain Rust (vectorised by the compiler where it can).
+pub enum NlMeansKernel {
+    /// Plain Rust (vectorised by the compiler where it can); always available.
     Portable,
-    /// AVX2: a 32-bit gather into the weight table, 8 lanes of 32-bit sums.
+    /// AVX2: 8 lanes of 32-bit sums, a 32-bit gather into the weight table.
     Avx2,
-    /// AVX-512 F, BW and VNNI: 16-bit lanes and permutes, see [`avx512`].
+    /// AVX-512 (F, BW, VL and VNNI): 16-bit capped sums, the table looked up with word
+    /// permutes, VNNI multiply-adds. Needs a weight table of at most 512 entries below 2^15
+    /// (search windows of 17 and more with the usual strengths).
     Avx512,
 }
+
+impl NlMeansKernel {
+    /// Every kernel, slowest first.
+    pub const ALL: [NlMeansKernel; 3] = [Self::Portable, Self::Avx2, Self::Avx512];
+}
+
+use NlMeansKernel as Kernel;
 
 impl Kernel {
     /// Whether this CPU can run the kernel on a table of `lut` and `shift` with a `k`-wide
