@@ -29,10 +29,14 @@
 //! are visited, each weight serving both pixels of the pair. For a row of offsets (one dy) and a
 //! row of pixels, the patch distances of every dx come from a running column sum per dx (the row
 //! entering the template window added, the one leaving it subtracted) summed across the
-//! template's width, then turned into weights through the table (an AVX2 gather); each target
-//! pixel then sums the terms of all its dx in registers before touching memory. Row bands run in
-//! parallel with rayon, and the inner loops use AVX2 where the CPU has it (8 lanes of 32-bit
-//! integers), with a portable path otherwise.
+//! template's width, then turned into weights through the table; each target pixel then sums
+//! the terms of all its dx in registers before touching memory. Row bands run in parallel with
+//! rayon. The inner loops come in three kernels chosen at run time ([`NlMeansKernel`], all
+//! giving the same bytes): AVX-512 where the CPU has F, BW, VL and VNNI and the table allows
+//! it (16-bit lanes: only `min(SSD >> shift, lmax)` matters, so sums can be capped where they
+//! reach "too far to weigh"; the table looked up with word permutes; VNNI multiply-adds, see
+//! the `avx512` submodule), else AVX2 (8 lanes of 32-bit integers, a gather into the table),
+//! else portable Rust.
 
 use std::sync::OnceLock;
 
@@ -152,9 +156,24 @@ pub fn enhance(frame: &Frame, p: &EnhanceParams) -> Frame {
 /// Windows are made odd as OpenCV does (`2 (w / 2) + 1`) and clamped to
 /// [`MAX_TEMPLATE_WINDOW`] and [`MAX_SEARCH_WINDOW`]; the unsharp fields of `p` are not used.
 pub fn denoise_nl_means_colored(frame: &Frame, p: &EnhanceParams) -> Frame {
+    denoise_with(frame, p, None).expect("the best kernel is always available")
+}
+
+/// [`denoise_nl_means_colored`] on the given inner loops, or `None` when this CPU cannot run
+/// them for these parameters (see [`NlMeansKernel`]). Every kernel gives the same bytes; this is
+/// for tests and benchmarks that compare them.
+pub fn denoise_nl_means_colored_on(
+    frame: &Frame,
+    p: &EnhanceParams,
+    kernel: NlMeansKernel,
+) -> Option<Frame> {
+    denoise_with(frame, p, Some(kernel))
+}
+
+fn denoise_with(frame: &Frame, p: &EnhanceParams, kernel: Option<NlMeansKernel>) -> Option<Frame> {
     let (w, h) = (frame.width() as usize, frame.height() as usize);
     if w == 0 || h == 0 {
-        return frame.clone();
+        return Some(frame.clone());
     }
     let lab = lrgb_to_lab(frame);
     let n = w * h;
@@ -165,14 +184,14 @@ pub fn denoise_nl_means_colored(frame: &Frame, p: &EnhanceParams) -> Frame {
         ab.extend_from_slice(&px[1..]);
     }
     let (tw, sw) = (p.template_window, p.search_window);
-    let l = nl_means::<1>(&l, w, h, p.h, tw, sw);
-    let ab = nl_means::<2>(&ab, w, h, p.h_color, tw, sw);
+    let l = nl_means_with::<1>(&l, w, h, p.h, tw, sw, kernel)?;
+    let ab = nl_means_with::<2>(&ab, w, h, p.h_color, tw, sw, kernel)?;
     let mut out = Vec::with_capacity(3 * n);
     for (l, ab) in l.iter().zip(ab.chunks_exact(2)) {
         out.extend_from_slice(&[*l, ab[0], ab[1]]);
     }
     let lab = Frame::from_raw(frame.width(), frame.height(), out).expect("3 bytes per pixel");
-    lab_to_lrgb(&lab)
+    Some(lab_to_lrgb(&lab))
 }
 
 /// `cv2.fastNlMeansDenoising(gray, None, h, template_window, search_window)` on a grey image
@@ -660,9 +679,74 @@ fn nl_means<const C: usize>(
     template_window: usize,
     search_window: usize,
 ) -> Vec<u8> {
+    nl_means_with::<C>(src, w, h, hpar, template_window, search_window, None)
+        .expect("the best kernel is always available")
+}
+
+/// The inner loops of the NL-means denoiser; all give the same bytes. By default the fastest
+/// one the CPU and the parameters allow is used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NlMeansKernel {
+    /// Plain Rust (vectorised by the compiler where it can); always available.
+    Portable,
+    /// AVX2: 8 lanes of 32-bit sums, a 32-bit gather into the weight table.
+    Avx2,
+    /// AVX-512 (F, BW, VL and VNNI): 16-bit capped sums, the table looked up with word
+    /// permutes, VNNI multiply-adds. Needs a weight table of at most 512 entries below 2^15
+    /// (search windows of 17 and more with the usual strengths).
+    Avx512,
+}
+
+impl NlMeansKernel {
+    /// Every kernel, slowest first.
+    pub const ALL: [NlMeansKernel; 3] = [Self::Portable, Self::Avx2, Self::Avx512];
+}
+
+use NlMeansKernel as Kernel;
+
+impl Kernel {
+    /// Whether this CPU can run the kernel on a table of `lut` and `shift` with a `k`-wide
+    /// template and `C` channels.
+    fn available<const C: usize>(self, lut: &[i32], shift: u32, k: usize) -> bool {
+        match self {
+            Kernel::Portable => true,
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2 => std::arch::is_x86_feature_detected!("avx2"),
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512 => avx512::usable::<C>(lut, shift, k),
+            #[cfg(not(target_arch = "x86_64"))]
+            _ => {
+                let _ = (lut, shift, k);
+                false
+            }
+        }
+    }
+}
+
+/// [`nl_means`] on the given kernel (the fastest available when `None`); `None` when the kernel
+/// asked for cannot run here.
+fn nl_means_with<const C: usize>(
+    src: &[u8],
+    w: usize,
+    h: usize,
+    hpar: f32,
+    template_window: usize,
+    search_window: usize,
+    kernel: Option<Kernel>,
+) -> Option<Vec<u8>> {
     let t = template_window.min(MAX_TEMPLATE_WINDOW) / 2;
     let s = search_window.min(MAX_SEARCH_WINDOW) / 2;
     let table = weight_table(hpar, C, 2 * t + 1, 2 * s + 1);
+    let k = 2 * t + 1;
+    let kernel = match kernel {
+        Some(kn) => kn
+            .available::<C>(&table.lut, table.shift, k)
+            .then_some(kn)?,
+        None => [Kernel::Avx512, Kernel::Avx2, Kernel::Portable]
+            .into_iter()
+            .find(|kn| kn.available::<C>(&table.lut, table.shift, k))
+            .expect("the portable kernel"),
+    };
     // Columns of p reach s beyond the image on each side (pixels whose partner p + d is in it),
     // and their partners s further: pad by 2s + t (reflected coordinates, so the inner s + t
     // border is OpenCV's copyMakeBorder).
@@ -682,6 +766,21 @@ fn nl_means<const C: usize>(
             }
         }
     }
+    // The AVX-512 kernels read two channels interleaved.
+    let interleaved: Vec<u8> = if kernel == Kernel::Avx512 && C == 2 {
+        planes[0]
+            .iter()
+            .zip(&planes[C - 1])
+            .flat_map(|(&a, &b)| [a, b])
+            .collect()
+    } else {
+        Vec::new()
+    };
+    #[cfg(target_arch = "x86_64")]
+    let fast = (kernel == Kernel::Avx512).then(|| {
+        let pixels = if C == 2 { &interleaved } else { &planes[0] };
+        avx512::Fast::new(pixels, &table.lut)
+    });
     let job = Job::<C> {
         planes: std::array::from_fn(|c| planes[c].as_slice()),
         pw,
@@ -692,6 +791,9 @@ fn nl_means<const C: usize>(
         s,
         lut: &table.lut,
         shift: table.shift,
+        kernel,
+        #[cfg(target_arch = "x86_64")]
+        fast,
     };
     // Bands of the rows of p: the image's and the s rows above it.
     let total = h + s;
@@ -736,7 +838,7 @@ fn nl_means<const C: usize>(
             o[c] = ((e + ws / 2) / ws).min(255) as u8;
         }
     }
-    out
+    Some(out)
 }
 
 /// Weighted sums a band contributed to image rows `lo..lo + wsum.len() / w`.
@@ -761,6 +863,11 @@ struct Job<'a, const C: usize> {
     s: usize,
     lut: &'a [i32],
     shift: u32,
+    /// The inner loops to run.
+    kernel: Kernel,
+    /// The AVX-512 kernels' pixels and table, when `kernel` is [`Kernel::Avx512`].
+    #[cfg(target_arch = "x86_64")]
+    fast: Option<avx512::Fast<'a>>,
 }
 
 impl<const C: usize> Job<'_, C> {
@@ -768,9 +875,12 @@ impl<const C: usize> Job<'_, C> {
     /// using AVX2 where the CPU has it.
     fn band(&self, r0: isize, r1: isize) -> Partial<C> {
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2, checked just above.
-            return unsafe { self.band_avx2(r0, r1) };
+        match (self.kernel, &self.fast) {
+            // SAFETY: the kernel was checked to be available on this CPU (`Kernel::available`).
+            (Kernel::Avx512, Some(fast)) => return unsafe { avx512::band(self, fast, r0, r1) },
+            // SAFETY: as above.
+            (Kernel::Avx2, _) => return unsafe { self.band_avx2(r0, r1) },
+            _ => {}
         }
         self.band_impl::<false>(r0, r1)
     }
@@ -1008,6 +1118,9 @@ fn window_sums(col: &[i32], k: usize, out: &mut [i32]) {
     }
 }
 
+#[cfg(target_arch = "x86_64")]
+mod avx512;
+
 /// The AVX2 kernels of the NL-means inner loops.
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
@@ -1218,6 +1331,97 @@ mod tests {
                 assert_eq!(fast[y as usize * w + x as usize], want, "pixel ({x}, {y})");
             }
         }
+    }
+
+    /// OpenCV's NL-means by its definition (every offset, every template pixel), for `C`
+    /// interleaved channels.
+    fn direct<const C: usize>(
+        img: &[u8],
+        w: usize,
+        h: usize,
+        hp: f32,
+        tw: usize,
+        sw: usize,
+    ) -> Vec<u8> {
+        let table = weight_table(hp, C, tw, sw);
+        let (t, s) = (tw as isize / 2, sw as isize / 2);
+        let at = |x: isize, y: isize, c: usize| {
+            i64::from(img[(reflect_101(y, h) * w + reflect_101(x, w)) * C + c])
+        };
+        let mut out = vec![0u8; w * h * C];
+        for y in 0..h as isize {
+            for x in 0..w as isize {
+                let (mut est, mut ws) = ([0i64; C], 0i64);
+                for dy in -s..=s {
+                    for dx in -s..=s {
+                        let mut d = 0;
+                        for ty in -t..=t {
+                            for tx in -t..=t {
+                                for c in 0..C {
+                                    let e = at(x + tx, y + ty, c) - at(x + dx + tx, y + dy + ty, c);
+                                    d += e * e;
+                                }
+                            }
+                        }
+                        let idx = ((d >> table.shift) as usize).min(table.lut.len() - 1);
+                        let wg = i64::from(table.lut[idx]);
+                        for (c, e) in est.iter_mut().enumerate() {
+                            *e += wg * at(x + dx, y + dy, c);
+                        }
+                        ws += wg;
+                    }
+                }
+                for (c, e) in est.iter().enumerate() {
+                    out[(y as usize * w + x as usize) * C + c] = ((e + ws / 2) / ws) as u8;
+                }
+            }
+        }
+        out
+    }
+
+    fn every_kernel_matches_the_definition<const C: usize>() -> Vec<Kernel> {
+        let mut ran = Vec::new();
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed >> 32) as u8
+        };
+        for (w, h) in [(1, 1), (3, 2), (9, 7), (23, 31), (48, 20)] {
+            // Noise (most distances large) and a smooth ramp with a little noise (most small).
+            let noise: Vec<u8> = (0..w * h * C).map(|_| next()).collect();
+            let smooth: Vec<u8> = (0..w * h * C)
+                .map(|i| ((i / C % w) * 3 + (i / C / w) * 2 + i % C * 50) as u8 ^ (next() & 7))
+                .collect();
+            for img in [&noise, &smooth] {
+                for (hp, tw, sw) in [(5.0, 7, 21), (10.0, 5, 17), (3.0, 3, 21), (8.0, 7, 25)] {
+                    let want = direct::<C>(img, w, h, hp, tw, sw);
+                    for kernel in [Kernel::Portable, Kernel::Avx2, Kernel::Avx512] {
+                        if let Some(got) = nl_means_with::<C>(img, w, h, hp, tw, sw, Some(kernel)) {
+                            assert_eq!(
+                                got, want,
+                                "{kernel:?}, {w}x{h}, {C} channels, h {hp}, windows {tw} {sw}"
+                            );
+                            if !ran.contains(&kernel) {
+                                ran.push(kernel);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        ran
+    }
+
+    #[test]
+    fn every_kernel_matches_the_definition_on_one_and_two_channels() {
+        // Each kernel this CPU has (the portable one always) gives the definition's bytes; the
+        // list of those that ran is printed, so a run on a CPU without AVX-512 is visible.
+        let one = every_kernel_matches_the_definition::<1>();
+        let two = every_kernel_matches_the_definition::<2>();
+        println!("kernels checked: one channel {one:?}, two channels {two:?}");
+        assert!(one.contains(&Kernel::Portable) && two.contains(&Kernel::Portable));
     }
 
     #[test]
