@@ -236,12 +236,12 @@ impl FrameReader {
                 Some((w, h))
             }
         };
-        if let Some((w, h)) = size {
-            if w == 0 || h == 0 {
-                return Err(Error::InvalidArgument(format!(
-                    "frame size {w}x{h}: width and height must be at least 1"
-                )));
-            }
+        if let Some((w, h)) = size
+            && (w == 0 || h == 0)
+        {
+            return Err(Error::InvalidArgument(format!(
+                "frame size {w}x{h}: width and height must be at least 1"
+            )));
         }
         let d = decode_sampled(&self.path, &self.sampling, size, self.seed)?;
         for w in &d.warnings {

@@ -218,15 +218,15 @@ pub fn insights(results: &ResultsTable, learning: &[LearningRow]) -> Vec<Insight
             ),
         );
     }
-    if smallest_acc.len() > 1 {
-        if let Some(&(m, a, n)) = smallest_acc.iter().max_by(|x, y| x.1.total_cmp(&y.1)) {
-            say(
-                DATA,
-                format!(
-                    "With the fewest training videos, **{m}** is the most accurate of the learning curves ({a:.3} with {n} videos)."
-                ),
-            );
-        }
+    if smallest_acc.len() > 1
+        && let Some(&(m, a, n)) = smallest_acc.iter().max_by(|x, y| x.1.total_cmp(&y.1))
+    {
+        say(
+            DATA,
+            format!(
+                "With the fewest training videos, **{m}** is the most accurate of the learning curves ({a:.3} with {n} videos)."
+            ),
+        );
     }
 
     // How far the numbers can be trusted.
@@ -383,26 +383,26 @@ fn within_test_set(
             ),
         );
     }
-    if let Some((worst, worst_acc)) = by(models, acc, true) {
-        if worst_acc < best_acc {
-            let tail = match cmp.get(&best.name, &worst.name) {
-                Some(c) if !c.differs() => format!(
-                    ", a difference not distinguishable from 0 on these {n} videos ({})",
-                    diff_text(&c)
-                ),
-                Some(c) => format!(" ({})", ci_text(&c)),
-                None => String::new(),
-            };
-            say(
-                ACCURACY,
-                format!(
-                    "The least accurate, **{}**, reaches {:.3}: {} points below the best{tail}.",
-                    worst.name,
-                    worst_acc,
-                    points(best_acc, worst_acc)
-                ),
-            );
-        }
+    if let Some((worst, worst_acc)) = by(models, acc, true)
+        && worst_acc < best_acc
+    {
+        let tail = match cmp.get(&best.name, &worst.name) {
+            Some(c) if !c.differs() => format!(
+                ", a difference not distinguishable from 0 on these {n} videos ({})",
+                diff_text(&c)
+            ),
+            Some(c) => format!(" ({})", ci_text(&c)),
+            None => String::new(),
+        };
+        say(
+            ACCURACY,
+            format!(
+                "The least accurate, **{}**, reaches {:.3}: {} points below the best{tail}.",
+                worst.name,
+                worst_acc,
+                points(best_acc, worst_acc)
+            ),
+        );
     }
 
     // Speed against accuracy: the fastest model against the most accurate one, end to end among
@@ -478,59 +478,56 @@ fn within_test_set(
         .filter_map(|m| Some((*m, clf(m)? / e2e(m)?)))
         .filter(|(_, s)| s.is_finite())
         .min_by(|a, b| a.1.total_cmp(&b.1))
+        && share < 0.1
     {
-        if share < 0.1 {
-            say(
-                COST,
-                format!(
-                    "For **{}** the classifier takes {} of the {} per video end to end ({} %): decoding \
+        say(
+            COST,
+            format!(
+                "For **{}** the classifier takes {} of the {} per video end to end ({} %): decoding \
                      and feature extraction dominate its latency.",
-                    m.name,
-                    duration(m.efficiency.infer_time_s_per_video),
-                    duration(e2e(m).unwrap_or(f64::NAN)),
-                    sig3(share * 100.0)
-                ),
-            );
-        }
+                m.name,
+                duration(m.efficiency.infer_time_s_per_video),
+                duration(e2e(m).unwrap_or(f64::NAN)),
+                sig3(share * 100.0)
+            ),
+        );
     }
     let size = |m: &ModelResult| m.efficiency.model_size_mb.filter(|s| *s > 0.0);
     if let (Some((small, s)), Some((large, l))) = (by(models, size, true), by(models, size, false))
+        && large.name != small.name
     {
-        if large.name != small.name {
-            say(
-                COST,
-                format!(
-                    "**{}** is the smallest saved model ({} MB), {} smaller than **{}** ({} MB).",
-                    small.name,
-                    sig3(s),
-                    ratio(l, s),
-                    large.name,
-                    sig3(l)
-                ),
-            );
-        }
+        say(
+            COST,
+            format!(
+                "**{}** is the smallest saved model ({} MB), {} smaller than **{}** ({} MB).",
+                small.name,
+                sig3(s),
+                ratio(l, s),
+                large.name,
+                sig3(l)
+            ),
+        );
     }
     let train = |m: &ModelResult| Some(m.efficiency.train_time_s).filter(|t| *t > 0.0);
     if let (Some((fast, f)), Some((slow, s))) = (by(models, train, true), by(models, train, false))
+        && fast.name != slow.name
     {
-        if fast.name != slow.name {
-            say(
-                COST,
-                format!(
-                    "**{}** takes {} longer to train than **{}** ({} vs {}{}).",
-                    slow.name,
-                    ratio(s, f),
-                    fast.name,
-                    duration(s),
-                    duration(f),
-                    if slow.kind == ModelKind::Classical {
-                        ", grid search included"
-                    } else {
-                        ""
-                    }
-                ),
-            );
-        }
+        say(
+            COST,
+            format!(
+                "**{}** takes {} longer to train than **{}** ({} vs {}{}).",
+                slow.name,
+                ratio(s, f),
+                fast.name,
+                duration(s),
+                duration(f),
+                if slow.kind == ModelKind::Classical {
+                    ", grid search included"
+                } else {
+                    ""
+                }
+            ),
+        );
     }
 
     // Classical against deep, when both families were evaluated on these videos.

@@ -399,14 +399,14 @@ impl Conv3d {
         if weight.rank() != 5 {
             bail!("Conv3d: weight must be 5-d, got shape {:?}", weight.dims());
         }
-        if let Some(b) = &bias {
-            if b.dims() != [weight.dim(0)?] {
-                bail!(
-                    "Conv3d: bias shape {:?} does not match {} output channels",
-                    b.dims(),
-                    weight.dim(0)?
-                );
-            }
+        if let Some(b) = &bias
+            && b.dims() != [weight.dim(0)?]
+        {
+            bail!(
+                "Conv3d: bias shape {:?} does not match {} output channels",
+                b.dims(),
+                weight.dim(0)?
+            );
         }
         if stride.contains(&0) {
             bail!("Conv3d: stride {stride:?} must be positive");

@@ -128,14 +128,13 @@ impl fmt::Display for FrameStrip {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.frames.len();
         write!(f, "{n} frame{}", if n == 1 { "" } else { "s" })?;
-        if let Some(first) = self.frames.first() {
-            if self
+        if let Some(first) = self.frames.first()
+            && self
                 .frames
                 .iter()
                 .all(|x| x.dimensions() == first.dimensions())
-            {
-                write!(f, " of {}x{}", first.width(), first.height())?;
-            }
+        {
+            write!(f, " of {}x{}", first.width(), first.height())?;
         }
         if let Some(src) = &self.source {
             write!(f, " from {}", src.display())?;

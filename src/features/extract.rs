@@ -578,10 +578,10 @@ fn one(
         Some(_) => Some(FeatureCache::key(&s.path, fingerprint)?),
         None => None,
     };
-    if let (Some(c), Some(k)) = (cache, &key) {
-        if let Some(e) = c.get(k) {
-            return Ok((e, true, Vec::new()));
-        }
+    if let (Some(c), Some(k)) = (cache, &key)
+        && let Some(e) = c.get(k)
+    {
+        return Ok((e, true, Vec::new()));
     }
     let f = extract_video(&s.path, opts)?;
     let e = Entry {

@@ -276,12 +276,12 @@ impl Plot {
             }
         }
         for (axis, r) in [("x", self.x_range), ("y", self.y_range)] {
-            if let Some([lo, hi]) = r {
-                if !(lo.is_finite() && hi.is_finite() && lo < hi) {
-                    return bad(format!(
-                        "{axis}_range [{lo}, {hi}] must be finite and increasing"
-                    ));
-                }
+            if let Some([lo, hi]) = r
+                && !(lo.is_finite() && hi.is_finite() && lo < hi)
+            {
+                return bad(format!(
+                    "{axis}_range [{lo}, {hi}] must be finite and increasing"
+                ));
             }
         }
         Ok(())

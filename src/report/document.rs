@@ -252,10 +252,10 @@ impl Report {
     /// hold a valid plot stays Markdown and renders as a note).
     fn lift_legacy_plots(&mut self) {
         for b in self.sections.iter_mut().flat_map(|s| s.blocks.iter_mut()) {
-            if matches!(b, Block::Markdown { text } if text.contains(PLOT_FENCE)) {
-                if let Some(p) = Plot::from_block(b) {
-                    *b = Block::Plot(p);
-                }
+            if matches!(b, Block::Markdown { text } if text.contains(PLOT_FENCE))
+                && let Some(p) = Plot::from_block(b)
+            {
+                *b = Block::Plot(p);
             }
         }
     }

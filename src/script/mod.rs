@@ -328,10 +328,10 @@ pub fn format_error(main: &Path, err: &EvalAltResult, script_dir: &Path) -> Stri
     if let EvalAltResult::ErrorTerminated(why, _) = e {
         msg = format!("script stopped: {why}");
     }
-    if let EvalAltResult::ErrorFunctionNotFound(sig, _) = e {
-        if let Some(hint) = function_hint(sig) {
-            msg.push_str(&format!("\n  hint: did you mean `{hint}`?"));
-        }
+    if let EvalAltResult::ErrorFunctionNotFound(sig, _) = e
+        && let Some(hint) = function_hint(sig)
+    {
+        msg.push_str(&format!("\n  hint: did you mean `{hint}`?"));
     }
     let mut out = format!(
         "error: {msg}\n  --> {}",

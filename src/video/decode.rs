@@ -90,10 +90,10 @@ fn video_stream_index(ictx: &format::context::Input, path: &Path) -> Result<usiz
         s.parameters().medium() == media::Type::Video
             && !s.disposition().contains(Disposition::ATTACHED_PIC)
     };
-    if let Some(best) = ictx.streams().best(media::Type::Video) {
-        if is_video(&best) {
-            return Ok(best.index());
-        }
+    if let Some(best) = ictx.streams().best(media::Type::Video)
+        && is_video(&best)
+    {
+        return Ok(best.index());
     }
     ictx.streams()
         .find(|s| is_video(s))
@@ -235,13 +235,13 @@ pub fn decode_indices(path: &Path, indices: &[usize], size: Option<(u32, u32)>) 
             w[1]
         )));
     }
-    if let Some((w, h)) = size {
-        if w == 0 || h == 0 {
-            return Err(Error::InvalidArgument(format!(
-                "{}: cannot resize frames to {w}x{h}",
-                path.display()
-            )));
-        }
+    if let Some((w, h)) = size
+        && (w == 0 || h == 0)
+    {
+        return Err(Error::InvalidArgument(format!(
+            "{}: cannot resize frames to {w}x{h}",
+            path.display()
+        )));
     }
     let (info, warnings) = probe_with_warnings(path)?;
     decode_probed(info, warnings, indices, size)

@@ -125,7 +125,7 @@ impl VideoWriter {
         codec: Codec,
     ) -> Result<VideoWriter> {
         init_ffmpeg();
-        if width == 0 || height == 0 || width % 2 != 0 || height % 2 != 0 {
+        if width == 0 || height == 0 || !width.is_multiple_of(2) || !height.is_multiple_of(2) {
             return Err(Error::InvalidArgument(format!(
                 "{}: video size {width}x{height} must be non-zero and even in both dimensions \
                  (YUV 4:2:0 subsamples chroma by 2)",

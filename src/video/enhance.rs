@@ -330,7 +330,7 @@ pub fn gaussian_kernel(n: usize, sigma: f64) -> Vec<f64> {
         })
         .collect();
     let mut sum = values.iter().fold(0.0, |s, &v| s + v) * 2.0 + 1.0;
-    if n % 2 == 0 {
+    if n.is_multiple_of(2) {
         sum += 1.0;
     }
     let mul = 1.0 / sum;
@@ -340,7 +340,7 @@ pub fn gaussian_kernel(n: usize, sigma: f64) -> Vec<f64> {
         k[n - 1 - i] = v * mul;
     }
     k[half] = mul;
-    if n % 2 == 0 {
+    if n.is_multiple_of(2) {
         k[half + 1] = mul;
     }
     k

@@ -198,7 +198,7 @@ fn pipeline_shortcut_equals_running_the_whole_pipeline() {
             let i2 = i + shift;
             match j {
                 3 => f64::NAN,
-                1 if i2 % 5 == 0 => f64::NAN,
+                1 if i2.is_multiple_of(5) => f64::NAN,
                 12..=15 => 3.0 * (y[i] as f64) * ((j - 11) as f64) + noise(i2, j),
                 _ => noise(i2, j) * 2.0,
             }

@@ -592,13 +592,13 @@ fn grow_tree(
         }
 
         let node_id = nodes.len();
-        if let Some((parent, is_left)) = rec.parent {
-            if let TreeNode::Split { left, right, .. } = &mut nodes[parent] {
-                if is_left {
-                    *left = node_id as u32;
-                } else {
-                    *right = node_id as u32;
-                }
+        if let Some((parent, is_left)) = rec.parent
+            && let TreeNode::Split { left, right, .. } = &mut nodes[parent]
+        {
+            if is_left {
+                *left = node_id as u32;
+            } else {
+                *right = node_id as u32;
             }
         }
         match chosen {

@@ -22,12 +22,8 @@
 //!
 //! Tails are handled with masked loads and stores, so no access leaves the slices.
 //!
-//! The AVX-512 intrinsics and target features are stable from Rust 1.89 on, so this module
-//! needs a 1.89 compiler although the crate still declares `rust-version = "1.85"`; raising
-//! that (and the README's requirement) is left to whoever owns them.
-
-// The crate's declared minimum version predates the intrinsics (see above).
-#![allow(clippy::incompatible_msrv)]
+//! The AVX-512 intrinsics and target features are stable from Rust 1.89 on, the crate's
+//! declared minimum (`rust-version`).
 
 use std::arch::x86_64::*;
 

@@ -70,12 +70,12 @@ impl SvmParams {
                 "svm: C must be a finite number > 0, got {c}"
             )));
         }
-        if let Gamma::Value(g) = gamma {
-            if !(g.is_finite() && g > 0.0) {
-                return Err(Error::InvalidArgument(format!(
-                    "svm: gamma must be 'scale' or a finite number > 0, got {g}"
-                )));
-            }
+        if let Gamma::Value(g) = gamma
+            && !(g.is_finite() && g > 0.0)
+        {
+            return Err(Error::InvalidArgument(format!(
+                "svm: gamma must be 'scale' or a finite number > 0, got {g}"
+            )));
         }
         Ok(SvmParams { c, kernel, gamma })
     }
