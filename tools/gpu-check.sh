@@ -74,6 +74,9 @@ if [[ "$device" == cuda ]]; then
 fi
 
 work="$(mktemp -d)"
+# The binary's built-in report templates (an empty folder): a checkout's templates/ may be newer
+# than a carried binary.
+mkdir -p "$work/builtin"
 trap 'rm -rf "$work"; [[ -n "$sampler" ]] && kill "$sampler" 2>/dev/null || true' EXIT
 start=$(date +%s.%N)
 set +e
@@ -81,7 +84,7 @@ set +e
     --set "data_root_deep=$data" --set "data_root_classical=$data" \
     --set "device=$device" --set "deep_profile=$profile" \
     --set "report_dir=$out/reports" --set run_name=gpu-check \
-    --set "cache_dir=$work/cache" 2>&1 | tee -a "$log"
+    --set "cache_dir=$work/cache" --templates "$work/builtin" 2>&1 | tee -a "$log"
 status=${PIPESTATUS[0]}
 set -e
 end=$(date +%s.%N)
