@@ -232,11 +232,16 @@ pub struct MetricChange {
     pub b: Option<f64>,
     /// Whether a larger value is better (accuracy) or worse (time, size, memory).
     pub higher_is_better: bool,
+    /// False when the two values measure different things (then no change is given).
+    pub comparable: bool,
 }
 
 impl MetricChange {
-    /// `b - a`, when both are known.
+    /// `b - a`, when both are known and measure the same thing.
     pub fn change(&self) -> Option<f64> {
+        if !self.comparable {
+            return None;
+        }
         Some(self.b? - self.a?)
     }
 }
@@ -273,6 +278,7 @@ fn metric_changes(a: &ModelResult, b: &ModelResult) -> Vec<MetricChange> {
         a: f(a),
         b: f(b),
         higher_is_better,
+        comparable: true,
     };
     vec![
         row("accuracy", &|m| Some(m.metrics.accuracy), true),
@@ -291,8 +297,28 @@ fn metric_changes(a: &ModelResult, b: &ModelResult) -> Vec<MetricChange> {
             false,
         ),
         row("size (MB)", &|m| m.efficiency.model_size_mb, false),
-        row("peak memory (MB)", &|m| m.efficiency.memory_mb, false),
+        memory_change(a, b),
     ]
+}
+
+/// Peak memory in both runs, compared only when both measured it the same way (`memory_kind`):
+/// a heap peak and a resident-set peak are different quantities, so their change is not given.
+fn memory_change(a: &ModelResult, b: &ModelResult) -> MetricChange {
+    let (ka, kb) = (&a.efficiency.memory_kind, &b.efficiency.memory_kind);
+    let same = ka == kb;
+    MetricChange {
+        metric: if !same {
+            "peak memory (MB, measured differently)"
+        } else if ka.as_deref() == Some(crate::memory::HEAP_PEAK) {
+            "peak memory (MB, heap peak)"
+        } else {
+            "peak memory (MB, peak RSS)"
+        },
+        a: a.efficiency.memory_mb,
+        b: b.efficiency.memory_mb,
+        higher_is_better: false,
+        comparable: same,
+    }
 }
 
 /// The settings rows of a diff: every config key, then script, seed, commit and datasets.
@@ -535,7 +561,7 @@ impl std::fmt::Display for RunDiff {
                 let change = c.change().map_or("—".to_string(), |v| format!("{v:+.3}"));
                 writeln!(
                     f,
-                    "  {:<31} {:>10} {:>10} {:>10}",
+                    "  {:<38} {:>10} {:>10} {:>10}",
                     c.metric,
                     show(c.a),
                     show(c.b),

@@ -38,6 +38,9 @@ fn model(name: &str, kind: ModelKind, right: &[bool], videos: &[&str], e2e: f64)
         efficiency: Efficiency {
             train_time_s: 2.0,
             infer_time_s_per_video_e2e: Some(e2e),
+            // 100 MB plus one per video it gets right: run B's SVM (10 right) 6 more than A's (4).
+            memory_mb: Some(100.0 + right.iter().filter(|r| **r).count() as f64),
+            memory_kind: Some("heap peak".into()),
             ..Efficiency::default()
         },
         protocol: Protocol {
@@ -230,6 +233,18 @@ fn diff_reports_settings_metric_changes_and_the_paired_test() {
         d.only_in_one,
         vec![("Classical-kNN".to_string(), "seed7".to_string())]
     );
+
+    // Memory measured the same way (both heap peaks here) is compared; a heap peak against a
+    // resident-set peak is not.
+    let mem = svm.metrics.last().unwrap();
+    assert_eq!(mem.metric, "peak memory (MB, heap peak)");
+    assert!((mem.change().unwrap() - 6.0).abs() < 1e-9, "{mem:?}");
+    let mut b_rss = b.clone();
+    b_rss.models[0].efficiency.memory_kind = Some("peak RSS".into());
+    let mixed = diff_runs(&a, &b_rss);
+    let mem = mixed.models[0].metrics.last().unwrap();
+    assert_eq!(mem.metric, "peak memory (MB, measured differently)");
+    assert_eq!(mem.change(), None);
 
     let text = d.to_string();
     assert!(text.contains("epochs  0 -> 12"), "{text}");
