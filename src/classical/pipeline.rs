@@ -3,6 +3,7 @@
 //! training split — then a grid-searched classifier, evaluated on the test split into a
 //! [`ModelResult`], and saved as one reloadable [`ClassicalPipeline`] file.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -321,7 +322,7 @@ impl ClassicalPipeline {
             .unwrap_or(Path::new("."));
         let prep_path = dir.join(&prep_file);
         let prep_bytes = match std::fs::metadata(&prep_path) {
-            Ok(m) if read_checked(&prep_path).is_ok() => m.len(),
+            Ok(m) if is_checked_file(&prep_path) => m.len(),
             _ => write_checked(&prep_path, &prep)?,
         };
         let saved = SavedPipeline {
@@ -381,12 +382,46 @@ impl ClassicalPipeline {
 }
 
 fn write_checked(path: &Path, body: &[u8]) -> Result<u64> {
-    let mut bytes = Vec::with_capacity(body.len() + 16);
-    bytes.extend_from_slice(MAGIC);
-    bytes.extend_from_slice(body);
-    bytes.extend_from_slice(&xxhash_rust::xxh3::xxh3_64(body).to_le_bytes());
-    crate::util::fs::write_atomic(path, &bytes)?;
-    Ok(bytes.len() as u64)
+    // Written piece by piece: no second copy of the body in memory (a preprocessor is tens of
+    // MB, and a model's memory figure would count the copy).
+    let sum = xxhash_rust::xxh3::xxh3_64(body).to_le_bytes();
+    crate::util::fs::write_atomic_with(path, |tmp| {
+        let mut f = std::fs::File::create(tmp).at(path)?;
+        for part in [&MAGIC[..], body, &sum[..]] {
+            f.write_all(part).at(path)?;
+        }
+        Ok(())
+    })?;
+    Ok((MAGIC.len() + body.len() + sum.len()) as u64)
+}
+
+/// Whether `path` is a whole checked file (magic, body, checksum), read in chunks so that
+/// verifying a large one does not hold it in memory.
+fn is_checked_file(path: &Path) -> bool {
+    use std::io::Read;
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return false;
+    };
+    let Ok(len) = f.metadata().map(|m| m.len() as usize) else {
+        return false;
+    };
+    let mut magic = [0u8; 8];
+    if len < 16 || f.read_exact(&mut magic).is_err() || &magic[..] != MAGIC {
+        return false;
+    }
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    let mut left = len - 16;
+    let mut buf = vec![0u8; 1 << 20];
+    while left > 0 {
+        let n = left.min(buf.len());
+        if f.read_exact(&mut buf[..n]).is_err() {
+            return false;
+        }
+        hasher.update(&buf[..n]);
+        left -= n;
+    }
+    let mut sum = [0u8; 8];
+    f.read_exact(&mut sum).is_ok() && hasher.digest().to_le_bytes() == sum
 }
 
 fn read_checked(path: &Path) -> Result<Vec<u8>> {
