@@ -3,7 +3,7 @@
 # per-model training time per epoch, inference time per video, memory and accuracy.
 #
 #   tools/gpu-check.sh [--device cuda|cpu] [--profile notebook|quick] [--bin PATH]
-#                      [--data DIR] [--out DIR]
+#                      [--data DIR] [--out DIR] [--no-torch] [--torch-timeout SECONDS]
 #
 # Defaults: --device cuda --profile notebook (224 px, 32 frames, 16-frame clips, 6 epochs),
 # --bin target-cuda/release/vidcompare (or target/release/vidcompare for --device cpu),
@@ -16,6 +16,10 @@
 # Python environment's nvidia wheels) and stops with the list of missing ones otherwise. With
 # --device cuda, nvidia-smi samples the card's memory in use every 0.2 s during the run: the JSON
 # gives the device-wide peak (the process is the only one on the card), labelled as such.
+# When python3 can import torch, torchvision and cv2 (and --no-torch is not given), the notebook's
+# own deep code (tools/bench_notebook_deep.py) then runs on the same data, device and profile
+# (within --torch-timeout seconds, default 300), and the JSON adds its figures and our/torch
+# ratios per model.
 set -euo pipefail
 
 device=cuda
@@ -23,6 +27,8 @@ profile=notebook
 bin=""
 data=data/demo/deep
 out="${OUT:-gpu-check}"
+torch=1
+torch_timeout=300
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --device) device="$2"; shift 2 ;;
@@ -30,6 +36,8 @@ while [[ $# -gt 0 ]]; do
         --bin) bin="$2"; shift 2 ;;
         --data) data="$2"; shift 2 ;;
         --out) out="$2"; shift 2 ;;
+        --no-torch) torch=0; shift ;;
+        --torch-timeout) torch_timeout="$2"; shift 2 ;;
         *) echo "gpu-check: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -91,6 +99,13 @@ end=$(date +%s.%N)
 [[ -n "$sampler" ]] && kill "$sampler" 2>/dev/null || true
 say "run finished with status $status in $(python3 -c "print(round($end - $start, 1))") s"
 
+if [[ "$torch" == 1 ]] && python3 -c "import torch, torchvision, cv2" 2>/dev/null; then
+    say "the notebook's PyTorch code on the same data (timeout ${torch_timeout} s)"
+    timeout "$torch_timeout" python3 "$here/bench_notebook_deep.py" --data "$data" \
+        --device "$device" --profile "$profile" --out "$out/torch-notebook.json" 2>&1 \
+        | tee -a "$log" || say "the PyTorch run stopped early (its JSON keeps the models it finished)"
+fi
+
 python3 - "$out" "$device" "$profile" "$gpu_name" "$status" "$start" "$end" <<'PY'
 import json, os, sys
 out, device, profile, gpu_name, status, start, end = sys.argv[1:8]
@@ -135,6 +150,24 @@ if os.path.exists(samples):
             "samples": len(used),
             "what": "memory in use on the whole card (nvidia-smi, every 0.2 s) during the run; "
                     "the run was the only process on it",
+        }
+torch_path = os.path.join(out, "torch-notebook.json")
+if os.path.exists(torch_path):
+    t = json.load(open(torch_path))
+    result["torch"] = {k: t.get(k) for k in ("framework", "torchvision", "device", "gpu", "profile")}
+    ratio = lambda a, b: (a / b) if (a is not None and b) else None
+    for m in result["models"]:
+        tm = next((x for x in t.get("models", []) if x.get("model") == m["model"]), None)
+        if tm is None:
+            continue
+        m["torch"] = tm
+        # Ours counts validation (and computing the frozen trunk once) in its training time, so
+        # torch's side is its training loop with validation, per epoch.
+        loop, ep = tm.get("train_loop_with_val_s"), tm.get("epochs")
+        m["torch_train_with_val_s_per_epoch"] = (loop / ep) if (loop is not None and ep) else None
+        m["ours_over_torch"] = {
+            "train_s_per_epoch": ratio(m["train_s_per_epoch"], m["torch_train_with_val_s_per_epoch"]),
+            "forward_s_per_video": ratio(m["forward_s_per_video"], tm.get("forward_s_per_video")),
         }
 json.dump(result, open(os.path.join(out, "gpu-check.json"), "w"), indent=2)
 print(json.dumps(result, indent=2))
