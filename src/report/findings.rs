@@ -102,7 +102,7 @@ impl Report {
             })
             .collect();
         let table = grouped_metrics_table(
-            "The most accurate model of each family ; every model is in the unified comparison",
+            "The most accurate model of each family (every model is in the unified comparison)",
             &bests,
             ColumnSet::Headline,
         );
