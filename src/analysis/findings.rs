@@ -284,15 +284,22 @@ fn latency_sentence(
     } else {
         (b, tb, a, ta)
     };
+    let verdict = if ts / tf < 1.05 {
+        "about the same time".to_string()
+    } else {
+        format!(
+            "the {} model is {} faster",
+            family_name(fast.kind),
+            ratio(ts, tf)
+        )
+    };
     Some(format!(
-        "End to end, from the file to its class, **{}** takes {} per video and **{}** {}: the \
-         {} model is {} faster.",
+        "End to end, from the file to its class, **{}** takes {} per video and **{}** {}: \
+         {verdict}.",
         fast.name,
         duration(tf),
         slow.name,
         duration(ts),
-        family_name(fast.kind),
-        ratio(ts, tf)
     ))
 }
 
@@ -490,6 +497,34 @@ mod tests {
         );
         assert_eq!(f[3].backing, Backing::Costs);
         assert!(t[5].starts_with("With 10 test videos, one video moves accuracy by 10.0 points"));
+    }
+
+    /// End-to-end times within 5 % of each other are called about the same, not "1.0x faster".
+    #[test]
+    fn near_equal_times_are_about_the_same() {
+        let c = model(
+            "Classical-RF",
+            ModelKind::Classical,
+            ("v", 10, 8),
+            (1.04, 1.0, 300.0),
+        );
+        let d = model(
+            "Deep-2D-Avg",
+            ModelKind::Deep,
+            ("v", 10, 7),
+            (1.05, 1.0, 300.0),
+        );
+        let f = key_findings(&table(vec![c, d]));
+        assert_eq!(
+            f[3].text,
+            "End to end, from the file to its class, **Classical-RF** takes 1.04 s per video and \
+             **Deep-2D-Avg** 1.05 s: about the same time."
+        );
+        assert_eq!(
+            f[4].text,
+            "Against **Deep-2D-Avg**, **Classical-RF** has a saved model of 1.00 MB vs 1.00 MB \
+             (about the same) and a peak RSS of 300 MB vs 300 MB (about the same)."
+        );
     }
 
     /// 30 videos, 30/30 against 12/30: every discordant video favours the deep model, so the

@@ -1,7 +1,8 @@
 // Injected at the end of a report page by the browser layout test. Opens every <details> (a
 // collapsed table must fit too once opened), then lists:
-//   wide:    elements reaching past the viewport's left or right edge, unless an ancestor scrolls
-//            horizontally (overflow-x auto or scroll): those scroll inside their own box;
+//   wide:    elements and text runs reaching past the viewport's left or right edge, unless an
+//            ancestor scrolls horizontally (overflow-x auto or scroll): those scroll inside their
+//            own box;
 //   titles:  chart titles (the <text class="chart-title"> lines of each figure.chart SVG) whose
 //            box is not fully inside their SVG, or whose lines together are not the whole title
 //            (the SVG's aria-label);
@@ -40,6 +41,18 @@
       wide.push(name(el) + " [" + box(r) + "]");
     }
   });
+  // Text runs too: a long unbreakable word overflows its element without widening the element.
+  var walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  var range = document.createRange();
+  for (var node = walker.nextNode(); node; node = walker.nextNode()) {
+    var el = node.parentElement;
+    if (!el || !node.textContent.trim() || el.closest("svg")) { continue; }
+    range.selectNodeContents(node);
+    var r = range.getBoundingClientRect();
+    if ((r.right > vw + 0.5 || r.left < -0.5) && (r.width > 0) && !scrolls(node)) {
+      wide.push("text `" + node.textContent.trim().slice(0, 60) + "` in " + name(el) + " [" + box(r) + "]");
+    }
+  }
   var titles = [], clipped = [];
   var svgs = document.querySelectorAll("figure.chart svg");
   each(svgs, function (svg) {

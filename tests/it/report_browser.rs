@@ -745,6 +745,8 @@ fn the_layout_checks_catch_wide_elements_and_clipped_titles() {
         "<!DOCTYPE html><html><body style=\"margin:0\">\
          <div id=\"too-wide\" style=\"width:600px;height:10px\"></div>\
          <div style=\"overflow-x:auto\"><div id=\"scrolls\" style=\"width:2000px;height:10px\"></div></div>\
+         <p style=\"width:300px\">a_checkpoint_name_with_no_break_opportunity_in_it_at_all.safetensors</p>\
+         <pre style=\"overflow-x:auto\">a_checkpoint_name_with_no_break_opportunity_in_a_scrolling_box.safetensors</pre>\
          <figure class=\"chart\"><svg role=\"img\" aria-label=\"A long title — clipped\" width=\"120\" height=\"60\" \
          viewBox=\"0 0 120 60\" xmlns=\"http://www.w3.org/2000/svg\">\
          <text class=\"chart-title\" x=\"60\" y=\"20\" text-anchor=\"middle\" font-size=\"15\">A long title — clipped</text>\
@@ -759,7 +761,9 @@ fn the_layout_checks_catch_wide_elements_and_clipped_titles() {
     assert_eq!(l.viewport, 390);
     assert_eq!(l.charts, 2);
     assert!(
-        l.wide.len() == 1 && l.wide[0].starts_with("div#too-wide"),
+        l.wide.len() == 2
+            && l.wide[0].starts_with("div#too-wide")
+            && l.wide[1].starts_with("text `a_checkpoint_name_with_no_break_opportunity_in_it"),
         "{:#?}",
         l.wide
     );
