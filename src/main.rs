@@ -370,7 +370,13 @@ fn inspect(videos: &[PathBuf], json: bool) -> anyhow::Result<()> {
 
 /// `vidcompare render results.json`: the page again from saved results.
 fn render(results: &Path, out: Option<PathBuf>, templates: Option<PathBuf>) -> anyhow::Result<()> {
-    let report = Report::load_json(results)?;
+    let mut report = Report::load_json(results)?;
+    // A results.json written before reports had key findings: write them from the models.json
+    // saved beside it.
+    let models = results.with_file_name("models.json");
+    if report.key_findings.is_none() && models.is_file() {
+        report.set_key_findings(&vidcompare::results::ResultsTable::load_json(&models)?);
+    }
     let dir = out.unwrap_or_else(|| {
         results
             .parent()

@@ -72,7 +72,7 @@ pub fn p_value(p: f64) -> String {
     }
 }
 
-fn by<'a>(
+pub(crate) fn by<'a>(
     models: &[&'a ModelResult],
     key: impl Fn(&ModelResult) -> Option<f64>,
     lowest: bool,
@@ -86,7 +86,7 @@ fn by<'a>(
         })
 }
 
-fn e2e(m: &ModelResult) -> Option<f64> {
+pub(crate) fn e2e(m: &ModelResult) -> Option<f64> {
     m.efficiency.infer_time_s_per_video_e2e
 }
 
@@ -289,7 +289,7 @@ fn signed_points(x: f64) -> String {
 
 /// The 95 % interval of a paired comparison's difference, in signed points, and its McNemar
 /// p-value: `95 % CI of the difference +10.0 to +50.0 points, McNemar p = 0.0312`.
-fn ci_text(c: &PairedComparison) -> String {
+pub(crate) fn ci_text(c: &PairedComparison) -> String {
     format!(
         "95 % CI of the difference {} to {} points, McNemar p {}",
         signed_points(c.diff_interval.low),
@@ -300,7 +300,7 @@ fn ci_text(c: &PairedComparison) -> String {
 
 /// `d` as signed points with the 95 % interval and the exact McNemar p-value of a paired
 /// comparison, e.g. `+20.0 points, 95 % CI -10.0 to +50.0, McNemar p = 0.5`.
-fn diff_text(c: &PairedComparison) -> String {
+pub(crate) fn diff_text(c: &PairedComparison) -> String {
     format!(
         "{} points, 95 % CI {} to {}, McNemar p {}",
         signed_points(c.diff),
@@ -311,7 +311,7 @@ fn diff_text(c: &PairedComparison) -> String {
 }
 
 /// The accuracy of `m` with its bootstrap interval: `0.800 (95 % CI 0.600–1.000)`.
-fn acc_text(m: &ModelResult) -> String {
+pub(crate) fn acc_text(m: &ModelResult) -> String {
     match intervals(m) {
         Some(i) => format!(
             "{:.3} (95 % CI {:.3}–{:.3})",
@@ -621,7 +621,7 @@ fn within_test_set(
     }
 }
 
-fn join_bold(names: &[&str]) -> String {
+pub(crate) fn join_bold(names: &[&str]) -> String {
     let b: Vec<String> = names.iter().map(|n| format!("**{n}**")).collect();
     match b.len() {
         0 => String::new(),

@@ -2,6 +2,7 @@
 //! may be compared and how sure each comparison is, and the generated strengths-and-limitations
 //! sentences.
 
+pub mod findings;
 pub mod importance;
 pub mod insights;
 pub mod learning;

@@ -44,6 +44,16 @@ pub fn importance_table(imp: &PermutationImportance, caption: &str) -> Table {
             Cell::num(g.std),
         ]);
     }
+    if t.rows.len() > super::compare::LONG_TABLE {
+        t.summary = imp.ranked().first().map(|g| {
+            format!(
+                "{} rows; most important: {} (accuracy drops by {:.3})",
+                t.rows.len(),
+                g.name,
+                g.mean
+            )
+        });
+    }
     t
 }
 

@@ -11,6 +11,9 @@ use crate::results::{EpochRow, ModelResult, sort_by_accuracy};
 /// Export name of the comparison table (`comparison.csv`, `comparison.json` beside the page).
 pub const COMPARISON_EXPORT: &str = "comparison";
 
+/// Title of the efficiency chart of inference time per video (classifier only and end to end).
+pub const LATENCY_CHART: &str = "Inference time per video";
+
 /// Values spanning more than this ratio get a log axis.
 pub const LOG_SPAN: f64 = 100.0;
 
@@ -35,18 +38,25 @@ pub fn comparison_columns() -> Vec<Column> {
 /// assert!(t.rows.is_empty());
 /// ```
 pub fn comparison_table(models: &[&ModelResult]) -> Table {
-    let sets = test_sets(&sort_by_accuracy(models));
-    let ordered: Vec<&ModelResult> = sets.iter().flat_map(|s| s.models.clone()).collect();
-    let caption = if sets.len() > 1 {
+    let n_sets = test_sets(models).len();
+    let caption = if n_sets > 1 {
         format!(
-            "Unified comparison on {} different test sets: ranked within each test set, never \
-             across (sorted by accuracy; click a header to sort)",
-            sets.len()
+            "Unified comparison on {n_sets} different test sets: ranked within each test set, \
+             never across (sorted by accuracy; click a header to sort)"
         )
     } else {
         "Unified comparison (sorted by accuracy; click a header to sort)".to_string()
     };
-    let mut t = metrics_table(&caption, &ordered, ColumnSet::Full);
+    grouped_metrics_table(&caption, models, ColumnSet::Full)
+}
+
+/// A metrics table of `models` with the columns of `set`, grouped by test set (the set of the
+/// most accurate model first), each group sorted by accuracy and its best values marked within
+/// the group only.
+pub fn grouped_metrics_table(caption: &str, models: &[&ModelResult], set: ColumnSet) -> Table {
+    let sets = test_sets(&sort_by_accuracy(models));
+    let ordered: Vec<&ModelResult> = sets.iter().flat_map(|s| s.models.clone()).collect();
+    let mut t = metrics_table(caption, &ordered, set);
     if sets.len() > 1 {
         t.groups = sets
             .iter()
@@ -226,8 +236,43 @@ pub fn paired_table(models: &[&ModelResult]) -> Option<Table> {
             }
         }
     }
+    let resolved: Vec<String> = t
+        .rows
+        .iter()
+        .filter_map(|r| match (&r[0], &r[1], &r[8]) {
+            (Cell::Text(a), Cell::Text(b), Cell::Text(v)) if v != "not distinguishable" => {
+                Some(if v.starts_with('A') {
+                    format!("{a} > {b}")
+                } else {
+                    format!("{b} > {a}")
+                })
+            }
+            _ => None,
+        })
+        .collect();
+    if t.rows.len() > LONG_TABLE {
+        t.summary = Some(match resolved.len() {
+            0 => format!(
+                "{} pairs; none distinguishable on these videos",
+                t.rows.len()
+            ),
+            n if n <= 3 => format!(
+                "{} pairs; distinguishable: {}",
+                t.rows.len(),
+                resolved.join("; ")
+            ),
+            n => format!(
+                "{} pairs; {n} distinguishable, {} not",
+                t.rows.len(),
+                t.rows.len() - n
+            ),
+        });
+    }
     (!t.rows.is_empty()).then_some(t)
 }
+
+/// Tables with more rows than this are shown collapsed, their headline in the summary.
+pub const LONG_TABLE: usize = 12;
 
 /// Whether positive values span more than [`LOG_SPAN`] (so a log axis reads better).
 pub fn spans_orders(values: &[f64]) -> bool {
@@ -266,7 +311,7 @@ pub fn efficiency_charts(models: &[&ModelResult]) -> Vec<Chart> {
     };
     let charts = vec![
         bar(
-            "Inference time per video",
+            LATENCY_CHART,
             "seconds per video",
             &names,
             vec![

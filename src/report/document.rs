@@ -6,6 +6,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::chart::{Chart, PLOT_FENCE, Plot};
+use super::findings::KeyFindings;
 use super::image::ImageItem;
 use super::meta::RunMeta;
 use super::table::Table;
@@ -24,6 +25,10 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub struct Report {
     /// Page title and `<h1>`.
     pub title: String,
+    /// The headline of the run, shown right after the title: generated sentences linked to what
+    /// backs them, and each family's best models (see [`Report::set_key_findings`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_findings: Option<KeyFindings>,
     /// Provenance of the run (date, version, commit, machine, config).
     #[serde(default)]
     pub meta: RunMeta,
@@ -109,6 +114,7 @@ impl Report {
     pub fn new(title: impl Into<String>, meta: RunMeta) -> Report {
         Report {
             title: title.into(),
+            key_findings: None,
             meta,
             sections: Vec::new(),
             warnings: Vec::new(),
@@ -297,6 +303,9 @@ impl Report {
                     Block::Markdown { .. } | Block::Images { .. } => {}
                 }
             }
+        }
+        if let Some(t) = self.key_findings.as_ref().and_then(|k| k.table.as_ref()) {
+            t.validate().map_err(|e| in_section("key findings", e))?;
         }
         let mut names = std::collections::HashSet::new();
         for e in &self.exports {

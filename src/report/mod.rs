@@ -32,6 +32,7 @@
 //! - [`compare`] — the comparison table, efficiency charts, confusion matrices, ROC and training
 //!   curves of any model results.
 //! - [`analysis`] — tables, charts and plots drawn from the rows `crate::analysis` returns.
+//! - [`findings`] — the key findings right after the title, linked to what backs them.
 //! - [`meta`] — [`RunMeta`], the provenance shown in the page header.
 //! - [`svg`] — charts and plots drawn as SVG.
 //! - [`render`] — Markdown, templates (from a folder or embedded) and the HTML page.
@@ -40,6 +41,7 @@ pub mod analysis;
 pub mod chart;
 pub mod compare;
 pub mod document;
+pub mod findings;
 pub mod image;
 pub mod meta;
 pub mod render;
@@ -52,6 +54,7 @@ pub use chart::{Chart, ChartKind, PLOT_FENCE, Plot, PlotKind, Series, XySeries};
 pub use document::{
     Block, Report, SCHEMA_VERSION, Section, TableExport, is_valid_export_name, is_valid_section_id,
 };
+pub use findings::{Finding, KeyFindings};
 pub use image::{ImageItem, image_item};
 pub use meta::{DatasetMeta, ProductCounts, RunMeta};
 pub use render::{

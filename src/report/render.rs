@@ -276,6 +276,16 @@ pub fn markdown_to_html(md: &str) -> String {
     html
 }
 
+/// One paragraph of Markdown as inline HTML: [`markdown_to_html`] without the `<p>` around it.
+fn inline_markdown(md: &str) -> String {
+    let html = markdown_to_html(md);
+    let t = html.trim_end();
+    match t.strip_prefix("<p>").and_then(|r| r.strip_suffix("</p>")) {
+        Some(inner) if !inner.contains("<p>") => inner.to_string(),
+        _ => html,
+    }
+}
+
 /// Escape text for HTML element content and attribute values, exactly as the templates'
 /// auto-escaping does (`&`, `<`, `>`, `"`, `'` and `/`), so hand-built and template HTML agree.
 ///
@@ -440,10 +450,27 @@ struct PageView<'a> {
     /// The report as saved, for templates that want a field the view does not prepare.
     report: &'a Report,
     title: &'a str,
+    /// The key findings: sentences as safe HTML with their links, and the table of the best.
+    findings: Option<FindingsView<'a>>,
     sections: Vec<SectionView<'a>>,
     warnings: &'a [String],
     /// The vidcompare that rendered the page (the run's own version is in `report.meta`).
     generator_version: &'static str,
+}
+
+#[derive(Serialize)]
+struct FindingsView<'a> {
+    sentences: Vec<FindingView<'a>>,
+    /// A table block (`type: "table"`), printed with the table partial.
+    table: Option<BlockView<'a>>,
+}
+
+#[derive(Serialize)]
+struct FindingView<'a> {
+    /// The sentence as inline HTML (no enclosing paragraph).
+    html: String,
+    href: Option<&'a str>,
+    label: &'a str,
 }
 
 #[derive(Serialize)]
@@ -489,6 +516,8 @@ struct TableView<'a> {
     rows: Vec<Vec<CellView>>,
     /// Whether any column is highlighted, so the legend is shown only where it means something.
     has_best: bool,
+    /// A long table's headline: the table is shown collapsed behind it.
+    summary: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -562,9 +591,25 @@ impl<'a> PageView<'a> {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
+        let findings = report.key_findings.as_ref().map(|k| FindingsView {
+            sentences: k
+                .sentences
+                .iter()
+                .map(|f| FindingView {
+                    html: inline_markdown(&f.text),
+                    href: f.href.as_deref(),
+                    label: &f.label,
+                })
+                .collect(),
+            table: k
+                .table
+                .as_ref()
+                .map(|t| BlockView::Table(table_view(t, None))),
+        });
         Ok(PageView {
             report,
             title: &report.title,
+            findings,
             sections,
             warnings: &report.warnings,
             generator_version: env!("CARGO_PKG_VERSION"),
@@ -672,6 +717,7 @@ fn table_view<'a>(t: &'a Table, export: Option<&'a str>) -> TableView<'a> {
         columns,
         rows,
         has_best: best.iter().any(|b| !b.is_empty()),
+        summary: t.summary.as_deref(),
     }
 }
 

@@ -12,6 +12,9 @@ pub enum ColumnSet {
     Full,
     /// Quality, time, size and parameters: a section's summary, an evcxr cell.
     Compact,
+    /// The key findings' table: accuracy with its interval, F1, end-to-end time, size, memory
+    /// and test set.
+    Headline,
 }
 
 /// One column of a metrics table and how a model fills it.
@@ -19,6 +22,17 @@ struct MetricColumn {
     column: Column,
     cell: fn(&ModelResult) -> Cell,
     compact: bool,
+    headline: bool,
+}
+
+impl MetricColumn {
+    /// Also shown in the [`ColumnSet::Headline`] table.
+    fn headline(self) -> MetricColumn {
+        MetricColumn {
+            headline: true,
+            ..self
+        }
+    }
 }
 
 fn opt(x: Option<f64>) -> Cell {
@@ -55,9 +69,10 @@ fn catalogue() -> Vec<MetricColumn> {
         column,
         cell,
         compact,
+        headline: false,
     };
     vec![
-        col(Column::text("model"), true, |m| Cell::Text(m.name.clone())),
+        col(Column::text("model"), true, |m| Cell::Text(m.name.clone())).headline(),
         col(Column::text("kind"), false, |m| {
             Cell::Text(
                 match m.kind {
@@ -66,22 +81,25 @@ fn catalogue() -> Vec<MetricColumn> {
                 }
                 .into(),
             )
-        }),
+        })
+        .headline(),
         col(Column::higher("accuracy", 3), true, |m| {
             Cell::num(m.metrics.accuracy)
-        }),
+        })
+        .headline(),
         col(Column::text("accuracy 95 % CI"), false, |m| {
             intervals(m).map_or(Cell::Missing, |i| {
                 range(i.accuracy_interval.low, i.accuracy_interval.high)
             })
-        }),
+        })
+        .headline(),
         col(Column::higher("precision", 3), true, |m| {
             Cell::num(m.metrics.precision)
         }),
         col(Column::higher("recall", 3), true, |m| {
             Cell::num(m.metrics.recall)
         }),
-        col(Column::higher("F1", 3), true, |m| Cell::num(m.metrics.f1)),
+        col(Column::higher("F1", 3), true, |m| Cell::num(m.metrics.f1)).headline(),
         col(Column::text("F1 95 % CI"), false, |m| {
             intervals(m).map_or(Cell::Missing, |i| {
                 range(i.macro_f1_interval.low, i.macro_f1_interval.high)
@@ -100,22 +118,27 @@ fn catalogue() -> Vec<MetricColumn> {
         ),
         col(Column::lower("end to end (s / video)", 3), true, |m| {
             opt(m.efficiency.infer_time_s_per_video_e2e)
-        }),
+        })
+        .headline(),
         col(Column::higher("throughput (videos / s)", 2), false, |m| {
             opt(m.efficiency.throughput_videos_per_s)
         }),
         col(Column::lower("size (MB)", 3), true, |m| {
             opt(m.efficiency.model_size_mb)
-        }),
+        })
+        .headline(),
         col(Column::lower("GPU peak (MB)", 1), false, |m| {
             opt(memory_of(m, "GPU peak"))
-        }),
+        })
+        .headline(),
         col(Column::lower("heap peak (MB)", 1), false, |m| {
             opt(memory_of(m, crate::memory::HEAP_PEAK))
-        }),
+        })
+        .headline(),
         col(Column::lower("peak RSS (MB)", 1), false, |m| {
             opt(memory_of(m, "peak RSS"))
-        }),
+        })
+        .headline(),
         col(Column::num("params", 0), true, |m| {
             count(m.efficiency.params)
         }),
@@ -133,7 +156,8 @@ fn catalogue() -> Vec<MetricColumn> {
         }),
         col(Column::text("test set"), false, |m| {
             Cell::Text(format!("#{}", test_set_id(m)))
-        }),
+        })
+        .headline(),
         col(Column::text("frames / clips per video"), false, |m| {
             Cell::Text(m.protocol.frames_per_video.clone())
         }),
@@ -141,9 +165,11 @@ fn catalogue() -> Vec<MetricColumn> {
 }
 
 fn selected(set: ColumnSet) -> impl Iterator<Item = MetricColumn> {
-    catalogue()
-        .into_iter()
-        .filter(move |c| set == ColumnSet::Full || c.compact)
+    catalogue().into_iter().filter(move |c| match set {
+        ColumnSet::Full => true,
+        ColumnSet::Compact => c.compact,
+        ColumnSet::Headline => c.headline,
+    })
 }
 
 /// The columns of a metrics table of `set`, in order.
@@ -222,6 +248,16 @@ pub fn grid_search_table(m: &ModelResult) -> Option<Table> {
             }),
         ]);
     }
+    t.summary = search.grid_search.get(best).map(|r| {
+        let params: Vec<String> = r.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        format!(
+            "{} candidates; chosen: {}{}",
+            search.grid_search.len(),
+            params.join(", ").replace('"', ""),
+            r.mean
+                .map_or(String::new(), |m| format!(" (mean CV accuracy {m:.3})"))
+        )
+    });
     Some(t)
 }
 

@@ -76,7 +76,7 @@ fn draw_err(title: &str, e: impl std::fmt::Display) -> Error {
 /// let mut c = Chart::bar("Accuracy", "model", "accuracy", vec!["SVM".into(), "R3D".into()]);
 /// c.add_series("test", vec![0.61, 0.83]);
 /// let svg = render_svg(&c).unwrap();
-/// assert!(svg.starts_with("<svg") && svg.contains("font-weight=\"bold\">\nAccuracy"));
+/// assert!(svg.starts_with("<svg") && svg.contains("font-weight=\"bold\" fill=\"#222222\">Accuracy</text>"));
 /// ```
 pub fn render_svg(chart: &Chart) -> Result<String> {
     chart.validate()?;
@@ -91,7 +91,10 @@ pub fn render_svg(chart: &Chart) -> Result<String> {
         draw(chart, &layout, &root).map_err(|e| draw_err(&chart.title, e))?;
         root.present().map_err(|e| draw_err(&chart.title, e))?;
     }
-    Ok(add_accessibility(&svg, &chart.title))
+    Ok(add_accessibility(
+        &with_title(&svg, &layout.title),
+        &chart.title,
+    ))
 }
 
 /// Width of a compact (square) chart: ROC curves and t-SNE maps, two to a row on the page.
@@ -195,9 +198,12 @@ pub fn render_plot_svg(plot: &Plot) -> Result<String> {
     } else {
         Vec::new()
     };
-    let title_h: u32 = if chart.title.is_empty() { 8 } else { 30 };
+    let title = Title::fit(&chart.title, f64::from(width - 2 * MARGIN), 15.0);
+    let title_h = title.height();
     let legend_h = legend.len() as u32 * 20;
-    let height = if compact { COMPACT_HEIGHT } else { BASE_HEIGHT } + legend_h;
+    // The plot keeps its height when the title takes more than the one line it was sized for.
+    let height =
+        if compact { COMPACT_HEIGHT } else { BASE_HEIGHT } + legend_h + title_h.saturating_sub(32);
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (width, height)).into_drawing_area();
@@ -205,7 +211,7 @@ pub fn render_plot_svg(plot: &Plot) -> Result<String> {
         draw_xy(chart, &root, width, title_h, &legend).map_err(|e| draw_err(&chart.title, e))?;
         root.present().map_err(|e| draw_err(&chart.title, e))?;
     }
-    let svg = add_accessibility(&svg, &chart.title);
+    let svg = add_accessibility(&with_title(&svg, &title), &chart.title);
     Ok(if compact {
         // The page scales charts to the column; a square one is kept at its own size.
         svg.replacen("<svg ", &format!("<svg style=\"max-width:{width}px\" "), 1)
@@ -222,7 +228,6 @@ fn draw_xy(
     legend: &[Vec<(usize, i32)>],
 ) -> Result<(), Box<dyn std::error::Error>> {
     let w = width as i32;
-    draw_title(root, &chart.title, w, 15.0)?;
     for (r, row) in legend.iter().enumerate() {
         let y = title_h as i32 + r as i32 * 20 + 8;
         for &(i, x) in row {
@@ -300,24 +305,134 @@ fn draw_legend_name(
     Ok(())
 }
 
-/// The chart's title, bold and centred at the top.
-fn draw_title(
-    root: &Root<'_>,
-    title: &str,
-    w: i32,
+/// Average advance of a bold sans-serif glyph in ems, rounded up for the widest common fonts
+/// (DejaVu Sans Bold averages about 0.63 on model names), so a fitted title stays inside its SVG.
+const TITLE_EM: f64 = 0.68;
+/// A title is made smaller, down to this size, before it takes a third line.
+const TITLE_MIN_PX: f64 = 12.0;
+/// Space above the first line of a title.
+const TITLE_TOP: f64 = 8.0;
+
+/// A chart title fitted to its SVG: bold, left-aligned at the margin, in as few lines as fit
+/// (breaking first after an em dash, `Model — what`, then between words, and inside a word only
+/// when one word is wider than the chart), smaller before it takes a third line. Drawn as SVG
+/// `<text class="chart-title">` elements, one per line.
+#[derive(Debug, Clone, PartialEq)]
+struct Title {
+    lines: Vec<String>,
     px: f64,
-) -> Result<(), Box<dyn std::error::Error>> {
-    if !title.is_empty() {
-        root.draw(&Text::new(
-            title.to_string(),
-            (w / 2, 8),
-            (FONT, px * 1.24, FontStyle::Bold)
-                .into_font()
-                .color(&TEXT)
-                .pos(Pos::new(HPos::Center, VPos::Top)),
-        ))?;
+}
+
+impl Title {
+    /// Fit `title` into `width` user units, starting at `px`.
+    fn fit(title: &str, width: f64, px: f64) -> Title {
+        let title = title.trim();
+        if title.is_empty() {
+            return Title {
+                lines: Vec::new(),
+                px,
+            };
+        }
+        let mut size = px;
+        loop {
+            let max = ((width / (size * TITLE_EM)).floor() as usize).max(4);
+            let lines = wrap(title, max);
+            if lines.len() <= 2 || size <= TITLE_MIN_PX {
+                return Title { lines, px: size };
+            }
+            size -= 1.0;
+        }
     }
-    Ok(())
+
+    /// Height taken at the top of the chart, the space below the last line included.
+    fn height(&self) -> u32 {
+        if self.lines.is_empty() {
+            return 8;
+        }
+        (TITLE_TOP + self.lines.len() as f64 * self.px * 1.25 + 6.0).ceil() as u32
+    }
+
+    /// The `<text>` elements, left-aligned at `x`.
+    fn svg(&self, x: f64) -> String {
+        self.lines
+            .iter()
+            .enumerate()
+            .map(|(i, line)| {
+                format!(
+                    "<text class=\"chart-title\" x=\"{x}\" y=\"{:.1}\" font-family=\"{FONT}\" \
+                     font-size=\"{}\" font-weight=\"bold\" fill=\"#222222\">{}</text>\n",
+                    TITLE_TOP + self.px * (0.95 + 1.25 * i as f64),
+                    self.px,
+                    escape_html(line)
+                )
+            })
+            .collect()
+    }
+}
+
+/// `text` in lines of at most `max` characters: one line when it fits; else broken after each
+/// ` — ` first, then between words, and a word longer than a line in pieces.
+fn wrap(text: &str, max: usize) -> Vec<String> {
+    let len = |s: &str| s.chars().count();
+    if len(text) <= max {
+        return vec![text.to_string()];
+    }
+    let parts: Vec<String> = {
+        let pieces: Vec<&str> = text.split(" — ").collect();
+        let n = pieces.len();
+        pieces
+            .into_iter()
+            .enumerate()
+            .map(|(i, p)| {
+                if i + 1 < n {
+                    format!("{p} —")
+                } else {
+                    p.to_string()
+                }
+            })
+            .collect()
+    };
+    let mut lines = Vec::new();
+    for part in parts {
+        let mut line = String::new();
+        for word in part.split(' ').filter(|w| !w.is_empty()) {
+            let mut word = word.to_string();
+            while len(&word) > max {
+                if !line.is_empty() {
+                    lines.push(std::mem::take(&mut line));
+                }
+                let head: String = word.chars().take(max).collect();
+                word = word.chars().skip(max).collect();
+                lines.push(head);
+            }
+            if line.is_empty() {
+                line = word;
+            } else if len(&line) + 1 + len(&word) <= max {
+                line.push(' ');
+                line.push_str(&word);
+            } else {
+                lines.push(std::mem::replace(&mut line, word));
+            }
+        }
+        if !line.is_empty() {
+            lines.push(line);
+        }
+    }
+    lines
+}
+
+/// `svg` with `title` drawn at the top-left margin (inserted before the closing tag, over the
+/// space the layout kept free for it).
+fn with_title(svg: &str, title: &Title) -> String {
+    match svg.rfind("</svg>") {
+        Some(end) => format!(
+            "{}{}{}",
+            &svg[..end],
+            title.svg(f64::from(MARGIN)),
+            &svg[end..]
+        ),
+        None => svg.to_string(),
+    }
 }
 
 /// "no data to plot" in the middle of an empty chart, and how many values a log axis left out.
@@ -487,6 +602,7 @@ fn add_accessibility(svg: &str, title: &str) -> String {
 /// Where things go, decided before drawing so the SVG can grow for rotated labels.
 struct Layout {
     height: u32,
+    title: Title,
     title_h: u32,
     legend_rows: Vec<Vec<(usize, i32)>>,
     legend_h: u32,
@@ -533,7 +649,8 @@ impl Layout {
         let x_desc_h = if chart.x_label.is_empty() { 4 } else { 22 };
         let label_area = label_h + x_desc_h;
 
-        let title_h = if chart.title.is_empty() { 8 } else { 30 };
+        let title = Title::fit(&chart.title, f64::from(WIDTH - 2 * MARGIN), 16.0);
+        let title_h = title.height();
         let mut legend_rows: Vec<Vec<(usize, i32)>> = Vec::new();
         if chart.series.len() > 1 {
             let max_w = f64::from(WIDTH - 2 * MARGIN);
@@ -553,7 +670,8 @@ impl Layout {
         let legend_h = legend_rows.len() as u32 * 20;
         let extra = label_area.saturating_sub(LABEL_PX as u32 + 10 + 22);
         Layout {
-            height: BASE_HEIGHT + extra + legend_h.saturating_sub(20),
+            height: BASE_HEIGHT + extra + legend_h.saturating_sub(20) + title_h.saturating_sub(34),
+            title,
             title_h,
             legend_rows,
             legend_h,
@@ -667,7 +785,6 @@ type Root<'a> = DrawingArea<SVGBackend<'a>, plotters::coord::Shift>;
 
 fn draw(chart: &Chart, layout: &Layout, root: &Root<'_>) -> Result<(), Box<dyn std::error::Error>> {
     let w = WIDTH as i32;
-    draw_title(root, &chart.title, w, 16.0)?;
     draw_legend(chart, layout, root)?;
 
     let (lo, hi, dropped) = y_range(chart);
@@ -887,15 +1004,16 @@ fn heatmap_svg(chart: &Chart) -> String {
         .unwrap_or(1) as f64
         * 7.5
         + 16.0;
-    let (left, top) = (label_w + 24.0, 44.0);
-    let w = left + cell * cols as f64 + 20.0;
+    let left = label_w + 24.0;
+    // Wide enough for a short title on one line; a longer one wraps (see [`Title`]).
+    let w = (left + cell * cols as f64 + 20.0).max(300.0);
+    let title = Title::fit(&chart.title, w - f64::from(2 * MARGIN), 15.0);
+    let top = f64::from(title.height()) + 10.0;
     let h = top + cell * rows as f64 + 56.0;
     let mut s = format!(
         "<svg width=\"{w}\" height=\"{h}\" style=\"max-width:{w}px\" viewBox=\"0 0 {w} {h}\" xmlns=\"http://www.w3.org/2000/svg\">\n\
-         <rect width=\"{w}\" height=\"{h}\" fill=\"#ffffff\"/>\n\
-         <text x=\"{}\" y=\"20\" text-anchor=\"middle\" font-family=\"sans-serif\" font-size=\"15\" font-weight=\"bold\">{}</text>\n",
-        w / 2.0,
-        escape_html(&chart.title)
+         <rect width=\"{w}\" height=\"{h}\" fill=\"#ffffff\"/>\n{}",
+        title.svg(f64::from(MARGIN))
     );
     for (r, series) in chart.series.iter().enumerate() {
         let total: f64 = series.values.iter().filter(|v| v.is_finite()).sum();
@@ -958,6 +1076,46 @@ fn heatmap_svg(chart: &Chart) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A confusion matrix's title is wider than its small SVG: it wraps after the em dash, each
+    /// line fits the width at the title's glyph width, and together the lines are the title.
+    #[test]
+    fn long_titles_wrap_to_fit() {
+        let t = "Classical-SVM (motion+) — confusion matrix (test)";
+        // 276 units at 15 px and 0.68 em: 27 characters a line.
+        let fit = Title::fit(t, 276.0, 15.0);
+        assert_eq!(fit.px, 15.0);
+        assert_eq!(
+            fit.lines,
+            ["Classical-SVM (motion+) —", "confusion matrix (test)"]
+        );
+        // Narrower: three lines at 15 px would be needed, so the font shrinks first.
+        let narrow = Title::fit(t, 200.0, 15.0);
+        assert!(narrow.px < 15.0, "{narrow:?}");
+        for f in [&fit, &narrow] {
+            let max =
+                (f64::from(if f.px == 15.0 { 276 } else { 200 }) / (f.px * TITLE_EM)) as usize;
+            assert!(f.lines.iter().all(|l| l.chars().count() <= max), "{f:?}");
+            assert_eq!(f.lines.join(" "), t);
+        }
+        // One line when it fits; a word longer than a line is cut into pieces.
+        assert_eq!(Title::fit("Accuracy", 696.0, 16.0).lines, ["Accuracy"]);
+        assert_eq!(wrap("abcdefghij", 4), ["abcd", "efgh", "ij"]);
+        assert!(Title::fit("", 100.0, 15.0).lines.is_empty());
+        // The heatmap draws it left-aligned inside the margins, one <text> per line.
+        let c = super::super::compare::confusion_heatmap(
+            t.to_string(),
+            vec!["a".into(), "b".into()],
+            &[vec![1, 0], vec![0, 1]],
+        );
+        let svg = render_svg(&c).unwrap();
+        assert_eq!(
+            svg.matches("class=\"chart-title\" x=\"12\"").count(),
+            2,
+            "{svg}"
+        );
+        assert!(svg.contains(">confusion matrix (test)</text>"), "{svg}");
+    }
 
     #[test]
     fn ticks_are_clean() {

@@ -21,6 +21,10 @@ pub struct Table {
     /// marked within each group. Empty: one group.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub groups: Vec<usize>,
+    /// A long table the page shows collapsed: this line (the winner, the verdicts) stays in view
+    /// beside the caption and the rows open on a click. `None`: shown open.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
 }
 
 /// A table column: its header, whether higher or lower values are better, and decimal places.
@@ -76,6 +80,7 @@ impl Table {
             columns,
             rows: Vec::new(),
             groups: Vec::new(),
+            summary: None,
         }
     }
 

@@ -305,6 +305,7 @@ fn table_from(caption: &str, columns: Array, rows: Array) -> Res<Table> {
         columns,
         rows: out,
         groups: Vec::new(),
+        summary: None,
     })
 }
 

@@ -358,6 +358,59 @@ fn every_section_is_filled_from_the_run() {
     assert_eq!(fam.rows.len(), 4);
 }
 
+/// The key findings are this run's: the best model of each family with its accuracy, the paired
+/// verdict between the two (one test set here), each linked to what backs it.
+#[test]
+fn key_findings_quote_the_run() {
+    let (report, results) = load();
+    let k = report.key_findings.as_ref().expect("key findings");
+    assert!((3..=6).contains(&k.sentences.len()), "{:#?}", k.sentences);
+    let sorted = results.sorted_by_accuracy();
+    let best = |kind| *sorted.iter().find(|m| m.kind == kind).unwrap();
+    let (c, d) = (
+        best(vidcompare::results::ModelKind::Classical),
+        best(vidcompare::results::ModelKind::Deep),
+    );
+    for (i, m) in [c, d].into_iter().enumerate() {
+        let s = &k.sentences[i];
+        assert!(
+            s.text.contains(&format!("**{}**", m.name))
+                && s.text
+                    .contains(&format!("accuracy {:.3} (95 % CI", m.metrics.accuracy)),
+            "{}",
+            s.text
+        );
+        assert_eq!(s.href.as_deref(), Some("#table-comparison"));
+    }
+    // Six test videos both: the verdict of the paired comparisons table, in its words.
+    let pairs = tables(section(&report, "comparison"))[1];
+    let verdict = pairs
+        .rows
+        .iter()
+        .find(|r| {
+            let (a, b) = (r[0].display(None), r[1].display(None));
+            (a == c.name && b == d.name) || (a == d.name && b == c.name)
+        })
+        .map(|r| r[8].display(None))
+        .unwrap();
+    let third = &k.sentences[2];
+    assert_eq!(third.href.as_deref(), Some("#table-pairs"));
+    assert_eq!(
+        third.text.contains("not distinguishable"),
+        verdict == "not distinguishable",
+        "{verdict}: {}",
+        third.text
+    );
+    // The table of the families' bests.
+    let t = k.table.as_ref().unwrap();
+    let names: Vec<String> = t.rows.iter().map(|r| r[0].display(None)).collect();
+    assert_eq!(names.len(), 2);
+    assert!(
+        names.contains(&c.name) && names.contains(&d.name),
+        "{names:?}"
+    );
+}
+
 // ---- Chromium -------------------------------------------------------------------------------
 
 /// The Chromium binary, or `None` when the browser tests are skipped on purpose.
@@ -527,6 +580,29 @@ fn report_loads_offline_without_errors_and_is_screenshotted() {
         );
     }
     assert!(run.stdout.contains("<svg"), "charts in the DOM");
+    // The page opens on its key findings, then the run metadata, then the sections; every
+    // finding links to something on the page.
+    let at = |needle: &str| {
+        run.stdout
+            .find(needle)
+            .unwrap_or_else(|| panic!("{needle} not in the DOM"))
+    };
+    assert!(at("<h1>") < at("<section id=\"vc_findings\""));
+    assert!(at("<section id=\"vc_findings\"") < at("<details class=\"run-meta\""));
+    assert!(at("<details class=\"run-meta\"") < at("<section id=\"dataset\""));
+    let links: Vec<&str> = run
+        .stdout
+        .split("<a class=\"backing\" href=\"#")
+        .skip(1)
+        .map(|l| l.split('"').next().unwrap())
+        .collect();
+    assert!((3..=6).contains(&links.len()), "{links:?}");
+    for id in links {
+        assert!(
+            run.stdout.contains(&format!(" id=\"{id}\"")),
+            "#{id} not on the page"
+        );
+    }
 
     // Sorting in the browser: one click on "accuracy" sorts the comparison ascending.
     let probe = instrumented_copy(&index);
@@ -561,6 +637,151 @@ fn report_loads_offline_without_errors_and_is_screenshotted() {
     let png = image::open(&shot).unwrap_or_else(|e| panic!("screenshot {}: {e}", shot.display()));
     assert_eq!((png.width(), png.height()), (1280, height));
     eprintln!("screenshot: {}", shot.display());
+}
+
+// ---- Layout: nothing wider than the page, no chart title clipped --------------------------------
+
+/// What `layout_probe.js` found on a page shown `width` CSS pixels wide.
+#[derive(Debug, serde::Deserialize)]
+struct Layout {
+    viewport: u32,
+    scroll_width: u32,
+    charts: usize,
+    wide: Vec<String>,
+    titles: Vec<String>,
+    clipped: Vec<String>,
+}
+
+/// Show `page` (a file beside which the probe copy is written) `width` pixels wide and run
+/// `layout_probe.js` in it. Headless Chromium's window is at least 500 pixels wide, so the page is
+/// shown in a frame of that width inside a frame page, to which the probe posts its findings.
+fn layout_at(chromium: &Path, page: &Path, width: u32) -> Layout {
+    let dir = page.parent().unwrap();
+    let stem = page.file_stem().unwrap().to_string_lossy().to_string();
+    let probe = dir.join(format!("{stem}-layout-probe.html"));
+    let html = std::fs::read_to_string(page).unwrap();
+    let script = format!(
+        "<script>\n{}</script>\n</body>",
+        include_str!("layout_probe.js")
+    );
+    assert!(
+        html.contains("</body>"),
+        "{} has no </body>",
+        page.display()
+    );
+    std::fs::write(&probe, html.replacen("</body>", &script, 1)).unwrap();
+    let frame = dir.join(format!("{stem}-frame-{width}.html"));
+    std::fs::write(
+        &frame,
+        format!(
+            "<!DOCTYPE html><html><body style=\"margin:0\"><pre id=\"vc-layout-probe\">no answer</pre>\
+             <script>window.addEventListener(\"message\", function (e) {{ \
+             document.getElementById(\"vc-layout-probe\").textContent = e.data; }});</script>\
+             <iframe src=\"{}\" width=\"{width}\" height=\"844\" style=\"border:0;display:block\"></iframe>\
+             </body></html>",
+            probe.file_name().unwrap().to_string_lossy()
+        ),
+    )
+    .unwrap();
+    let run = run_chromium(
+        chromium,
+        dir,
+        &frame,
+        &[
+            "--dump-dom".into(),
+            "--window-size=1400,900".into(),
+            // Let the frame load and post its message before the DOM is dumped.
+            "--virtual-time-budget=10000".into(),
+        ],
+    );
+    assert!(run.console.is_empty(), "console: {:#?}", run.console);
+    let start = run
+        .stdout
+        .find("<pre id=\"vc-layout-probe\">")
+        .unwrap_or_else(|| panic!("no probe output in {}", run.stdout))
+        + "<pre id=\"vc-layout-probe\">".len();
+    let text = &run.stdout[start..];
+    let text = &text[..text.find("</pre>").unwrap()];
+    let json = text
+        .replace("&quot;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&");
+    serde_json::from_str(&json).unwrap_or_else(|e| panic!("probe output `{json}`: {e}"))
+}
+
+/// At a desktop width and a phone's, no element reaches past the page's edges unless it scrolls
+/// inside its own box (the wide tables), and every chart title is whole and inside its SVG.
+#[test]
+fn report_fits_the_page_at_1400_and_390_px() {
+    let Some(chromium) = chromium() else { return };
+    let index = report_dir().join("index.html");
+    let n_charts = std::fs::read_to_string(&index)
+        .unwrap()
+        .matches("<figure class=\"chart")
+        .count();
+    assert!(n_charts > 20, "{n_charts} charts");
+    for width in [1400, 390] {
+        let l = layout_at(&chromium, &index, width);
+        assert_eq!(l.viewport, width, "{l:?}");
+        assert_eq!(l.scroll_width, width, "the page scrolls sideways: {l:?}");
+        assert_eq!(l.charts, n_charts, "{l:?}");
+        assert!(l.wide.is_empty(), "wider than {width} px: {:#?}", l.wide);
+        assert!(l.titles.is_empty(), "at {width} px: {:#?}", l.titles);
+        assert!(l.clipped.is_empty(), "at {width} px: {:#?}", l.clipped);
+    }
+}
+
+/// The probe sees what it must: an element wider than the page outside a scrolling box, and a
+/// chart title outside its SVG or cut short; a wide element inside a scrolling box is fine.
+#[test]
+fn the_layout_checks_catch_wide_elements_and_clipped_titles() {
+    let Some(chromium) = chromium() else { return };
+    let work = Path::new(env!("CARGO_TARGET_TMPDIR")).join("report_browser_control");
+    std::fs::create_dir_all(&work).unwrap();
+    let page = work.join("layout.html");
+    std::fs::write(
+        &page,
+        "<!DOCTYPE html><html><body style=\"margin:0\">\
+         <div id=\"too-wide\" style=\"width:600px;height:10px\"></div>\
+         <div style=\"overflow-x:auto\"><div id=\"scrolls\" style=\"width:2000px;height:10px\"></div></div>\
+         <p style=\"width:300px\">a_checkpoint_name_with_no_break_opportunity_in_it_at_all.safetensors</p>\
+         <pre style=\"overflow-x:auto\">a_checkpoint_name_with_no_break_opportunity_in_a_scrolling_box.safetensors</pre>\
+         <figure class=\"chart\"><svg role=\"img\" aria-label=\"A long title — clipped\" width=\"120\" height=\"60\" \
+         viewBox=\"0 0 120 60\" xmlns=\"http://www.w3.org/2000/svg\">\
+         <text class=\"chart-title\" x=\"60\" y=\"20\" text-anchor=\"middle\" font-size=\"15\">A long title — clipped</text>\
+         </svg></figure>\
+         <figure class=\"chart\"><svg role=\"img\" aria-label=\"Cut short\" width=\"200\" height=\"60\" \
+         viewBox=\"0 0 200 60\" xmlns=\"http://www.w3.org/2000/svg\">\
+         <text class=\"chart-title\" x=\"10\" y=\"20\" font-size=\"15\">Cut</text></svg></figure>\
+         </body></html>",
+    )
+    .unwrap();
+    let l = layout_at(&chromium, &page, 390);
+    assert_eq!(l.viewport, 390);
+    assert_eq!(l.charts, 2);
+    assert!(
+        l.wide.len() == 2
+            && l.wide[0].starts_with("div#too-wide")
+            && l.wide[1].starts_with("text `a_checkpoint_name_with_no_break_opportunity_in_it"),
+        "{:#?}",
+        l.wide
+    );
+    assert!(
+        l.titles
+            .iter()
+            .any(|t| t.starts_with("`A long title — clipped` [")),
+        "{:#?}",
+        l.titles
+    );
+    assert!(
+        l.titles
+            .iter()
+            .any(|t| t.contains("`Cut` are not the title `Cut short`")),
+        "{:#?}",
+        l.titles
+    );
+    assert_eq!(l.clipped.len(), 1, "{:#?}", l.clipped);
 }
 
 #[test]

@@ -631,3 +631,55 @@ fn invalid_ids_in_loaded_json_are_rejected_at_render() {
     let err = r.render_html(None).unwrap_err().to_string();
     assert!(err.contains("appears twice"), "{err}");
 }
+
+/// A long table with a summary is collapsed behind <details> with its caption and summary in
+/// view; an exported table's box carries the id the key findings link to; the key findings sit
+/// between the title and the run metadata, their Markdown inline and their links as given.
+#[test]
+fn key_findings_collapsed_tables_and_anchors() {
+    let mut r = Report::new("Findings", meta());
+    let mut long = Table::new(
+        "Classical-SVM: grid search",
+        vec![Column::text("parameters")],
+    );
+    long.add_row(vec!["C=1".into()]).unwrap();
+    long.summary = Some("2 candidates; chosen: C=1".into());
+    r.section("classical", "Classical").unwrap().table(long);
+    r.section("comparison", "Comparison").unwrap();
+    r.add_exported_table("comparison", comparison_table(), "comparison")
+        .unwrap();
+    r.key_findings = Some(vidcompare::report::KeyFindings {
+        sentences: vec![vidcompare::report::Finding {
+            text: "**RF** is best <b>now</b>.".into(),
+            href: Some("#table-comparison".into()),
+            label: "comparison table".into(),
+        }],
+        table: Some(comparison_table()),
+    });
+    let html = r.render_html(None).unwrap();
+    assert!(
+        html.contains(
+            "<details class=\"table\">\n<summary><span class=\"caption\">Classical-SVM: grid search</span> \
+             <span class=\"headline\">2 candidates; chosen: C=1</span></summary>"
+        ),
+        "{html}"
+    );
+    assert!(html.contains("<figure class=\"table\" id=\"table-comparison\">"));
+    assert!(
+        html.contains(
+            "<li><strong>RF</strong> is best &lt;b&gt;now&lt;&#x2f;b&gt;. <a class=\"backing\" \
+         href=\"#table-comparison\">comparison table&nbsp;→</a></li>"
+        ) || html.contains(
+            "<li><strong>RF</strong> is best &lt;b&gt;now&lt;/b&gt;. <a class=\"backing\" \
+         href=\"#table-comparison\">comparison table&nbsp;→</a></li>"
+        ),
+        "{html}"
+    );
+    let at = |s: &str| html.find(s).unwrap_or_else(|| panic!("{s} not in {html}"));
+    assert!(at("<h1>") < at("id=\"vc_findings\""));
+    assert!(at("id=\"vc_findings\"") < at("class=\"run-meta\""));
+    assert!(at("class=\"run-meta\"") < at("<section id=\"classical\""));
+    // The findings round-trip through results.json.
+    let back = Report::from_json(&r.to_json().unwrap(), "x.json").unwrap();
+    assert_eq!(back, r);
+}
