@@ -195,17 +195,17 @@ pub fn key_findings(results: &ResultsTable) -> Vec<KeyFinding> {
         if let Some(text) = footprint_sentence(a, b) {
             say(Backing::Costs, text);
         }
-    } else if let ([best], true) = (bests.as_slice(), models.len() > 1) {
-        if let Some(t) = e2e(best) {
-            say(
-                Backing::Costs,
-                format!(
-                    "**{}** is also the fastest end to end: {} per video from the file to its class.",
-                    best.name,
-                    duration(t)
-                ),
-            );
-        }
+    } else if let ([best], true) = (bests.as_slice(), models.len() > 1)
+        && let Some(t) = e2e(best)
+    {
+        say(
+            Backing::Costs,
+            format!(
+                "**{}** is also the fastest end to end: {} per video from the file to its class.",
+                best.name,
+                duration(t)
+            ),
+        );
     }
 
     // 4. How far the test videos resolve accuracy.
@@ -315,30 +315,32 @@ fn footprint_sentence(a: &ModelResult, b: &ModelResult) -> Option<String> {
             format!("{} {more}", ratio(x, y))
         }
     };
-    if let (Some(sa), Some(sb)) = (a.efficiency.model_size_mb, b.efficiency.model_size_mb) {
-        if sa > 0.0 && sb > 0.0 {
-            parts.push(format!(
-                "a saved model of {} MB vs {} MB ({})",
-                sig3(sa),
-                sig3(sb),
-                compare(sa, sb, "smaller", "larger")
-            ));
-        }
+    if let (Some(sa), Some(sb)) = (a.efficiency.model_size_mb, b.efficiency.model_size_mb)
+        && sa > 0.0
+        && sb > 0.0
+    {
+        parts.push(format!(
+            "a saved model of {} MB vs {} MB ({})",
+            sig3(sa),
+            sig3(sb),
+            compare(sa, sb, "smaller", "larger")
+        ));
     }
     if let (Some(ma), Some(mb), Some(ka), Some(kb)) = (
         a.efficiency.memory_mb,
         b.efficiency.memory_mb,
         a.efficiency.memory_kind.as_deref(),
         b.efficiency.memory_kind.as_deref(),
-    ) {
-        if ka.eq_ignore_ascii_case(kb) && ma > 0.0 && mb > 0.0 {
-            parts.push(format!(
-                "a {ka} of {} MB vs {} MB ({})",
-                sig3(ma),
-                sig3(mb),
-                compare(ma, mb, "less", "more")
-            ));
-        }
+    ) && ka.eq_ignore_ascii_case(kb)
+        && ma > 0.0
+        && mb > 0.0
+    {
+        parts.push(format!(
+            "a {ka} of {} MB vs {} MB ({})",
+            sig3(ma),
+            sig3(mb),
+            compare(ma, mb, "less", "more")
+        ));
     }
     if parts.is_empty() {
         return None;
