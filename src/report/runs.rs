@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::analysis::insights::p_value;
-use crate::analysis::paired::video_ids;
+use crate::analysis::paired::{test_set_id, video_ids};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::results::{ModelKind, ModelResult, ResultsTable};
@@ -376,33 +376,23 @@ pub fn diff_runs(a: &RunRecord, b: &RunRecord) -> RunDiff {
             only_in_one.push((ma.name.clone(), a.name.clone()));
             continue;
         };
-        let pred = |m: &'_ ModelResult| -> (Vec<String>, Vec<usize>, Vec<usize>) {
-            (video_ids(m).to_vec(), m.y_true.clone(), m.y_pred.clone())
-        };
-        let (va, ya, pa) = pred(ma);
-        let (vb, yb, pb) = pred(mb);
-        let same_videos = {
-            let mut x: Vec<(&String, &usize)> = va.iter().zip(&ya).collect();
-            let mut y: Vec<(&String, &usize)> = vb.iter().zip(&yb).collect();
-            x.sort();
-            y.sort();
-            !x.is_empty() && x == y
-        };
+        // The same test set: the same videos (by content) with the same classes.
+        let same_videos = !ma.y_true.is_empty() && test_set_id(ma) == test_set_id(mb);
         let paired = if same_videos {
             let name_b = format!("{} ({})", mb.name, b.name);
             let name_a = format!("{} ({})", ma.name, a.name);
             compare_pair(
                 &TestPredictions {
                     model: &name_b,
-                    videos: &vb,
-                    y_true: &yb,
-                    y_pred: &pb,
+                    videos: video_ids(mb),
+                    y_true: &mb.y_true,
+                    y_pred: &mb.y_pred,
                 },
                 &TestPredictions {
                     model: &name_a,
-                    videos: &va,
-                    y_true: &ya,
-                    y_pred: &pa,
+                    videos: video_ids(ma),
+                    y_true: &ma.y_true,
+                    y_pred: &ma.y_pred,
                 },
                 &Bootstrap::default(),
             )
