@@ -34,6 +34,8 @@ use serde::{Deserialize, Serialize};
 pub const HEAP_PEAK: &str = "heap peak";
 /// `memory_kind` of a resident-set figure.
 pub const PEAK_RSS: &str = "peak RSS";
+/// `memory_kind` of a figure read from the GPU (`deep::device_memory`).
+pub const GPU_PEAK: &str = "GPU peak";
 
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 static PEAK: AtomicUsize = AtomicUsize::new(0);

@@ -273,6 +273,16 @@ impl ResultsTable {
         }
     }
 
+    /// The GPU the run's deep models ran on, as they recorded their device
+    /// (`cuda:0 (NVIDIA H200, 139.8 GiB)`); `None` when every model ran on the CPU.
+    pub fn gpu_used(&self) -> Option<String> {
+        self.models
+            .iter()
+            .filter_map(|m| m.details.deep.device.as_deref())
+            .find(|d| d.starts_with("cuda"))
+            .map(str::to_string)
+    }
+
     /// The model called `name`, if any.
     pub fn get(&self, name: &str) -> Option<&ModelResult> {
         self.models.iter().find(|m| m.name == name)
@@ -398,6 +408,24 @@ mod tests {
             }],
             notes: vec!["a note".into()],
         }
+    }
+
+    #[test]
+    fn the_gpu_is_the_device_a_deep_model_ran_on() {
+        let on = |name: &str, device: Option<&str>| {
+            let mut m = model(name, ModelKind::Deep, vec![0, 0, 1, 1, 2]);
+            m.details.deep.device = device.map(str::to_string);
+            m
+        };
+        let mut t = ResultsTable::new();
+        t.push(on("Classical-SVM", None));
+        t.push(on("Deep-2D-Avg", Some("cpu (2 threads)")));
+        assert_eq!(t.gpu_used(), None);
+        t.push(on("Deep-3D-R3D18", Some("cuda:0 (NVIDIA H200, 139.8 GiB)")));
+        assert_eq!(
+            t.gpu_used().as_deref(),
+            Some("cuda:0 (NVIDIA H200, 139.8 GiB)")
+        );
     }
 
     fn table() -> ResultsTable {

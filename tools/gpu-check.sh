@@ -15,7 +15,10 @@
 # every shared library the binary needs is found (the CUDA 13 libraries are looked up in the
 # Python environment's nvidia wheels) and stops with the list of missing ones otherwise. With
 # --device cuda, nvidia-smi samples the card's memory in use every 0.2 s during the run: the JSON
-# gives the device-wide peak (the process is the only one on the card), labelled as such.
+# gives the device-wide peak (the process is the only one on the card), labelled as such. Each
+# model's own "GPU peak" comes from the CUDA driver (its memory pool's high-water mark, see
+# src/deep/device_memory.rs); the script checks that every deep model has one and that none is
+# above the card's peak in use, and exits 3 when a check fails.
 # When python3 can import torch, torchvision and cv2 (and --no-torch is not given), the notebook's
 # own deep code (tools/bench_notebook_deep.py) then runs on the same data, device and profile
 # (within --torch-timeout seconds, default 300), and the JSON adds its figures and our/torch
@@ -106,7 +109,8 @@ if [[ "$torch" == 1 ]] && python3 -c "import torch, torchvision, cv2" 2>/dev/nul
         | tee -a "$log" || say "the PyTorch run stopped early (its JSON keeps the models it finished)"
 fi
 
-python3 - "$out" "$device" "$profile" "$gpu_name" "$status" "$start" "$end" <<'PY'
+checks=0
+python3 - "$out" "$device" "$profile" "$gpu_name" "$status" "$start" "$end" <<'PY' || checks=$?
 import json, os, sys
 out, device, profile, gpu_name, status, start, end = sys.argv[1:8]
 result = {
@@ -124,6 +128,7 @@ if os.path.exists(models_path):
         epochs = len(d.get("training_curves") or [])
         result["models"].append({
             "model": m["name"],
+            "kind": m.get("kind"),
             "accuracy": m["metrics"]["accuracy"],
             "macro_f1": m["metrics"]["f1"],
             "epochs": epochs,
@@ -131,8 +136,11 @@ if os.path.exists(models_path):
             "train_s_per_epoch": e["train_time_s"] / epochs if epochs else None,
             "forward_s_per_video": e["infer_time_s_per_video"],
             "end_to_end_s_per_video": e.get("infer_time_s_per_video_e2e"),
-            "host_memory_mb": e.get("memory_mb"),
-            "host_memory_kind": e.get("memory_kind"),
+            # On the GPU: the model's own peak of the driver's memory pool ("GPU peak");
+            # host heap or resident set otherwise, as memory_kind says.
+            "memory_mb": e.get("memory_mb"),
+            "memory_kind": e.get("memory_kind"),
+            "host_rss_peak_mb": e.get("rss_peak_mb"),
             "params": e.get("params"),
             "device_used": d.get("device"),
         })
@@ -168,8 +176,33 @@ if os.path.exists(torch_path):
         m["ours_over_torch"] = {
             "train_s_per_epoch": ratio(m["train_s_per_epoch"], m["torch_train_with_val_s_per_epoch"]),
             "forward_s_per_video": ratio(m["forward_s_per_video"], tm.get("forward_s_per_video")),
+            "gpu_peak_mb": ratio(m["memory_mb"], tm.get("gpu_peak_mb"))
+            if m["memory_kind"] == "GPU peak" else None,
         }
+# What the GPU run must show: every deep model's memory read from the device, and no model's
+# own peak above what the whole card had in use at its busiest (nvidia-smi also counts the CUDA
+# context, cuBLAS's workspace and the pool's cached memory, so it can only be larger).
+if device == "cuda":
+    checks = []
+    card = result.get("gpu_memory_used_mib")
+    for m in (m for m in result["models"] if m["kind"] == "Deep"):
+        checks.append({
+            "check": f"{m['model']}: memory read from the GPU",
+            "ok": m["memory_kind"] == "GPU peak" and (m["memory_mb"] or 0) > 0,
+            "value": [m["memory_kind"], m["memory_mb"]],
+        })
+        if card and m["memory_kind"] == "GPU peak":
+            checks.append({
+                "check": f"{m['model']}: own GPU peak within the card's peak in use",
+                "ok": m["memory_mb"] <= card["peak"] - card["idle_at_start"],
+                "value": [m["memory_mb"], card["peak"] - card["idle_at_start"]],
+            })
+    result["checks"] = checks
+    result["ok"] = result["ok"] and all(c["ok"] for c in checks)
 json.dump(result, open(os.path.join(out, "gpu-check.json"), "w"), indent=2)
 print(json.dumps(result, indent=2))
+sys.exit(0 if result["ok"] else 3)
 PY
+# The run's own status first; a run that finished but failed a check exits 3.
+[[ "$status" == 0 ]] && status=$checks
 exit "$status"

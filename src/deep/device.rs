@@ -65,11 +65,14 @@ pub fn sync(device: &Device) -> Result<()> {
     Ok(device.synchronize()?)
 }
 
-/// A short name for reports: "cpu (2 threads)" or "cuda:0".
+/// A short name for reports: "cpu (2 threads)" or "cuda:0 (NVIDIA H200, 139.8 GiB)".
 pub fn describe(device: &Device) -> String {
     match device {
         Device::Cpu => format!("cpu ({} threads)", rayon::current_num_threads()),
-        Device::Cuda(_) => "cuda:0".to_string(),
+        Device::Cuda(_) => match super::device_memory::device_name(device) {
+            Some(name) => format!("cuda:0 ({name})"),
+            None => "cuda:0".to_string(),
+        },
         Device::Metal(_) => "metal".to_string(),
     }
 }

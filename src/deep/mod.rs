@@ -3,6 +3,7 @@
 pub mod conv3d;
 pub mod data;
 pub mod device;
+pub mod device_memory;
 pub mod efficientnet;
 pub mod models;
 pub mod nn;

@@ -13,6 +13,7 @@ use xxhash_rust::xxh3::Xxh3;
 
 use super::data::{ClipCache, ClipSet, ClipSpec, Norm, load_clip, load_clips};
 use super::device::{DevicePref, describe, select, sync};
+use super::device_memory::{DeviceMemory, GPU_PEAK};
 use super::models::{DeepKind, DeepNet};
 use super::train::{
     CheckpointPlan, FrozenBn, TrainOptions, TrainReport, TrunkSource, fit, predict, predict_with,
@@ -329,6 +330,8 @@ pub fn train_and_evaluate_with(
     // do not count.
     let memory = crate::memory::StageMemory::start();
     let device = select(DevicePref::parse(&settings.device)?)?;
+    // On a GPU, the model's own peak of device memory, read from the driver.
+    let device_memory = DeviceMemory::start(&device);
     let store = match &settings.weights {
         Some(path) => {
             ParamStore::with_weights(settings.train.seed, read_weights(path, kind.arch())?, path)
@@ -452,6 +455,15 @@ pub fn train_and_evaluate_with(
         notes.push(format!("{name}: throughput not measured: {e}"));
     }
     let stage_memory = memory.finish();
+    // The GPU's own figure where the driver gives one; otherwise host memory, labelled as such.
+    let (memory_mb, memory_start_mb, memory_kind) = match device_memory.finish() {
+        Some(gpu) => (Some(gpu.own), Some(gpu.start), Some(GPU_PEAK.to_string())),
+        None => (
+            stage_memory.map(|m| m.reported().0),
+            stage_memory.map(|m| m.reported().1),
+            stage_memory.map(|m| m.reported().2.to_string()),
+        ),
+    };
     let mut efficiency = Efficiency {
         train_time_s,
         infer_time_s_per_video: forward,
@@ -461,11 +473,9 @@ pub fn train_and_evaluate_with(
         params: Some(params),
         params_trainable: Some(params_trainable),
         params_meaning: Some("weights".into()),
-        // Host memory on every device: the GPU's own peak is not read yet, and a host figure
-        // must not be labelled as one.
-        memory_mb: stage_memory.map(|m| m.reported().0),
-        memory_start_mb: stage_memory.map(|m| m.reported().1),
-        memory_kind: stage_memory.map(|m| m.reported().2.to_string()),
+        memory_mb,
+        memory_start_mb,
+        memory_kind,
         rss_peak_mb: stage_memory.map(|m| m.peak),
         ..Efficiency::default()
     };

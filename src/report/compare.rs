@@ -336,12 +336,12 @@ pub fn efficiency_charts(models: &[&ModelResult]) -> Vec<Chart> {
             "MB",
             &names,
             vec![
-                ("GPU peak", get(&|m| memory_of(m, "GPU peak"))),
+                ("GPU peak", get(&|m| memory_of(m, crate::memory::GPU_PEAK))),
                 (
                     crate::memory::HEAP_PEAK,
                     get(&|m| memory_of(m, crate::memory::HEAP_PEAK)),
                 ),
-                ("peak RSS", get(&|m| memory_of(m, "peak RSS"))),
+                ("peak RSS", get(&|m| memory_of(m, crate::memory::PEAK_RSS))),
             ],
         ),
         bar(

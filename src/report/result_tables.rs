@@ -128,7 +128,7 @@ fn catalogue() -> Vec<MetricColumn> {
         })
         .headline(),
         col(Column::lower("GPU peak (MB)", 1), false, |m| {
-            opt(memory_of(m, "GPU peak"))
+            opt(memory_of(m, crate::memory::GPU_PEAK))
         })
         .headline(),
         col(Column::lower("heap peak (MB)", 1), false, |m| {
@@ -136,7 +136,7 @@ fn catalogue() -> Vec<MetricColumn> {
         })
         .headline(),
         col(Column::lower("peak RSS (MB)", 1), false, |m| {
-            opt(memory_of(m, "peak RSS"))
+            opt(memory_of(m, crate::memory::PEAK_RSS))
         })
         .headline(),
         col(Column::num("params", 0), true, |m| {

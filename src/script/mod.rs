@@ -262,6 +262,7 @@ pub fn run_script(path: &Path, opts: RunOptions) -> Result<RunOutcome> {
     drop(st);
     report.meta.datasets = datasets;
     report.meta.duration_s = Some(started.elapsed().as_secs_f64());
+    report.meta.gpu = results.gpu_used();
     report.set_key_findings(&results);
 
     let index_html = if opts.write_report {
