@@ -889,19 +889,41 @@ where
         .y_label_area_size(LEFT_AREA)
         .build_cartesian_2d(-0.5..(n as f64 - 0.5), y_spec)?;
 
-    let tick: &dyn Fn(&f64) -> String = if log {
-        &|v| tick_log(*v)
+    // Counts on the y axis (videos per class, support): whole numbers only, and no more labels
+    // than there are whole numbers in the range, as for count x axes.
+    let whole_y = !log
+        && chart
+            .series
+            .iter()
+            .flat_map(|s| &s.values)
+            .filter(|v| v.is_finite())
+            .all(|v| v.fract() == 0.0);
+    let (y_lo, y_hi) = (
+        ctx.plotting_area().get_y_range().start,
+        ctx.plotting_area().get_y_range().end,
+    );
+    let y_labels = if whole_y {
+        ((y_hi.floor() - y_lo.ceil()).max(0.0) as usize + 1).clamp(2, 8)
     } else {
-        &|v| tick_linear(*v)
+        8
+    };
+    let tick = |v: &f64| {
+        if log {
+            tick_log(*v)
+        } else if whole_y && (v - v.round()).abs() > 1e-9 {
+            String::new()
+        } else {
+            tick_linear(*v)
+        }
     };
     ctx.configure_mesh()
         .disable_x_mesh()
         .x_labels(0)
-        .y_labels(8)
+        .y_labels(y_labels)
         .max_light_lines(0)
         .bold_line_style(GRID.stroke_width(1))
         .axis_style(MUTED.stroke_width(1))
-        .y_label_formatter(tick)
+        .y_label_formatter(&tick)
         .y_label_style(font(11.0))
         .y_desc(chart.y_label.clone())
         .axis_desc_style(font(12.0))
@@ -1141,6 +1163,31 @@ mod tests {
         for fraction in ["1.2", "1.4", "1.5", "1.6", "1.8", "2.5"] {
             assert!(!labels(fraction), "epoch tick {fraction}");
         }
+    }
+
+    #[test]
+    fn count_bars_label_whole_numbers_only() {
+        let mut c = Chart::bar(
+            "videos per class",
+            "",
+            "videos",
+            vec!["a".into(), "b".into()],
+        );
+        c.add_series("train", vec![3.0, 2.0]);
+        let svg = render_svg(&c).unwrap();
+        let labels = |v: &str| svg.contains(&format!(">\n{v}\n</text>"));
+        assert!(
+            labels("0") && labels("1") && labels("2") && labels("3"),
+            "{svg}"
+        );
+        for fraction in ["0.5", "1.5", "2.5"] {
+            assert!(!labels(fraction), "count tick {fraction}: {svg}");
+        }
+        // Fractions keep their ticks.
+        let mut c = Chart::bar("accuracy", "", "", vec!["a".into(), "b".into()]);
+        c.add_series("s", vec![0.5, 1.0]);
+        let svg = render_svg(&c).unwrap();
+        assert!(svg.contains(">\n0.2\n</text>"), "{svg}");
     }
 
     #[test]
