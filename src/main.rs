@@ -438,9 +438,26 @@ fn features(videos: &[PathBuf], set: &[String], csv: Option<&Path>) -> anyhow::R
     }
     let mut failed = 0;
     for v in videos {
+        // Each video's own peak memory, so that a user can see it does not grow with length.
+        let memory = vidcompare::memory::StageMemory::start();
         match extract_video(v, &opts) {
             Ok(f) => {
-                println!("{}: {} frames, {:.3} s", v.display(), f.n_frames, f.seconds);
+                let memory = memory
+                    .finish()
+                    .map(|m| {
+                        let heap = m
+                            .heap_own()
+                            .map(|h| format!("heap peak {h:.1} MB, "))
+                            .unwrap_or_default();
+                        format!(", {heap}peak RSS {:.1} MB", m.peak)
+                    })
+                    .unwrap_or_default();
+                println!(
+                    "{}: {} frames, {:.3} s{memory}",
+                    v.display(),
+                    f.n_frames,
+                    f.seconds
+                );
                 for w in &f.warnings {
                     eprintln!("warning: {}: {w}", v.display());
                 }

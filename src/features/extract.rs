@@ -335,6 +335,10 @@ pub struct VideoFeatures {
     pub warnings: Vec<String>,
 }
 
+/// The sampled frames the notebook's motion features look at: frame differences over the first
+/// ten, Lucas-Kanade and Horn-Schunck over the first two.
+const MOTION_FRAMES: usize = 10;
+
 /// Extract the feature vector of the video at `path`.
 pub fn extract_video(path: &Path, opts: &FeatureOptions) -> Result<VideoFeatures> {
     let started = Instant::now();
@@ -357,22 +361,34 @@ pub fn extract_video(path: &Path, opts: &FeatureOptions) -> Result<VideoFeatures
     );
     let mut warnings = decoded.warnings;
     let fps = decoded.info.fps;
-    let mut frames: Vec<Frame> = decoded.frames.into_iter().map(|(_, f)| f).collect();
-    if frames.is_empty() {
+    let frames: Vec<Frame> = decoded.frames.into_iter().map(|(_, f)| f).collect();
+    let n_frames = frames.len();
+    if n_frames == 0 {
         return Err(Error::video(path, VideoErrorKind::NoFrames));
     }
-    if opts.enhance {
-        let p = EnhanceParams::default();
-        frames = frames.par_iter().map(|f| enhance(f, &p)).collect();
-    }
-    let per: Vec<(Vec<f32>, GrayImage)> =
-        frames.par_iter().map(|f| frame_features(f, opts)).collect();
-    let (rows, grays): (Vec<Vec<f32>>, Vec<GrayImage>) = per.into_iter().unzip();
+    // Each frame is enhanced, described and dropped in one step, so a long video never holds a
+    // second, enhanced copy of all its frames; only the grey images the motion features read (the
+    // first MOTION_FRAMES) are kept.
+    let enhance_params = opts.enhance.then(EnhanceParams::default);
+    let per: Vec<(Vec<f32>, Option<GrayImage>)> = frames
+        .into_par_iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let f = match &enhance_params {
+                Some(p) => enhance(&f, p),
+                None => f,
+            };
+            let (row, gray) = frame_features(&f, opts);
+            (row, (i < MOTION_FRAMES).then_some(gray))
+        })
+        .collect();
+    let (rows, grays): (Vec<Vec<f32>>, Vec<Option<GrayImage>>) = per.into_iter().unzip();
+    let grays: Vec<GrayImage> = grays.into_iter().flatten().collect();
 
     let mut v = temporal_stats(&rows);
     if opts.has(Family::Motion) {
         v.extend(frame_to_frame_variation(&rows));
-        let subset = &grays[..grays.len().min(10)];
+        let subset = &grays[..];
         v.extend(motion::frame_diff_features(subset, 16));
         // The notebook's sparse LK and Horn-Schunck look at the first two sampled frames only.
         let pair = &subset[..subset.len().min(2)];
@@ -397,7 +413,7 @@ pub fn extract_video(path: &Path, opts: &FeatureOptions) -> Result<VideoFeatures
     nan_to_num(&mut v);
     Ok(VideoFeatures {
         values: v,
-        n_frames: frames.len(),
+        n_frames,
         seconds: started.elapsed().as_secs_f64(),
         warnings,
     })
