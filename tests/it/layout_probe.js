@@ -6,7 +6,10 @@
 //   titles:  chart titles (the <text class="chart-title"> lines of each figure.chart SVG) whose
 //            box is not fully inside their SVG, or whose lines together are not the whole title
 //            (the SVG's aria-label);
-//   clipped: any other text of a chart SVG reaching outside it.
+//   clipped: any other text of a chart SVG reaching outside it;
+//   sticky:  first cells (the model column) of a table.data that leave its scrolling box when the
+//            box is scrolled all the way right (counted in `scrolled`, the tables wider than
+//            their box).
 // The result is JSON in <pre id="vc-layout-probe">, and posted to the parent page when the page is
 // shown in a frame (the test sets the viewport width with the frame's width).
 (function () {
@@ -76,6 +79,28 @@
       }
     });
   });
+  // Last, since it scrolls: each table wider than its scrolling box, scrolled to its far right.
+  var sticky = [], scrolled = 0;
+  each(document.querySelectorAll("table.data"), function (t) {
+    var sbox = null;
+    for (var a = t.parentElement; a && a !== document.documentElement; a = a.parentElement) {
+      var o = getComputedStyle(a).overflowX;
+      if (o === "auto" || o === "scroll") { sbox = a; break; }
+    }
+    if (!sbox || sbox.scrollWidth <= sbox.clientWidth + 1) { return; }
+    scrolled += 1;
+    sbox.scrollLeft = sbox.scrollWidth;
+    var b = sbox.getBoundingClientRect();
+    each(t.rows, function (row) {
+      var c = row.cells[0];
+      if (!c) { return; }
+      var r = c.getBoundingClientRect();
+      if (r.left < b.left - 0.5 || r.right > b.right + 0.5) {
+        sticky.push(name(c) + " [" + box(r) + "] left its scrolling box [" + box(b) + "]");
+      }
+    });
+    sbox.scrollLeft = 0;
+  });
   var out = document.createElement("pre");
   out.id = "vc-layout-probe";
   out.textContent = JSON.stringify({
@@ -84,7 +109,9 @@
     charts: svgs.length,
     wide: wide,
     titles: titles,
-    clipped: clipped
+    clipped: clipped,
+    sticky: sticky,
+    scrolled: scrolled
   });
   document.body.appendChild(out);
   if (window.parent !== window) { window.parent.postMessage(out.textContent, "*"); }

@@ -662,6 +662,8 @@ struct Layout {
     wide: Vec<String>,
     titles: Vec<String>,
     clipped: Vec<String>,
+    sticky: Vec<String>,
+    scrolled: usize,
 }
 
 /// Show `page` (a file beside which the probe copy is written) `width` pixels wide and run
@@ -723,7 +725,8 @@ fn layout_at(chromium: &Path, page: &Path, width: u32) -> Layout {
 }
 
 /// At a desktop width and a phone's, no element reaches past the page's edges unless it scrolls
-/// inside its own box (the wide tables), and every chart title is whole and inside its SVG.
+/// inside its own box (the wide tables), every chart title is whole and inside its SVG, and a
+/// table scrolled all the way right keeps its model column in view.
 #[test]
 fn report_fits_the_page_at_1400_and_390_px() {
     let Some(chromium) = chromium() else { return };
@@ -741,6 +744,11 @@ fn report_fits_the_page_at_1400_and_390_px() {
         assert!(l.wide.is_empty(), "wider than {width} px: {:#?}", l.wide);
         assert!(l.titles.is_empty(), "at {width} px: {:#?}", l.titles);
         assert!(l.clipped.is_empty(), "at {width} px: {:#?}", l.clipped);
+        assert!(l.sticky.is_empty(), "at {width} px: {:#?}", l.sticky);
+        // On a phone the comparison tables are wider than the page: the sticky column was tried.
+        if width == 390 {
+            assert!(l.scrolled >= 3, "{} tables scrolled at 390 px", l.scrolled);
+        }
     }
 }
 
@@ -766,6 +774,8 @@ fn the_layout_checks_catch_wide_elements_and_clipped_titles() {
          <figure class=\"chart\"><svg role=\"img\" aria-label=\"Cut short\" width=\"200\" height=\"60\" \
          viewBox=\"0 0 200 60\" xmlns=\"http://www.w3.org/2000/svg\">\
          <text class=\"chart-title\" x=\"10\" y=\"20\" font-size=\"15\">Cut</text></svg></figure>\
+         <div style=\"overflow-x:auto;width:200px\"><table class=\"data\" id=\"no-sticky\">\
+         <tr><td>model</td><td style=\"min-width:900px\">accuracy</td></tr></table></div>\
          </body></html>",
     )
     .unwrap();
@@ -794,6 +804,13 @@ fn the_layout_checks_catch_wide_elements_and_clipped_titles() {
         l.titles
     );
     assert_eq!(l.clipped.len(), 1, "{:#?}", l.clipped);
+    // A wide table without the sticky first column: scrolled right, its model cell leaves the box.
+    assert_eq!(l.scrolled, 1);
+    assert!(
+        l.sticky.len() == 1 && l.sticky[0].starts_with("td `model`"),
+        "{:#?}",
+        l.sticky
+    );
 }
 
 #[test]
