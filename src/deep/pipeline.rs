@@ -417,6 +417,9 @@ pub fn train_and_evaluate_with(
         }
     };
 
+    if let Some(first) = data.test.clips.first() {
+        super::train::warm_up(&net, first)?;
+    }
     let preds = match (settings.frozen_bn, trunk_use) {
         // Training moved the frozen BatchNorms' running statistics: activations computed
         // before it do not hold.

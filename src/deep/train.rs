@@ -583,6 +583,16 @@ pub struct Predictions {
     pub forward_seconds: Vec<f64>,
 }
 
+/// One untimed forward pass of the whole model on `clip`, before a timed [`predict`], as the
+/// PyTorch reference times its own: the first pass pays one-time costs (buffers growing, kernels
+/// set up) that no later video pays.
+pub fn warm_up(net: &dyn VideoNet, clip: &super::data::Clip) -> Result<()> {
+    let x = net.input(clip)?;
+    net.tail(&[&net.trunk(&x)?], None)?;
+    sync(x.device())?;
+    Ok(())
+}
+
 /// Run the whole model (trunk and tail, eval mode) on each clip, one video at a time, timing
 /// each forward pass.
 pub fn predict(
