@@ -4,6 +4,7 @@
 #
 #   tools/gpu-check.sh [--device cuda|cpu] [--profile notebook|quick] [--bin PATH]
 #                      [--data DIR] [--out DIR] [--no-torch] [--torch-timeout SECONDS]
+#                      [--threads N]
 #
 # Defaults: --device cuda --profile notebook (224 px, 32 frames, 16-frame clips, 6 epochs),
 # --bin target-cuda/release/vidcompare (or target/release/vidcompare for --device cpu),
@@ -22,7 +23,9 @@
 # When python3 can import torch, torchvision and cv2 (and --no-torch is not given), the notebook's
 # own deep code (tools/bench_notebook_deep.py) then runs on the same data, device and profile
 # (within --torch-timeout seconds, default 300), and the JSON adds its figures and our/torch
-# ratios per model.
+# ratios per model. --threads N runs both sides with N CPU threads (RAYON_NUM_THREADS for ours,
+# torch.set_num_threads and cv2.setNumThreads for the notebook's): the CPU side-by-side at equal
+# thread counts (benches/cpu/).
 set -euo pipefail
 
 device=cuda
@@ -32,6 +35,7 @@ data=data/demo/deep
 out="${OUT:-gpu-check}"
 torch=1
 torch_timeout=300
+threads=""
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --device) device="$2"; shift 2 ;;
@@ -41,6 +45,7 @@ while [[ $# -gt 0 ]]; do
         --out) out="$2"; shift 2 ;;
         --no-torch) torch=0; shift ;;
         --torch-timeout) torch_timeout="$2"; shift 2 ;;
+        --threads) threads="$2"; shift 2 ;;
         *) echo "gpu-check: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -84,6 +89,17 @@ if [[ "$device" == cuda ]]; then
     fi
 fi
 
+# Enhancement (the notebook's non-local means on every sampled frame) is off on both sides, as
+# tools/bench_notebook_deep.py turns it off: the check times the networks, and end to end is
+# decoding plus the forward pass on both sides.
+# Equal thread counts on both sides: rayon (ours, candle's CPU kernels included) and torch/OpenCV.
+torch_threads=()
+if [[ -n "$threads" ]]; then
+    export RAYON_NUM_THREADS="$threads"
+    torch_threads=(--threads "$threads")
+    say "$threads thread(s) on both sides"
+fi
+
 work="$(mktemp -d)"
 # The binary's built-in report templates (an empty folder): a checkout's templates/ may be newer
 # than a carried binary.
@@ -93,7 +109,7 @@ start=$(date +%s.%N)
 set +e
 "$bin" run "$here/gpu-check.rhai" --quiet \
     --set "data_root_deep=$data" --set "data_root_classical=$data" \
-    --set "device=$device" --set "deep_profile=$profile" \
+    --set "device=$device" --set "deep_profile=$profile" --set enhance=false \
     --set "report_dir=$out/reports" --set run_name=gpu-check \
     --set "cache_dir=$work/cache" --templates "$work/builtin" 2>&1 | tee -a "$log"
 status=${PIPESTATUS[0]}
@@ -105,7 +121,8 @@ say "run finished with status $status in $(python3 -c "print(round($end - $start
 if [[ "$torch" == 1 ]] && python3 -c "import torch, torchvision, cv2" 2>/dev/null; then
     say "the notebook's PyTorch code on the same data (timeout ${torch_timeout} s)"
     timeout "$torch_timeout" python3 "$here/bench_notebook_deep.py" --data "$data" \
-        --device "$device" --profile "$profile" --out "$out/torch-notebook.json" 2>&1 \
+        --device "$device" --profile "$profile" --out "$out/torch-notebook.json" \
+        "${torch_threads[@]}" 2>&1 \
         | tee -a "$log" || say "the PyTorch run stopped early (its JSON keeps the models it finished)"
 fi
 
@@ -118,6 +135,7 @@ result = {
     "device": device,
     "gpu": gpu_name or None,
     "profile": profile,
+    "threads": int(os.environ["RAYON_NUM_THREADS"]) if os.environ.get("RAYON_NUM_THREADS") else None,
     "run_seconds": round(float(end) - float(start), 2),
     "models": [],
 }
