@@ -1,5 +1,6 @@
 //! Depthwise 2-D convolution (EfficientNet's), differentiable: a direct CPU kernel with its own
-//! backward pass, and a device-independent sum of shifted slices for every other device.
+//! backward pass, CUDA kernels with theirs (`kernels/depthwise.cu`, with the `cuda` feature),
+//! and a device-independent sum of shifted slices for every other device.
 //!
 //! candle's grouped `conv2d` runs one small convolution per channel, far too slow for
 //! EfficientNet's 32..1152-channel depthwise layers.
@@ -14,8 +15,9 @@ use super::cpu::{Real, dispatch2};
 /// Depthwise 2-D convolution, torch's `conv2d(x, w, stride, padding, groups = C)` without bias:
 /// `x` (N, C, H, W), `weight` (C, 1, k, k), symmetric zero padding.
 ///
-/// f32/f64 tensors on the CPU use a direct kernel (with a matching backward pass); other devices
-/// and dtypes, and [`super::KernelPath::Generic`], use [`depthwise_conv2d_taps`].
+/// f32/f64 tensors on the CPU use a direct kernel (with a matching backward pass), and so do
+/// f32/f64 tensors on a CUDA device when built with the `cuda` feature; other devices and
+/// dtypes, and [`super::KernelPath::Generic`], use [`depthwise_conv2d_taps`].
 pub fn depthwise_conv2d(
     x: &Tensor,
     weight: &Tensor,
@@ -24,7 +26,8 @@ pub fn depthwise_conv2d(
 ) -> Result<Tensor> {
     let geometry = DepthwiseGeometry::new(x, weight, stride, padding)?;
     let native = matches!(x.dtype(), DType::F32 | DType::F64);
-    if super::use_cpu_kernel(x.device(), native && weight.dtype() == x.dtype()) {
+    let supports = native && weight.dtype() == x.dtype();
+    if super::use_cpu_kernel(x.device(), supports) || super::use_cuda_kernel(x.device(), supports) {
         x.contiguous()?
             .apply_op2(&weight.contiguous()?, DepthwiseForward(geometry))
     } else {
@@ -306,6 +309,19 @@ impl CustomOp2 for DepthwiseForward {
         Ok((out, Shape::from((g.n, g.c, g.ho, g.wo))))
     }
 
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        x: &candle_core::CudaStorage,
+        xl: &Layout,
+        w: &candle_core::CudaStorage,
+        wl: &Layout,
+    ) -> Result<(candle_core::CudaStorage, Shape)> {
+        let g = &self.0;
+        let out = cuda::launch(cuda::Kernel::Forward, g, (x, xl), (w, wl))?;
+        Ok((out, Shape::from((g.n, g.c, g.ho, g.wo))))
+    }
+
     fn bwd(
         &self,
         x: &Tensor,
@@ -347,6 +363,19 @@ impl CustomOp2 for DepthwiseGradInput {
         )?;
         Ok((out, Shape::from((g.n, g.c, g.h, g.w))))
     }
+
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        grad: &candle_core::CudaStorage,
+        gl: &Layout,
+        w: &candle_core::CudaStorage,
+        wl: &Layout,
+    ) -> Result<(candle_core::CudaStorage, Shape)> {
+        let g = &self.0;
+        let out = cuda::launch(cuda::Kernel::GradInput, g, (grad, gl), (w, wl))?;
+        Ok((out, Shape::from((g.n, g.c, g.h, g.w))))
+    }
 }
 
 /// Backward custom op for the weight: (x, grad) -> d weight.
@@ -373,5 +402,140 @@ impl CustomOp2 for DepthwiseGradWeight {
             |x, d| depthwise_grad_weight_kernel(g, x, d),
         )?;
         Ok((out, Shape::from((g.c, 1, g.k, g.k))))
+    }
+
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        x: &candle_core::CudaStorage,
+        xl: &Layout,
+        grad: &candle_core::CudaStorage,
+        gl: &Layout,
+    ) -> Result<(candle_core::CudaStorage, Shape)> {
+        let g = &self.0;
+        let out = cuda::launch(cuda::Kernel::GradWeight, g, (x, xl), (grad, gl))?;
+        Ok((out, Shape::from((g.c, 1, g.k, g.k))))
+    }
+}
+
+/// The CUDA kernels of `kernels/depthwise.cu` (PTX compiled by build.rs), launched on candle's
+/// stream; one thread per output element for the forward pass and the input gradient, one block
+/// per (channel, tap) for the weight gradient.
+#[cfg(feature = "cuda")]
+mod cuda {
+    use candle_core::backend::BackendStorage;
+    use candle_core::cuda_backend::cudarc::driver::{
+        CudaSlice, CudaView, DeviceRepr, LaunchConfig, PushKernelArg,
+    };
+    use candle_core::cuda_backend::{CudaStorageSlice, WrapErr};
+    use candle_core::{CudaDevice, CudaStorage, Layout, Result, bail};
+
+    use super::DepthwiseGeometry;
+
+    const PTX: &str = include_str!(concat!(env!("OUT_DIR"), "/depthwise.ptx"));
+    const MODULE: &str = "vidcompare-depthwise";
+    /// Threads per block; the weight gradient's must match `GRAD_WEIGHT_THREADS` in the .cu file.
+    const THREADS: u32 = 256;
+
+    #[derive(Clone, Copy)]
+    pub(super) enum Kernel {
+        /// (x, w) -> y
+        Forward,
+        /// (grad, w) -> d x
+        GradInput,
+        /// (x, grad) -> d w
+        GradWeight,
+    }
+
+    impl Kernel {
+        fn name(self) -> &'static str {
+            match self {
+                Kernel::Forward => "depthwise_forward",
+                Kernel::GradInput => "depthwise_grad_input",
+                Kernel::GradWeight => "depthwise_grad_weight",
+            }
+        }
+    }
+
+    /// Runs `kernel` on two contiguous CUDA storages of one float type.
+    pub(super) fn launch(
+        kernel: Kernel,
+        g: &DepthwiseGeometry,
+        a: (&CudaStorage, &Layout),
+        b: (&CudaStorage, &Layout),
+    ) -> Result<CudaStorage> {
+        let dev = a.0.device().clone();
+        let slice = match (&a.0.slice, &b.0.slice) {
+            (CudaStorageSlice::F32(x), CudaStorageSlice::F32(y)) => {
+                CudaStorageSlice::F32(run(kernel, "f32", g, &dev, (x, a.1), (y, b.1))?)
+            }
+            (CudaStorageSlice::F64(x), CudaStorageSlice::F64(y)) => {
+                CudaStorageSlice::F64(run(kernel, "f64", g, &dev, (x, a.1), (y, b.1))?)
+            }
+            _ => bail!(
+                "{}: only f32/f64 tensors of one dtype on CUDA, got {:?} and {:?}",
+                kernel.name(),
+                a.0.dtype(),
+                b.0.dtype()
+            ),
+        };
+        Ok(CudaStorage { slice, device: dev })
+    }
+
+    fn run<T: DeviceRepr>(
+        kernel: Kernel,
+        suffix: &str,
+        g: &DepthwiseGeometry,
+        dev: &CudaDevice,
+        a: (&CudaSlice<T>, &Layout),
+        b: (&CudaSlice<T>, &Layout),
+    ) -> Result<CudaSlice<T>> {
+        fn view<'a, T>(s: &'a CudaSlice<T>, l: &Layout, kernel: Kernel) -> Result<CudaView<'a, T>> {
+            match l.contiguous_offsets() {
+                Some((start, end)) => Ok(s.slice(start..end)),
+                None => bail!("{}: the input must be contiguous", kernel.name()),
+            }
+        }
+        let (a, b) = (view(a.0, a.1, kernel)?, view(b.0, b.1, kernel)?);
+        let out_len = match kernel {
+            Kernel::Forward => g.n * g.c * g.ho * g.wo,
+            Kernel::GradInput => g.n * g.c * g.h * g.w,
+            Kernel::GradWeight => g.c * g.k * g.k,
+        };
+        let int = |v: usize| -> Result<i32> {
+            match i32::try_from(v) {
+                Ok(v) => Ok(v),
+                Err(_) => bail!("{}: size {v} too large for the kernel", kernel.name()),
+            }
+        };
+        let blocks = match kernel {
+            Kernel::GradWeight => int(out_len)? as u32,
+            // Grid-stride loops: enough blocks to fill the card, capped.
+            _ => (out_len.div_ceil(THREADS as usize)).clamp(1, 1 << 16) as u32,
+        };
+        let cfg = LaunchConfig {
+            grid_dim: (blocks, 1, 1),
+            block_dim: (THREADS, 1, 1),
+            shared_mem_bytes: 0,
+        };
+        let func =
+            dev.get_or_load_custom_func(&format!("{}_{suffix}", kernel.name()), MODULE, PTX)?;
+        // SAFETY: every element of `out` is written by the kernel before it is read.
+        let out = unsafe { dev.alloc::<T>(out_len)? };
+        let dims = [g.n, g.c, g.h, g.w, g.k, g.stride, g.padding, g.ho, g.wo]
+            .into_iter()
+            .map(int)
+            .collect::<Result<Vec<i32>>>()?;
+        let mut builder = func.builder();
+        builder.arg(&a);
+        builder.arg(&b);
+        builder.arg(&out);
+        for d in &dims {
+            builder.arg(d);
+        }
+        // SAFETY: the argument list matches the kernel's signature in kernels/depthwise.cu
+        // (three pointers, nine ints); the sizes were checked above.
+        unsafe { builder.launch(cfg) }.w()?;
+        Ok(out)
     }
 }

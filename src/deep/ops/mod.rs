@@ -1,10 +1,12 @@
-//! The deep models' CPU kernels, and the switch that routes around them.
+//! The deep models' own kernels, and the switch that routes around them.
 //!
-//! Each fast kernel here is a candle custom op with its own backward pass, used only when the
-//! tensors live on the CPU; every other device takes a device-independent path built from
-//! differentiable tensor operations (what a GPU runs). [`KernelPath::Generic`] forces that
-//! path on the CPU too, so the GPU's code is proven against the same torch fixtures as the fast
-//! kernels (`tests/it/deep_*.rs` run both).
+//! Each fast kernel here is a candle custom op with its own backward pass, used when the
+//! tensors live on the CPU; the depthwise convolution also has CUDA kernels
+//! (`kernels/depthwise.cu`, with the `cuda` feature). Everything else takes a
+//! device-independent path built from differentiable tensor operations. [`KernelPath::Generic`]
+//! forces that path on every device, so the generic code is proven against the same torch
+//! fixtures as the fast kernels (`tests/it/deep_*.rs` run both on the CPU; `vidcompare bench
+//! kernels --device cuda` runs both on a GPU).
 //!
 //! The switch is per thread, not per process: the integration tests run in parallel threads of
 //! one binary, and one test forcing the generic path must not change what the others run. The
@@ -26,14 +28,16 @@ pub use shift_silu::shift_silu;
 thread_local! {
     static FORCE_GENERIC: Cell<bool> = const { Cell::new(false) };
     static CPU_KERNEL_CALLS: Cell<u64> = const { Cell::new(0) };
+    static CUDA_KERNEL_CALLS: Cell<u64> = const { Cell::new(0) };
 }
 
-/// Which implementation the dispatch picks for tensors on the CPU.
+/// Which implementation the dispatch picks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KernelPath {
-    /// The CPU kernels (the default).
+    /// The device's own kernels where there are some (the default): the CPU kernels on the CPU,
+    /// the CUDA depthwise convolution on a GPU.
     Fast,
-    /// The device-independent tensor-op path that a GPU takes.
+    /// The device-independent tensor-op path, on every device.
     Generic,
 }
 
@@ -85,7 +89,7 @@ impl Drop for PathGuard {
     }
 }
 
-/// Makes this thread's dispatch take the generic tensor-op path on the CPU (`true`) or the CPU
+/// Makes this thread's dispatch take the generic tensor-op path (`true`) or the device's own
 /// kernels (`false`); returns the previous setting. Prefer [`KernelPath::run`], which restores it.
 pub fn set_force_generic(on: bool) -> bool {
     FORCE_GENERIC.with(|f| f.replace(on))
@@ -95,6 +99,23 @@ pub fn set_force_generic(on: bool) -> bool {
 /// which path a forward pass really took.
 pub fn cpu_kernel_calls() -> u64 {
     CPU_KERNEL_CALLS.with(Cell::get)
+}
+
+/// How many times this thread's dispatch has chosen a CUDA kernel of ours so far.
+pub fn cuda_kernel_calls() -> u64 {
+    CUDA_KERNEL_CALLS.with(Cell::get)
+}
+
+/// The dispatch for our CUDA kernels: true for tensors on a CUDA device that the kernel
+/// `supports`, on a thread that has not forced the generic path, in a build with the `cuda`
+/// feature.
+pub(crate) fn use_cuda_kernel(device: &Device, supports: bool) -> bool {
+    let take =
+        cfg!(feature = "cuda") && supports && device.is_cuda() && !FORCE_GENERIC.with(Cell::get);
+    if take {
+        CUDA_KERNEL_CALLS.with(|n| n.set(n.get() + 1));
+    }
+    take
 }
 
 /// The dispatch: true when a CPU kernel runs for tensors on `device` that the kernel
