@@ -181,6 +181,36 @@ enum BenchWhat {
         #[arg(long)]
         threads: Option<usize>,
     },
+    /// The deep models' kernels on one device: the depthwise convolution (with gradients) and
+    /// whole EfficientNet-B0 / R3D-18 forward passes on each kernel path, checked against the
+    /// torch fixtures and the CPU kernels, then timed (EfficientNet stage by stage). Exits with
+    /// status 3 when a check fails.
+    Kernels {
+        /// cpu or cuda.
+        #[arg(long, default_value = "cpu")]
+        device: String,
+        /// The folder of the torch fixtures (effnet_depthwise.safetensors).
+        #[arg(long, default_value = "tests/fixtures/deep")]
+        fixtures: PathBuf,
+        /// Timed repetitions of each workload (0: checks only).
+        #[arg(long, default_value_t = 5)]
+        reps: usize,
+        /// Image side of the timed workloads.
+        #[arg(long, default_value_t = 224)]
+        size: usize,
+        /// Frames of one video for EfficientNet-B0.
+        #[arg(long, default_value_t = 32)]
+        frames: usize,
+        /// Clips of one video for R3D-18.
+        #[arg(long, default_value_t = 2)]
+        clips: usize,
+        /// Frames per R3D-18 clip.
+        #[arg(long, default_value_t = 16)]
+        clip_len: usize,
+        /// Also write everything as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
 }
 
 /// Every allocation counted, so that each model's memory is its own heap peak
@@ -277,6 +307,40 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
             let table = vidcompare::features::bench::bench_features(&root, videos, threads)?;
             print!("{}", table.render());
+            Ok(())
+        }
+        Command::Bench {
+            what:
+                BenchWhat::Kernels {
+                    device,
+                    fixtures,
+                    reps,
+                    size,
+                    frames,
+                    clips,
+                    clip_len,
+                    json,
+                },
+        } => {
+            use vidcompare::deep::device::{DevicePref, select};
+            use vidcompare::deep::kernel_bench::{BenchSizes, bench_kernels};
+            let device = select(DevicePref::parse(&device)?)?;
+            let sizes = BenchSizes {
+                size,
+                frames,
+                clips,
+                clip_len,
+                reps,
+            };
+            let report = bench_kernels(&device, &fixtures, sizes)?;
+            print!("{}", report.render());
+            if let Some(path) = json {
+                std::fs::write(&path, serde_json::to_string_pretty(&report)?)
+                    .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+            }
+            if !report.ok {
+                std::process::exit(3);
+            }
             Ok(())
         }
         Command::Config => {

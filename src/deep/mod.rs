@@ -5,6 +5,7 @@ pub mod data;
 pub mod device;
 pub mod device_memory;
 pub mod efficientnet;
+pub mod kernel_bench;
 pub mod models;
 pub mod nn;
 pub mod ops;

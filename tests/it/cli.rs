@@ -189,3 +189,82 @@ fn unknown_set_key_and_missing_video_fail_cleanly() {
         "{err}"
     );
 }
+
+/// `vidcompare bench kernels` on the CPU (the dry run of its GPU use): every depthwise check
+/// against the torch fixtures and the float64 reference, and the whole networks, on both kernel
+/// paths, with what really ran recorded; then a missing fixture folder is a clear error.
+#[test]
+fn bench_kernels_checks_both_paths_against_torch_fixtures() {
+    let tmp = tempfile::tempdir().unwrap();
+    let json = tmp.path().join("kernels.json");
+    let out = vidcompare(&[
+        "bench",
+        "kernels",
+        "--device",
+        "cpu",
+        "--reps",
+        "1",
+        "--size",
+        "32",
+        "--frames",
+        "2",
+        "--clips",
+        "1",
+        "--clip-len",
+        "4",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["ok"], true);
+    let checks = report["checks"].as_array().unwrap();
+    let fixture: Vec<_> = checks
+        .iter()
+        .filter(|c| c["reference"] == "torch fixture")
+        .collect();
+    // 2 fixture cases x 3 tensors (y, dx, dw) x 2 paths
+    assert_eq!(fixture.len(), 12);
+    for c in &fixture {
+        let want = if c["path"] == "fast" {
+            "cpu kernel"
+        } else {
+            "generic tensor ops"
+        };
+        assert_eq!(c["ran"], want, "{c}");
+        assert!(c["error"].as_f64().unwrap() <= 1e-5, "{c}");
+    }
+    for name in ["EfficientNet-B0 features", "R3D-18 embedding"] {
+        assert_eq!(
+            checks
+                .iter()
+                .filter(|c| c["name"].as_str().unwrap().starts_with(name))
+                .count(),
+            2,
+            "{name} on both paths"
+        );
+    }
+    let timings = report["timings"].as_array().unwrap();
+    assert!(
+        timings
+            .iter()
+            .any(|t| t["name"] == "EfficientNet-B0 whole, 2 x 32 px" && t["path"] == "generic"),
+        "{timings:?}"
+    );
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("all checks passed"), "{stdout}");
+
+    let missing = tmp.path().join("no-fixtures");
+    let out = vidcompare(&[
+        "bench",
+        "kernels",
+        "--reps",
+        "0",
+        "--fixtures",
+        missing.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains("effnet_depthwise.safetensors"), "{err}");
+}
