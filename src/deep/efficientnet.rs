@@ -24,7 +24,7 @@ use candle_core::{Result, Tensor, bail};
 use candle_nn::init::{FanInOut, NonLinearity, NormalOrUniform};
 use candle_nn::{BatchNorm, BatchNormConfig, Init, VarBuilder};
 
-use super::nn::Noise;
+use super::nn::{Noise, param, settle};
 use super::ops::{depthwise_conv2d, shift_silu};
 
 /// Index of the first fine-tuned child of `features` (the notebook fine-tunes the last 2 of 9).
@@ -126,20 +126,23 @@ impl ConvNormAct {
 
     /// Training mode uses batch statistics and moves the running ones; evaluation folds the
     /// running statistics into the convolution weight and one per-channel shift.
+    /// Inside [`super::nn::no_grad`] the output carries no autograd history.
     fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+        let weight = param(&self.weight);
         let y = if train {
-            self.bn.forward_train(&self.conv(x, &self.weight, true)?)?
+            self.bn.forward_train(&self.conv(x, &weight, true)?)?
         } else {
             let (scale, shift) = folded_batch_norm(&self.bn)?;
+            let (scale, shift) = (param(&scale), param(&shift));
             let c = scale.dim(0)?;
-            let weight = self.weight.broadcast_mul(&scale.reshape((c, 1, 1, 1))?)?;
+            let weight = weight.broadcast_mul(&scale.reshape((c, 1, 1, 1))?)?;
             let y = self.conv(x, &weight, false)?;
             if self.silu {
-                return shift_silu(&y, &shift);
+                return Ok(settle(shift_silu(&y, &shift)?));
             }
             y.broadcast_add(&shift.reshape((1, c, 1, 1))?)?
         };
-        if self.silu { y.silu() } else { Ok(y) }
+        Ok(settle(if self.silu { y.silu()? } else { y }))
     }
 }
 
@@ -223,14 +226,14 @@ impl SqueezeExcitation {
         let pooled = x.flatten_from(2)?.mean(2)?;
         let squeeze = self.fc1_weight.dim(0)?;
         let h = pooled
-            .matmul(&self.fc1_weight.reshape((squeeze, c))?.t()?)?
-            .broadcast_add(&self.fc1_bias)?
+            .matmul(&param(&self.fc1_weight).reshape((squeeze, c))?.t()?)?
+            .broadcast_add(&param(&self.fc1_bias))?
             .silu()?;
         let gate = h
-            .matmul(&self.fc2_weight.reshape((c, squeeze))?.t()?)?
-            .broadcast_add(&self.fc2_bias)?;
+            .matmul(&param(&self.fc2_weight).reshape((c, squeeze))?.t()?)?
+            .broadcast_add(&param(&self.fc2_bias))?;
         let gate = candle_nn::ops::sigmoid(&gate)?;
-        x.broadcast_mul(&gate.reshape((n, c, 1, 1))?)
+        Ok(settle(x.broadcast_mul(&gate.reshape((n, c, 1, 1))?)?))
     }
 }
 
@@ -324,7 +327,7 @@ impl MbConv {
         if let Some(noise) = noise {
             y = noise.drop_path(&y, self.stochastic_depth)?;
         }
-        y + x
+        Ok(settle((y + x)?))
     }
 }
 

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::data::{Clip, Norm, clip_tensor, frames_tensor};
 use super::efficientnet::FIRST_TRAINABLE_STAGE;
-use super::nn::Noise;
+use super::nn::{Noise, no_grad};
 use super::r3d::R3d18;
 use super::temporal::{EfficientNetTemporal, Pooling};
 use super::train::{TailOutput, VideoNet};
@@ -110,6 +110,36 @@ pub enum DeepNet {
 }
 
 impl DeepNet {
+    /// [`VideoNet::trunk_train`]'s work, inside its `no_grad`.
+    fn trunk_train_inner(&self, inputs: &[&Tensor], noise: &mut Noise) -> Result<Vec<Tensor>> {
+        match self {
+            DeepNet::Frames(m, ..) => {
+                // The notebook's `x.view(b * t, c, h, w)`: every frame of the batch in one
+                // BatchNorm batch.
+                let x = Tensor::cat(inputs, 0)?;
+                let t = m
+                    .backbone
+                    .forward_features(&x, 0..FIRST_TRAINABLE_STAGE, Some(noise))?
+                    .detach();
+                split_rows(&t, inputs.iter().map(|x| x.dim(0)))
+            }
+            DeepNet::Clip(m, ..) => {
+                let same = inputs.iter().all(|x| x.dims() == inputs[0].dims());
+                if same {
+                    let t = m.forward_trunk_train(&Tensor::cat(inputs, 0)?)?;
+                    split_rows(&t, inputs.iter().map(|x| x.dim(0)))
+                } else {
+                    // Clips of different lengths (random sampling of a video shorter than the
+                    // clip) cannot share a batch: each gets its own statistics.
+                    inputs
+                        .iter()
+                        .map(|x| Ok(m.forward_trunk_train(x)?))
+                        .collect()
+                }
+            }
+        }
+    }
+
     /// Build `kind` for `n_classes` from `vb` (parameters by torchvision's names).
     pub fn build(kind: DeepKind, vb: VarBuilder, n_classes: usize, norm: Norm) -> Result<DeepNet> {
         let device = vb.device().clone();
@@ -140,13 +170,14 @@ impl VideoNet for DeepNet {
     }
 
     fn trunk(&self, input: &Tensor) -> Result<Tensor> {
-        let t = match self {
+        // Frozen: nothing of it trains, so no autograd history is kept (see `no_grad`).
+        let t = no_grad(|| match self {
             DeepNet::Frames(m, ..) => {
                 m.backbone
                     .forward_features(input, 0..FIRST_TRAINABLE_STAGE, None)
             }
             DeepNet::Clip(m, ..) => m.forward_trunk(input),
-        };
+        });
         Ok(t?.detach())
     }
 
@@ -154,34 +185,10 @@ impl VideoNet for DeepNet {
         if inputs.is_empty() {
             return Ok(Vec::new());
         }
-        match self {
-            DeepNet::Frames(m, ..) => {
-                // The notebook's `x.view(b * t, c, h, w)`: every frame of the batch in one
-                // BatchNorm batch.
-                let x = Tensor::cat(inputs, 0)?;
-                let t = m
-                    .backbone
-                    .forward_features(&x, 0..FIRST_TRAINABLE_STAGE, Some(noise))?
-                    .detach();
-                split_rows(&t, inputs.iter().map(|x| x.dim(0)))
-            }
-            DeepNet::Clip(m, ..) => {
-                let same = inputs.iter().all(|x| x.dims() == inputs[0].dims());
-                if same {
-                    let t = m.forward_trunk_train(&Tensor::cat(inputs, 0)?)?;
-                    split_rows(&t, inputs.iter().map(|x| x.dim(0)))
-                } else {
-                    // Clips of different lengths (random sampling of a video shorter than the
-                    // clip) cannot share a batch: each gets its own statistics.
-                    inputs
-                        .iter()
-                        .map(|x| Ok(m.forward_trunk_train(x)?))
-                        .collect()
-                }
-            }
-        }
+        // Training mode (batch statistics, running statistics updated) but frozen: no autograd
+        // history, as in torch, whose frozen parameters do not require gradients.
+        no_grad(|| self.trunk_train_inner(inputs, noise))
     }
-
     fn tail(&self, trunks: &[&Tensor], noise: Option<&mut Noise>) -> Result<TailOutput> {
         let mut noise = noise;
         match self {

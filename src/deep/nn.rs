@@ -1,9 +1,52 @@
-//! Small building blocks shared by the deep models: seeded dropout and stochastic depth.
+//! Small building blocks shared by the deep models: seeded dropout and stochastic depth, and the
+//! no-gradient scope of the frozen layers.
 //!
 //! candle cannot seed its CPU random generator, so training-time noise comes from our own
 //! ChaCha generator: the same seed gives the same masks on CPU and CUDA.
 
+use std::cell::Cell;
+
 use candle_core::{Result, Tensor};
+
+thread_local! {
+    static NO_GRAD: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` with no gradient wanted on this thread, as torch's `no_grad()` (and its frozen
+/// parameters): the layers use their parameters detached and detach their outputs, so no
+/// autograd history is recorded and each activation is freed as soon as the next layer has read
+/// it. Without it, candle keeps every intermediate tensor of a forward pass that touched a
+/// trainable variable until the result is dropped (the frozen trunk's BatchNorm passes on a
+/// whole batch of frames). The previous setting is restored afterwards, also on panic.
+pub fn no_grad<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            NO_GRAD.with(|g| g.set(self.0));
+        }
+    }
+    let _restore = Restore(NO_GRAD.with(|g| g.replace(true)));
+    f()
+}
+
+/// Whether this thread is inside [`no_grad`].
+pub fn grad_disabled() -> bool {
+    NO_GRAD.with(Cell::get)
+}
+
+/// A parameter as a layer uses it: detached inside [`no_grad`], itself otherwise.
+pub(crate) fn param(t: &Tensor) -> Tensor {
+    if grad_disabled() {
+        t.detach()
+    } else {
+        t.clone()
+    }
+}
+
+/// A layer's output: detached inside [`no_grad`] (its history dropped), itself otherwise.
+pub(crate) fn settle(t: Tensor) -> Tensor {
+    if grad_disabled() { t.detach() } else { t }
+}
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 

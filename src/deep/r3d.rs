@@ -11,8 +11,8 @@
 use candle_core::{D, Result, Tensor, bail};
 use candle_nn::{BatchNorm, BatchNormConfig, Init, Linear, Module, ModuleT, VarBuilder};
 
-use super::conv3d::{Conv3d, conv3d_channels_last_scaled};
-use super::nn::Noise;
+use super::conv3d::{Conv3d, conv3d_channels_last, conv3d_channels_last_scaled};
+use super::nn::{Noise, grad_disabled, settle};
 
 /// Parameter-name prefixes the notebook fine-tunes (layer4 and the head).
 pub const TRAINABLE_PREFIXES: &[&str] = &["layer4.", "fc."];
@@ -114,8 +114,20 @@ impl ConvBn {
     }
 
     /// Channels-last forward pass, differentiable; `train` selects batch statistics.
+    /// Inside [`super::nn::no_grad`] the output carries no autograd history.
     fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
-        batch_norm_channels_last(&self.bn, &self.conv.forward_channels_last(x)?, train)
+        let y = if grad_disabled() {
+            // The bias-free convolution with its weight detached: no history from here on.
+            conv3d_channels_last(
+                x,
+                &self.conv.weight().detach(),
+                self.conv.stride(),
+                self.conv.padding(),
+            )?
+        } else {
+            self.conv.forward_channels_last(x)?
+        };
+        Ok(settle(batch_norm_channels_last(&self.bn, &y, train)?))
     }
 
     /// Eval-mode inference on a channels-last clip, the batch norm folded into the
@@ -205,7 +217,7 @@ impl BasicBlock {
             Some(ds) => ds.forward(x, train)?,
             None => x.clone(),
         };
-        (out + residual)?.relu()
+        Ok(settle((out + residual)?.relu()?))
     }
 
     /// Eval-mode inference on a channels-last `(N, T, H, W, C)` clip with the batch norms

@@ -348,6 +348,15 @@ fn evaluate_tail(
     y: &[usize],
     batch: usize,
 ) -> Result<(f64, f64)> {
+    super::nn::no_grad(|| evaluate_tail_inner(net, trunks, y, batch))
+}
+
+fn evaluate_tail_inner(
+    net: &dyn VideoNet,
+    trunks: TrunkSource,
+    y: &[usize],
+    batch: usize,
+) -> Result<(f64, f64)> {
     let mut loss_sum = 0.0;
     let mut correct = 0usize;
     let all: Vec<usize> = (0..trunks.len()).collect();
@@ -588,7 +597,7 @@ pub struct Predictions {
 /// set up) that no later video pays.
 pub fn warm_up(net: &dyn VideoNet, clip: &super::data::Clip) -> Result<()> {
     let x = net.input(clip)?;
-    net.tail(&[&net.trunk(&x)?], None)?;
+    super::nn::no_grad(|| net.tail(&[&net.trunk(&x)?], None))?;
     sync(x.device())?;
     Ok(())
 }
@@ -628,7 +637,7 @@ pub fn predict_with(
                 net.trunk(&x)?
             }
         };
-        let out = net.tail(&[&trunk], None)?;
+        let out = super::nn::no_grad(|| net.tail(&[&trunk], None))?;
         let probs = candle_nn::ops::softmax(&out.logits, D::Minus1)?
             .to_dtype(DType::F64)?
             .squeeze(0)?

@@ -467,3 +467,78 @@ fn a_script_sets_frozen_bn_per_model_and_a_bad_value_names_the_key_and_line() {
         other => panic!("expected a script error on line 3, got {other:?}"),
     }
 }
+
+/// The frozen trunk in training mode inside `no_grad` (how `trunk_train` runs it): the same
+/// activations and running statistics as with autograd history, but each activation is freed
+/// once the next layer has read it, so the heap peak is a few activations, not all of them.
+#[test]
+fn frozen_trunk_under_no_grad_matches_and_frees_activations_as_it_goes() {
+    use vidcompare::deep::efficientnet::{EfficientNetB0, FIRST_TRAINABLE_STAGE};
+    use vidcompare::deep::nn::no_grad;
+    use vidcompare::memory::{heap_live_bytes, heap_peak_bytes, reset_heap_peak};
+    // The heap peak is process-wide: run alone.
+    if !crate::common::isolated(
+        "deep_frozen_bn::frozen_trunk_under_no_grad_matches_and_frees_activations_as_it_goes",
+    ) {
+        return;
+    }
+    // Two copies of one network: running statistics move in training mode.
+    let make = || {
+        let varmap = VarMap::new();
+        let net = EfficientNetB0::new(VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu))
+            .unwrap();
+        fill_formula(&varmap);
+        (varmap, net)
+    };
+    let ((vm_a, net_a), (vm_b, net_b)) = (make(), make());
+    let (frames, side) = (16, 96);
+    let x = Tensor::rand(-1f32, 1f32, (frames, 3, side, side), &Device::Cpu).unwrap();
+    let measure = |f: &dyn Fn() -> Tensor| -> (Tensor, f64) {
+        let before = heap_live_bytes().expect("the test binary counts allocations");
+        reset_heap_peak();
+        let y = f();
+        let peak = heap_peak_bytes().unwrap().saturating_sub(before);
+        (y, peak as f64 / (1 << 20) as f64)
+    };
+    let (tracked, tracked_mb) = measure(&|| {
+        net_a
+            .forward_features(&x, 0..FIRST_TRAINABLE_STAGE, Some(&mut Noise::new(3)))
+            .unwrap()
+    });
+    let (free, free_mb) = measure(&|| {
+        no_grad(|| {
+            net_b
+                .forward_features(&x, 0..FIRST_TRAINABLE_STAGE, Some(&mut Noise::new(3)))
+                .unwrap()
+        })
+    });
+    assert_eq!(tensor_relative_error("activations", &free, &tracked), 0.0);
+    let stats = |vm: &VarMap| -> Tensor {
+        let data = vm.data().lock().unwrap();
+        let mut names: Vec<_> = data.keys().filter(|k| k.contains("running_")).collect();
+        names.sort();
+        let flat: Vec<Tensor> = names
+            .iter()
+            .map(|k| data[*k].as_tensor().flatten_all().unwrap())
+            .collect();
+        Tensor::cat(&flat, 0).unwrap()
+    };
+    assert_eq!(
+        tensor_relative_error("running statistics", &stats(&vm_b), &stats(&vm_a)),
+        0.0
+    );
+    // The largest activation: stage 2's expansion to 96 channels at half the side.
+    let largest_mb = (frames * 96 * (side / 2) * (side / 2) * 4) as f64 / (1 << 20) as f64;
+    eprintln!(
+        "heap peak: {tracked_mb:.1} MiB with history, {free_mb:.1} MiB under no_grad \
+         (largest activation {largest_mb:.1} MiB)"
+    );
+    assert!(
+        free_mb <= 8.0 * largest_mb,
+        "no_grad peak {free_mb:.1} MiB is more than 8 of the largest activation ({largest_mb:.1} MiB)"
+    );
+    assert!(
+        tracked_mb >= 3.0 * free_mb,
+        "with history {tracked_mb:.1} MiB, under no_grad {free_mb:.1} MiB"
+    );
+}
