@@ -8,7 +8,9 @@ Workloads (names as `vidcompare bench kernels` writes them, path "torch"):
 - torchvision's EfficientNet-B0 `features[i]` one stage at a time and whole, evaluation mode,
   no_grad, on a video's frames;
 - torchvision's R3D-18 trunk (stem..layer3) and layer4 + average pooling, evaluation mode,
-  no_grad, on a video's clips; the whole of both.
+  no_grad, on a video's clips; the whole of both;
+- one of R3D-18's layer1 convolutions (F.conv3d, 64 -> 64 channels, 3x3x3, half the side) and a
+  matrix product of the same size.
 
 Timing as ours: one untimed warm-up run, then `--reps` runs, torch.cuda.synchronize() before each
 clock read; median and minimum milliseconds. Random initialisation (no weight download).
@@ -132,6 +134,21 @@ def main():
              time_ms(device, a.reps, lambda: r3d.avgpool(r3d.layer4(t)).flatten(1)))
         push(f"R3D-18 whole, {clip_tag}",
              time_ms(device, a.reps, lambda: r3d.avgpool(r3d.layer4(trunk(clips))).flatten(1)))
+
+    # One of R3D-18's layer1 convolutions, as `vidcompare bench kernels` times it (with cuDNN),
+    # and a matrix product of the same size.
+    side = max(a.size // 2, 3)
+    n, t, c = a.clips, a.clip_len, 64
+    conv_tag = f"{n} x {t} frames x {side} px, 64 -> 64 ch, 3x3x3"
+    x = torch.rand(n, c, t, side, side, device=device) * 2 - 1
+    w = (torch.rand(c, c, 3, 3, 3, device=device) * 2 - 1) * 0.05
+    cols = torch.rand(n * t * side * side, c * 27, device=device) * 2 - 1
+    w_mat = w.reshape(c, c * 27).t()
+    with torch.no_grad():
+        push(f"conv3d channels-last, {conv_tag}",
+             time_ms(device, a.reps, lambda: F.conv3d(x, w, padding=1)))
+        push(f"matrix product of the same size, {conv_tag}",
+             time_ms(device, a.reps, lambda: cols @ w_mat))
 
     result = {
         "framework": f"torch {torch.__version__}",

@@ -26,6 +26,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
+use super::conv3d::{conv3d_channels_last, conv3d_ntchw};
 use super::efficientnet::{EfficientNetB0, NUM_STAGES};
 use super::ops::{KernelPath, cpu_kernel_calls, cuda_kernel_calls, depthwise_conv2d};
 use super::r3d::R3d18;
@@ -557,6 +558,47 @@ fn timings(
         Ok(nets.r3d.forward_embedding(&trunk, None)?)
     })?;
     push(out, format!("R3D-18 whole, {clip_tag}"), "fast", t);
+    // One of R3D-18's layer1 convolutions (64 -> 64 channels, 3x3x3, at half the side) and
+    // its parts: the whole channels-last convolution as the network runs it; the
+    // same on an NTCHW input (no permutes); candle's conv2d on the folded temporal taps (im2col
+    // and a product); a matrix product of the same size (the arithmetic alone).
+    let side = (sizes.size / 2).max(3);
+    let (n, t, c) = (sizes.clips, sizes.clip_len, 64);
+    let conv_tag = format!("{n} x {t} frames x {side} px, 64 -> 64 ch, 3x3x3");
+    let x_cl = uniform(&[n, t, side, side, c], 72)?.to_device(device)?;
+    let w = (uniform(&[c, c, 3, 3, 3], 73)? * 0.05)?.to_device(device)?;
+    let x_ntchw = x_cl.permute((0, 1, 4, 2, 3))?.contiguous()?;
+    let folded = uniform(&[n * t, c * 3, side, side], 74)?.to_device(device)?;
+    let w2 = w.reshape((c, c * 3, 3, 3))?;
+    let cols = uniform(&[n * t * side * side, c * 27], 75)?.to_device(device)?;
+    let w_mat = w.reshape((c, c * 27))?.t()?;
+    let t_ = time_ms(device, reps, || {
+        Ok(conv3d_channels_last(&x_cl, &w, [1; 3], [1; 3])?)
+    })?;
+    push(out, format!("conv3d channels-last, {conv_tag}"), "fast", t_);
+    let t_ = time_ms(device, reps, || {
+        Ok(conv3d_ntchw(&x_ntchw, &w, [1; 3], [1; 3])?)
+    })?;
+    push(
+        out,
+        format!("conv3d NTCHW (no permutes), {conv_tag}"),
+        "generic",
+        t_,
+    );
+    let t_ = time_ms(device, reps, || Ok(folded.conv2d(&w2, 1, 1, 1, 1)?))?;
+    push(
+        out,
+        format!("candle conv2d on the folded taps, {conv_tag}"),
+        "generic",
+        t_,
+    );
+    let t_ = time_ms(device, reps, || Ok(cols.matmul(&w_mat)?))?;
+    push(
+        out,
+        format!("matrix product of the same size, {conv_tag}"),
+        "generic",
+        t_,
+    );
     // On CUDA: the same networks with TF32 matrix products (PyTorch's default for cuDNN
     // convolutions), timed, and what it costs in accuracy on the check inputs.
     if device.is_cuda() {
