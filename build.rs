@@ -6,7 +6,7 @@ use std::env;
 use std::path::PathBuf;
 use std::process::Command;
 
-const KERNELS: [&str; 1] = ["depthwise"];
+const KERNELS: [&str; 2] = ["depthwise", "patches"];
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");

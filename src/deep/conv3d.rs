@@ -14,13 +14,14 @@
 //! implementation take and return torch's `(N, C, T, H, W)`; [`to_ntchw`] / [`from_ntchw`]
 //! convert.
 //!
-//! CPU fast path: candle's CPU `conv2d` spends as much time on its im2col as on the matrix
-//! product. [`conv3d_channels_last`] keeps activations as `(N, T, H, W, C)`, builds the patch
-//! matrix with one parallel pass of copies (our custom op, whose backward pass is the
-//! matching col2im) and multiplies it with the weight; the product is already channels-last,
-//! and batch norm runs on it as an `(N * T * H * W, C)` matrix. R3D-18 uses this layout
-//! throughout; on other devices or dtypes (or with [`super::ops::KernelPath::Generic`]) the
-//! convolution falls back to the NTCHW path between two permutes. Both paths are checked
+//! Fast path: candle's `conv2d` spends as much time on its im2col as on the matrix product on
+//! the CPU, and 90 % of its time on a GPU. [`conv3d_channels_last`] keeps activations as
+//! `(N, T, H, W, C)`, builds the patch matrix with one parallel pass of copies (our custom op,
+//! a CPU kernel or, with the `cuda` feature, a CUDA one, whose backward pass is the matching
+//! col2im) and multiplies it with the weight; the product is already channels-last, and batch
+//! norm runs on it as an `(N * T * H * W, C)` matrix. R3D-18 uses this layout throughout; for
+//! other dtypes (or with [`super::ops::KernelPath::Generic`]) the convolution falls back to the
+//! NTCHW path between two permutes. Both paths are checked
 //! against torch, gradients included. The CPU kernel itself lives in `ops/patches.rs`.
 
 use candle_core::{DType, Module, Result, Tensor, bail};
@@ -208,23 +209,37 @@ pub fn conv3d_ntchw(
 /// below the allocator's mmap threshold, so they reuse memory instead of page-faulting in
 /// fresh zeroed pages on every call (which cost as much as the copies themselves).
 const MAX_PATCH_ELEMENTS: usize = 1 << 22;
+/// The same bound on a GPU (64 Mi floats, 256 MiB): there each chunk costs a kernel launch and a
+/// matrix product, and bigger products run closer to the card's speed.
+const MAX_PATCH_ELEMENTS_GPU: usize = 1 << 26;
+
+/// The patch-matrix bound for tensors on `device`.
+fn max_patch_elements(device: &candle_core::Device) -> usize {
+    if device.is_cuda() {
+        MAX_PATCH_ELEMENTS_GPU
+    } else {
+        MAX_PATCH_ELEMENTS
+    }
+}
 
 /// 3D convolution of a channels-last clip: `x` is `(N, T, H, W, C)`, `w` is torch's
 /// `(O, C, kt, kh, kw)`; returns `(N, To, Ho, Wo, O)`, contiguous. Differentiable in `x` and
 /// `w`.
 ///
-/// On the CPU with f32 it multiplies the weight, as the `(O, C * kt * kh * kw)` matrix it
-/// already is, by a channel-major patch matrix (our op, with a col2im backward): the
-/// weight's gradient then flows through a single reshape (candle's backward pass costs
-/// two full passes over a tensor per graph node, which for layer4's 7M-element weights is
-/// more than the products). Elsewhere it runs [`conv3d_ntchw`] between two permutes.
+/// On the CPU with f32 (and on a GPU with the `cuda` feature) it multiplies the weight, as the
+/// `(O, C * kt * kh * kw)` matrix it already is, by a channel-major patch matrix (our op, with a
+/// col2im backward): the weight's gradient then flows through a single reshape (candle's
+/// backward pass costs two full passes over a tensor per graph node, which for layer4's
+/// 7M-element weights is more than the products). Elsewhere it runs [`conv3d_ntchw`] between
+/// two permutes.
 pub fn conv3d_channels_last(
     x: &Tensor,
     w: &Tensor,
     stride: [usize; 3],
     padding: [usize; 3],
 ) -> Result<Tensor> {
-    conv3d_channels_last_chunked(x, w, None, stride, padding, MAX_PATCH_ELEMENTS, true)
+    let max = max_patch_elements(x.device());
+    conv3d_channels_last_chunked(x, w, None, stride, padding, max, true)
 }
 
 /// [`conv3d_channels_last`] with the output channels scaled by `scale` `(O)` (a folded
@@ -238,7 +253,8 @@ pub(crate) fn conv3d_channels_last_scaled(
     stride: [usize; 3],
     padding: [usize; 3],
 ) -> Result<Tensor> {
-    conv3d_channels_last_chunked(x, w, scale, stride, padding, MAX_PATCH_ELEMENTS, false)
+    let max = max_patch_elements(x.device());
+    conv3d_channels_last_chunked(x, w, scale, stride, padding, max, false)
 }
 
 /// The channels-last convolution with patch matrices of at most about `max_patch_elements`
@@ -261,10 +277,9 @@ fn conv3d_channels_last_chunked(
         Some(s) => w.broadcast_mul(&s.reshape(((), 1, 1, 1, 1))?)?,
         None => w.clone(),
     };
-    let fast = super::ops::use_cpu_kernel(
-        x.device(),
-        x.dtype() == DType::F32 && w.dtype() == DType::F32,
-    );
+    let f32s = x.dtype() == DType::F32 && w.dtype() == DType::F32;
+    let fast = super::ops::use_cpu_kernel(x.device(), f32s)
+        || super::ops::use_cuda_kernel(x.device(), f32s);
     if !fast {
         let y = conv3d_ntchw(&x.permute((0, 1, 4, 2, 3))?, &w, stride, padding)?;
         return y.permute((0, 1, 3, 4, 2))?.contiguous();

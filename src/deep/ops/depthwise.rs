@@ -425,17 +425,16 @@ impl CustomOp2 for DepthwiseGradWeight {
 mod cuda {
     use candle_core::backend::BackendStorage;
     use candle_core::cuda_backend::cudarc::driver::{
-        CudaSlice, CudaView, DeviceRepr, LaunchConfig, PushKernelArg,
+        CudaSlice, DeviceRepr, LaunchConfig, PushKernelArg,
     };
     use candle_core::cuda_backend::{CudaStorageSlice, WrapErr};
     use candle_core::{CudaDevice, CudaStorage, Layout, Result, bail};
 
+    use super::super::cuda::{THREADS, grid_stride, int, view};
     use super::DepthwiseGeometry;
 
     const PTX: &str = include_str!(concat!(env!("OUT_DIR"), "/depthwise.ptx"));
     const MODULE: &str = "vidcompare-depthwise";
-    /// Threads per block; the weight gradient's must match `GRAD_WEIGHT_THREADS` in the .cu file.
-    const THREADS: u32 = 256;
 
     #[derive(Clone, Copy)]
     pub(super) enum Kernel {
@@ -490,41 +489,28 @@ mod cuda {
         a: (&CudaSlice<T>, &Layout),
         b: (&CudaSlice<T>, &Layout),
     ) -> Result<CudaSlice<T>> {
-        fn view<'a, T>(s: &'a CudaSlice<T>, l: &Layout, kernel: Kernel) -> Result<CudaView<'a, T>> {
-            match l.contiguous_offsets() {
-                Some((start, end)) => Ok(s.slice(start..end)),
-                None => bail!("{}: the input must be contiguous", kernel.name()),
-            }
-        }
-        let (a, b) = (view(a.0, a.1, kernel)?, view(b.0, b.1, kernel)?);
+        let name = kernel.name();
+        let (a, b) = (view(a.0, a.1, name)?, view(b.0, b.1, name)?);
         let out_len = match kernel {
             Kernel::Forward => g.n * g.c * g.ho * g.wo,
             Kernel::GradInput => g.n * g.c * g.h * g.w,
             Kernel::GradWeight => g.c * g.k * g.k,
         };
-        let int = |v: usize| -> Result<i32> {
-            match i32::try_from(v) {
-                Ok(v) => Ok(v),
-                Err(_) => bail!("{}: size {v} too large for the kernel", kernel.name()),
-            }
+        let cfg = match kernel {
+            // One block per (channel, tap); THREADS matches GRAD_WEIGHT_THREADS in the .cu file.
+            Kernel::GradWeight => LaunchConfig {
+                grid_dim: (int(out_len, name)? as u32, 1, 1),
+                block_dim: (THREADS, 1, 1),
+                shared_mem_bytes: 0,
+            },
+            _ => grid_stride(out_len),
         };
-        let blocks = match kernel {
-            Kernel::GradWeight => int(out_len)? as u32,
-            // Grid-stride loops: enough blocks to fill the card, capped.
-            _ => (out_len.div_ceil(THREADS as usize)).clamp(1, 1 << 16) as u32,
-        };
-        let cfg = LaunchConfig {
-            grid_dim: (blocks, 1, 1),
-            block_dim: (THREADS, 1, 1),
-            shared_mem_bytes: 0,
-        };
-        let func =
-            dev.get_or_load_custom_func(&format!("{}_{suffix}", kernel.name()), MODULE, PTX)?;
+        let func = dev.get_or_load_custom_func(&format!("{name}_{suffix}"), MODULE, PTX)?;
         // SAFETY: every element of `out` is written by the kernel before it is read.
         let out = unsafe { dev.alloc::<T>(out_len)? };
         let dims = [g.n, g.c, g.h, g.w, g.k, g.stride, g.padding, g.ho, g.wo]
             .into_iter()
-            .map(int)
+            .map(|v| int(v, name))
             .collect::<Result<Vec<i32>>>()?;
         let mut builder = func.builder();
         builder.arg(&a);

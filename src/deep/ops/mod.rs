@@ -1,8 +1,8 @@
 //! The deep models' own kernels, and the switch that routes around them.
 //!
 //! Each fast kernel here is a candle custom op with its own backward pass, used when the
-//! tensors live on the CPU; the depthwise convolution also has CUDA kernels
-//! (`kernels/depthwise.cu`, with the `cuda` feature). Everything else takes a
+//! tensors live on the CPU; the depthwise convolution and the 3D convolution's patch matrix also
+//! have CUDA kernels (`kernels/*.cu`, with the `cuda` feature). Everything else takes a
 //! device-independent path built from differentiable tensor operations. [`KernelPath::Generic`]
 //! forces that path on every device, so the generic code is proven against the same torch
 //! fixtures as the fast kernels (`tests/it/deep_*.rs` run both on the CPU; `vidcompare bench
@@ -14,6 +14,8 @@
 //! so setting it on the thread that calls the model is enough.
 
 mod cpu;
+#[cfg(feature = "cuda")]
+mod cuda;
 pub mod depthwise;
 pub(crate) mod patches;
 pub mod shift_silu;

@@ -1,5 +1,6 @@
-//! The CPU kernel of the channels-last 3D convolution: the patch matrix (im2col) of a
-//! `(N, T, H, W, C)` clip as a candle custom op, whose backward pass is its transpose (col2im).
+//! The kernels of the channels-last 3D convolution: the patch matrix (im2col) of a
+//! `(N, T, H, W, C)` clip as a candle custom op, whose backward pass is its transpose (col2im),
+//! on the CPU and, with the `cuda` feature, on a GPU (`kernels/patches.cu`).
 
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
@@ -104,6 +105,18 @@ impl CustomOp1 for PatchMatrix {
         ))
     }
 
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        storage: &candle_core::CudaStorage,
+        layout: &Layout,
+    ) -> Result<(candle_core::CudaStorage, Shape)> {
+        let g = self.geometry;
+        let rows = self.lines.len() * g.output[2];
+        let out = cuda::patches(self, storage, layout)?;
+        Ok((out, Shape::from((rows, g.patch_len()))))
+    }
+
     fn bwd(&self, arg: &Tensor, _res: &Tensor, grad_res: &Tensor) -> Result<Option<Tensor>> {
         let adjoint = PatchMatrixAdjoint {
             patches: self.clone(),
@@ -165,5 +178,159 @@ impl CustomOp1 for PatchMatrixAdjoint {
             CpuStorage::F32(out),
             Shape::from((g.batch, t, h, w, g.channels)),
         ))
+    }
+
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        storage: &candle_core::CudaStorage,
+        layout: &Layout,
+    ) -> Result<(candle_core::CudaStorage, Shape)> {
+        let g = self.patches.geometry;
+        let [t, h, w] = g.input;
+        let out = cuda::adjoint(&self.patches, storage, layout)?;
+        Ok((out, Shape::from((g.batch, t, h, w, g.channels))))
+    }
+}
+
+/// The CUDA kernels of `kernels/patches.cu`: one thread per element of what they write.
+#[cfg(feature = "cuda")]
+mod cuda {
+    use candle_core::backend::BackendStorage;
+    use candle_core::cuda_backend::cudarc::driver::{DeviceRepr, PushKernelArg};
+    use candle_core::cuda_backend::{CudaStorageSlice, WrapErr};
+    use candle_core::{CudaStorage, Layout, Result, bail};
+
+    use super::super::cuda::{grid_stride, int, view};
+    use super::PatchMatrix;
+
+    const PTX: &str = include_str!(concat!(env!("OUT_DIR"), "/patches.ptx"));
+    const MODULE: &str = "vidcompare-patches";
+
+    /// The kernels' `Geometry` struct, field for field.
+    #[repr(C)]
+    #[derive(Clone, Copy)]
+    struct KernelGeometry {
+        t: i32,
+        h: i32,
+        w: i32,
+        c: i32,
+        kt: i32,
+        kh: i32,
+        kw: i32,
+        st: i32,
+        sh: i32,
+        sw: i32,
+        pt: i32,
+        ph: i32,
+        pw: i32,
+        to: i32,
+        ho: i32,
+        wo: i32,
+        line_start: i32,
+        n_lines: i32,
+        channel_major: i32,
+    }
+
+    // SAFETY: a plain `repr(C)` struct of `i32`s, passed by value as the kernels declare it.
+    unsafe impl DeviceRepr for KernelGeometry {}
+
+    impl KernelGeometry {
+        fn new(p: &PatchMatrix, what: &str) -> Result<Self> {
+            let g = p.geometry;
+            let i = |v: usize| int(v, what);
+            // Every index the kernels compute must fit an int too.
+            let [t, h, w] = g.input;
+            i(g.batch * t * h * w * g.channels)?;
+            i(p.lines.end)?;
+            Ok(KernelGeometry {
+                t: i(t)?,
+                h: i(h)?,
+                w: i(w)?,
+                c: i(g.channels)?,
+                kt: i(g.kernel[0])?,
+                kh: i(g.kernel[1])?,
+                kw: i(g.kernel[2])?,
+                st: i(g.stride[0])?,
+                sh: i(g.stride[1])?,
+                sw: i(g.stride[2])?,
+                pt: i(g.padding[0])?,
+                ph: i(g.padding[1])?,
+                pw: i(g.padding[2])?,
+                to: i(g.output[0])?,
+                ho: i(g.output[1])?,
+                wo: i(g.output[2])?,
+                line_start: i(p.lines.start)?,
+                n_lines: i(p.lines.len())?,
+                channel_major: i32::from(p.channel_major),
+            })
+        }
+    }
+
+    /// The patch matrix of the clip in `storage`.
+    pub(super) fn patches(
+        p: &PatchMatrix,
+        storage: &CudaStorage,
+        layout: &Layout,
+    ) -> Result<CudaStorage> {
+        const NAME: &str = "patches_f32";
+        let CudaStorageSlice::F32(src) = &storage.slice else {
+            bail!(
+                "conv3d patch matrix on CUDA: only f32, got {:?}",
+                storage.dtype()
+            )
+        };
+        let dev = storage.device().clone();
+        let src = view(src, layout, NAME)?;
+        let geometry = KernelGeometry::new(p, NAME)?;
+        let len = p.lines.len() * p.geometry.output[2] * p.geometry.patch_len();
+        let func = dev.get_or_load_custom_func(NAME, MODULE, PTX)?;
+        // SAFETY: the kernel writes every element of `out`.
+        let out = unsafe { dev.alloc::<f32>(len)? };
+        let mut builder = func.builder();
+        builder.arg(&src);
+        builder.arg(&out);
+        builder.arg(&geometry);
+        // SAFETY: the arguments match `patches_f32` in kernels/patches.cu.
+        unsafe { builder.launch(grid_stride(len)) }.w()?;
+        Ok(CudaStorage {
+            slice: CudaStorageSlice::F32(out),
+            device: dev,
+        })
+    }
+
+    /// The gradient of the clip from the patch matrix's gradient in `storage`.
+    pub(super) fn adjoint(
+        p: &PatchMatrix,
+        storage: &CudaStorage,
+        layout: &Layout,
+    ) -> Result<CudaStorage> {
+        const NAME: &str = "patches_adjoint_f32";
+        let CudaStorageSlice::F32(grad) = &storage.slice else {
+            bail!(
+                "conv3d patch-matrix gradient on CUDA: only f32, got {:?}",
+                storage.dtype()
+            )
+        };
+        let dev = storage.device().clone();
+        let grad = view(grad, layout, NAME)?;
+        let geometry = KernelGeometry::new(p, NAME)?;
+        let g = p.geometry;
+        let len = g.batch * g.input.iter().product::<usize>() * g.channels;
+        let batch = int(g.batch, NAME)?;
+        let func = dev.get_or_load_custom_func(NAME, MODULE, PTX)?;
+        // SAFETY: the kernel writes every element of `out`.
+        let out = unsafe { dev.alloc::<f32>(len)? };
+        let mut builder = func.builder();
+        builder.arg(&grad);
+        builder.arg(&out);
+        builder.arg(&geometry);
+        builder.arg(&batch);
+        // SAFETY: the arguments match `patches_adjoint_f32` in kernels/patches.cu.
+        unsafe { builder.launch(grid_stride(len)) }.w()?;
+        Ok(CudaStorage {
+            slice: CudaStorageSlice::F32(out),
+            device: dev,
+        })
     }
 }
