@@ -5,6 +5,8 @@
 //! - the depthwise convolution (output, input gradient, weight gradient) against the torch
 //!   fixtures of `tools/fixtures_deep_effnet.py` (`effnet_depthwise.safetensors`), at the
 //!   fixture tests' tolerance;
+//! - the channels-last 3D convolution (output and both gradients) against the torch fixtures of
+//!   `tools/fixtures_deep_r3d.py` (`r3d_conv3d.safetensors`);
 //! - the depthwise convolution at EfficientNet-B0's own sizes against a float64 CPU reference;
 //! - EfficientNet-B0's features and R3D-18's embedding, whole networks with the same random
 //!   weights, against the CPU kernels (which `tests/it/deep_*.rs` check against torch).
@@ -291,6 +293,81 @@ fn fixture_checks(device: &Device, fixtures: &Path, out: &mut Vec<Check>) -> Res
                 )?;
             }
         }
+    }
+    Ok(())
+}
+
+/// Tolerance of the 3D convolution's torch fixture checks, as in `tests/it/deep_r3d.rs`.
+pub const CONV3D_RTOL: f64 = 1e-4;
+
+/// The channels-last 3D convolution (R3D-18's) with gradients against the torch fixtures of
+/// `tools/fixtures_deep_r3d.py` (`r3d_conv3d.safetensors`: strides, paddings and kernel shapes
+/// of every kind, biases added after).
+fn conv3d_fixture_checks(device: &Device, fixtures: &Path, out: &mut Vec<Check>) -> Result<()> {
+    let file = fixtures.join("r3d_conv3d.safetensors");
+    let fx = candle_core::safetensors::load(&file, &Device::Cpu)
+        .map_err(|e| Error::Config(format!("cannot read the fixture {}: {e}", file.display())))?;
+    let get = |key: &str| -> Result<&Tensor> {
+        fx.get(key)
+            .ok_or_else(|| Error::Config(format!("{} has no tensor {key}", file.display())))
+    };
+    let triple = |key: &str| -> Result<[usize; 3]> {
+        let v: Vec<f64> = get(key)?.to_dtype(DType::F64)?.to_vec1()?;
+        match v.as_slice() {
+            [a, b, c] => Ok([*a as usize, *b as usize, *c as usize]),
+            _ => Err(Error::Config(format!(
+                "{}: {key} is not a triple",
+                file.display()
+            ))),
+        }
+    };
+    let to_cl = |t: &Tensor| -> Result<Tensor> { Ok(t.permute((0, 2, 3, 4, 1))?.contiguous()?) };
+    let mut case = 0;
+    while fx.contains_key(&format!("case{case}.x")) {
+        let p = format!("case{case}.");
+        let (stride, padding) = (
+            triple(&format!("{p}stride"))?,
+            triple(&format!("{p}padding"))?,
+        );
+        for path in KernelPath::ALL {
+            let (got, ran) = on_path(path, || {
+                let x = Var::from_tensor(&to_cl(get(&format!("{p}x"))?)?.to_device(device)?)?;
+                let w = Var::from_tensor(&get(&format!("{p}w"))?.to_device(device)?)?;
+                let mut y = conv3d_channels_last(&x, &w, stride, padding)?;
+                if let Ok(b) = get(&format!("{p}b")) {
+                    y = y.broadcast_add(&b.to_device(device)?)?;
+                }
+                let g = to_cl(get(&format!("{p}g"))?)?.to_device(device)?;
+                let grads = (&y * g)?.sum_all()?.backward()?;
+                let missing = || Error::Config("conv3d: no gradient".into());
+                let dx = grads.get(&x).ok_or_else(missing)?.clone();
+                let dw = grads.get(&w).ok_or_else(missing)?.clone();
+                Ok([y, dx, dw])
+            })?;
+            let mut checks = Checks {
+                path,
+                ran: &ran,
+                out,
+            };
+            let expected = [
+                to_cl(get(&format!("{p}y"))?)?,
+                to_cl(get(&format!("{p}dx"))?)?,
+                get(&format!("{p}dw"))?.clone(),
+            ];
+            for ((part, t), e) in ["y", "dx", "dw"].iter().zip(&got).zip(&expected) {
+                checks.add(
+                    format!("conv3d channels-last case{case} {part}"),
+                    t,
+                    e,
+                    CONV3D_RTOL,
+                    "torch fixture",
+                )?;
+            }
+        }
+        case += 1;
+    }
+    if case == 0 {
+        return Err(Error::Config(format!("{} has no cases", file.display())));
     }
     Ok(())
 }
@@ -637,11 +714,13 @@ fn timings(
 }
 
 /// Checks every dispatching deep operation on `device` (both paths) against the torch fixtures
-/// in `fixtures` (the folder of `effnet_depthwise.safetensors`) and the CPU kernels, then, with
+/// in `fixtures` (the folder of `effnet_depthwise.safetensors` and `r3d_conv3d.safetensors`)
+/// and the CPU kernels, then, with
 /// `sizes.reps > 0`, times them.
 pub fn bench_kernels(device: &Device, fixtures: &Path, sizes: BenchSizes) -> Result<KernelReport> {
     let mut checks = Vec::new();
     fixture_checks(device, fixtures, &mut checks)?;
+    conv3d_fixture_checks(device, fixtures, &mut checks)?;
     depthwise_size_checks(device, &mut checks)?;
     let nets = Nets::new(device)?;
     network_checks(&nets, device, &mut checks)?;
