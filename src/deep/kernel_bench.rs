@@ -258,14 +258,31 @@ fn depthwise_with_grads(
     Ok([y, dx, dw])
 }
 
+/// One safetensors file of torch fixtures.
+struct Fixture {
+    file: std::path::PathBuf,
+    tensors: HashMap<String, Tensor>,
+}
+
+impl Fixture {
+    fn load(folder: &Path, name: &str) -> Result<Fixture> {
+        let file = folder.join(name);
+        let tensors = candle_core::safetensors::load(&file, &Device::Cpu).map_err(|e| {
+            Error::Config(format!("cannot read the fixture {}: {e}", file.display()))
+        })?;
+        Ok(Fixture { file, tensors })
+    }
+
+    fn get(&self, key: &str) -> Result<&Tensor> {
+        self.tensors
+            .get(key)
+            .ok_or_else(|| Error::Config(format!("{} has no tensor {key}", self.file.display())))
+    }
+}
+
 fn fixture_checks(device: &Device, fixtures: &Path, out: &mut Vec<Check>) -> Result<()> {
-    let file = fixtures.join("effnet_depthwise.safetensors");
-    let fx = candle_core::safetensors::load(&file, &Device::Cpu)
-        .map_err(|e| Error::Config(format!("cannot read the fixture {}: {e}", file.display())))?;
-    let get = |key: &str| -> Result<&Tensor> {
-        fx.get(key)
-            .ok_or_else(|| Error::Config(format!("{} has no tensor {key}", file.display())))
-    };
+    let fx = Fixture::load(fixtures, "effnet_depthwise.safetensors")?;
+    let get = |key: &str| fx.get(key);
     for (tag, stride, padding) in [("k3s1", 1, 1), ("k5s2", 2, 2)] {
         for path in KernelPath::ALL {
             let (got, ran) = on_path(path, || {
@@ -304,26 +321,21 @@ pub const CONV3D_RTOL: f64 = 1e-4;
 /// `tools/fixtures_deep_r3d.py` (`r3d_conv3d.safetensors`: strides, paddings and kernel shapes
 /// of every kind, biases added after).
 fn conv3d_fixture_checks(device: &Device, fixtures: &Path, out: &mut Vec<Check>) -> Result<()> {
-    let file = fixtures.join("r3d_conv3d.safetensors");
-    let fx = candle_core::safetensors::load(&file, &Device::Cpu)
-        .map_err(|e| Error::Config(format!("cannot read the fixture {}: {e}", file.display())))?;
-    let get = |key: &str| -> Result<&Tensor> {
-        fx.get(key)
-            .ok_or_else(|| Error::Config(format!("{} has no tensor {key}", file.display())))
-    };
+    let fx = Fixture::load(fixtures, "r3d_conv3d.safetensors")?;
+    let get = |key: &str| fx.get(key);
     let triple = |key: &str| -> Result<[usize; 3]> {
         let v: Vec<f64> = get(key)?.to_dtype(DType::F64)?.to_vec1()?;
         match v.as_slice() {
             [a, b, c] => Ok([*a as usize, *b as usize, *c as usize]),
             _ => Err(Error::Config(format!(
                 "{}: {key} is not a triple",
-                file.display()
+                fx.file.display()
             ))),
         }
     };
     let to_cl = |t: &Tensor| -> Result<Tensor> { Ok(t.permute((0, 2, 3, 4, 1))?.contiguous()?) };
     let mut case = 0;
-    while fx.contains_key(&format!("case{case}.x")) {
+    while fx.tensors.contains_key(&format!("case{case}.x")) {
         let p = format!("case{case}.");
         let (stride, padding) = (
             triple(&format!("{p}stride"))?,
@@ -367,7 +379,7 @@ fn conv3d_fixture_checks(device: &Device, fixtures: &Path, out: &mut Vec<Check>)
         case += 1;
     }
     if case == 0 {
-        return Err(Error::Config(format!("{} has no cases", file.display())));
+        return Err(Error::Config(format!("{} has no cases", fx.file.display())));
     }
     Ok(())
 }

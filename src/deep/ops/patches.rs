@@ -273,30 +273,8 @@ mod cuda {
         storage: &CudaStorage,
         layout: &Layout,
     ) -> Result<CudaStorage> {
-        const NAME: &str = "patches_f32";
-        let CudaStorageSlice::F32(src) = &storage.slice else {
-            bail!(
-                "conv3d patch matrix on CUDA: only f32, got {:?}",
-                storage.dtype()
-            )
-        };
-        let dev = storage.device().clone();
-        let src = view(src, layout, NAME)?;
-        let geometry = KernelGeometry::new(p, NAME)?;
         let len = p.lines.len() * p.geometry.output[2] * p.geometry.patch_len();
-        let func = dev.get_or_load_custom_func(NAME, MODULE, PTX)?;
-        // SAFETY: the kernel writes every element of `out`.
-        let out = unsafe { dev.alloc::<f32>(len)? };
-        let mut builder = func.builder();
-        builder.arg(&src);
-        builder.arg(&out);
-        builder.arg(&geometry);
-        // SAFETY: the arguments match `patches_f32` in kernels/patches.cu.
-        unsafe { builder.launch(grid_stride(len)) }.w()?;
-        Ok(CudaStorage {
-            slice: CudaStorageSlice::F32(out),
-            device: dev,
-        })
+        launch("patches_f32", p, storage, layout, len, None)
     }
 
     /// The gradient of the clip from the patch matrix's gradient in `storage`.
@@ -305,28 +283,39 @@ mod cuda {
         storage: &CudaStorage,
         layout: &Layout,
     ) -> Result<CudaStorage> {
-        const NAME: &str = "patches_adjoint_f32";
-        let CudaStorageSlice::F32(grad) = &storage.slice else {
-            bail!(
-                "conv3d patch-matrix gradient on CUDA: only f32, got {:?}",
-                storage.dtype()
-            )
-        };
-        let dev = storage.device().clone();
-        let grad = view(grad, layout, NAME)?;
-        let geometry = KernelGeometry::new(p, NAME)?;
         let g = p.geometry;
         let len = g.batch * g.input.iter().product::<usize>() * g.channels;
-        let batch = int(g.batch, NAME)?;
-        let func = dev.get_or_load_custom_func(NAME, MODULE, PTX)?;
-        // SAFETY: the kernel writes every element of `out`.
+        let batch = int(g.batch, "patches_adjoint_f32")?;
+        launch("patches_adjoint_f32", p, storage, layout, len, Some(batch))
+    }
+
+    /// Runs kernel `name` (f32 input, `len` f32 outputs, the geometry, then `extra` when given).
+    fn launch(
+        name: &str,
+        p: &PatchMatrix,
+        storage: &CudaStorage,
+        layout: &Layout,
+        len: usize,
+        extra: Option<i32>,
+    ) -> Result<CudaStorage> {
+        let CudaStorageSlice::F32(src) = &storage.slice else {
+            bail!("{name}: only f32 on CUDA, got {:?}", storage.dtype())
+        };
+        let dev = storage.device().clone();
+        let src = view(src, layout, name)?;
+        let geometry = KernelGeometry::new(p, name)?;
+        let func = dev.get_or_load_custom_func(name, MODULE, PTX)?;
+        // SAFETY: both kernels write every element of `out`.
         let out = unsafe { dev.alloc::<f32>(len)? };
         let mut builder = func.builder();
-        builder.arg(&grad);
+        builder.arg(&src);
         builder.arg(&out);
         builder.arg(&geometry);
-        builder.arg(&batch);
-        // SAFETY: the arguments match `patches_adjoint_f32` in kernels/patches.cu.
+        if let Some(extra) = &extra {
+            builder.arg(extra);
+        }
+        // SAFETY: the arguments match the kernels in kernels/patches.cu: input, output, the
+        // geometry by value, and the batch size for the adjoint.
         unsafe { builder.launch(grid_stride(len)) }.w()?;
         Ok(CudaStorage {
             slice: CudaStorageSlice::F32(out),
