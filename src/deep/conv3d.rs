@@ -27,6 +27,7 @@
 use candle_core::{DType, Module, Result, Tensor, bail};
 use candle_nn::{Init, VarBuilder};
 
+use super::nn::param;
 use super::ops::patches::{Geometry, PatchMatrix};
 
 /// 3D convolution with the semantics of `torch.nn.functional.conv3d` (zero padding,
@@ -446,11 +447,12 @@ impl Conv3d {
 
     /// Forward pass on a channels-last clip, `(N, T, H, W, C)` to `(N, To, Ho, Wo, O)` (see
     /// [`conv3d_channels_last`]).
+    /// Inside [`super::nn::no_grad`] its parameters are used detached.
     pub fn forward_channels_last(&self, x: &Tensor) -> Result<Tensor> {
-        let y = conv3d_channels_last(x, &self.weight, self.stride, self.padding)?;
+        let y = conv3d_channels_last(x, &param(&self.weight), self.stride, self.padding)?;
         match &self.bias {
             None => Ok(y),
-            Some(b) => y.broadcast_add(b),
+            Some(b) => y.broadcast_add(&param(b)),
         }
     }
 

@@ -189,6 +189,7 @@ impl VideoNet for DeepNet {
         // history, as in torch, whose frozen parameters do not require gradients.
         no_grad(|| self.trunk_train_inner(inputs, noise))
     }
+
     fn tail(&self, trunks: &[&Tensor], noise: Option<&mut Noise>) -> Result<TailOutput> {
         let mut noise = noise;
         match self {

@@ -7,6 +7,8 @@
 use std::cell::Cell;
 
 use candle_core::{Result, Tensor};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 
 thread_local! {
     static NO_GRAD: Cell<bool> = const { Cell::new(false) };
@@ -47,8 +49,6 @@ pub(crate) fn param(t: &Tensor) -> Tensor {
 pub(crate) fn settle(t: Tensor) -> Tensor {
     if grad_disabled() { t.detach() } else { t }
 }
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 
 /// The source of training-time randomness (dropout masks, stochastic depth).
 ///

@@ -11,8 +11,8 @@
 use candle_core::{D, Result, Tensor, bail};
 use candle_nn::{BatchNorm, BatchNormConfig, Init, Linear, Module, ModuleT, VarBuilder};
 
-use super::conv3d::{Conv3d, conv3d_channels_last, conv3d_channels_last_scaled};
-use super::nn::{Noise, grad_disabled, settle};
+use super::conv3d::{Conv3d, conv3d_channels_last_scaled};
+use super::nn::{Noise, settle};
 
 /// Parameter-name prefixes the notebook fine-tunes (layer4 and the head).
 pub const TRAINABLE_PREFIXES: &[&str] = &["layer4.", "fc."];
@@ -116,17 +116,7 @@ impl ConvBn {
     /// Channels-last forward pass, differentiable; `train` selects batch statistics.
     /// Inside [`super::nn::no_grad`] the output carries no autograd history.
     fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
-        let y = if grad_disabled() {
-            // The bias-free convolution with its weight detached: no history from here on.
-            conv3d_channels_last(
-                x,
-                &self.conv.weight().detach(),
-                self.conv.stride(),
-                self.conv.padding(),
-            )?
-        } else {
-            self.conv.forward_channels_last(x)?
-        };
+        let y = self.conv.forward_channels_last(x)?;
         Ok(settle(batch_norm_channels_last(&self.bn, &y, train)?))
     }
 
