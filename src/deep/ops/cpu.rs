@@ -12,9 +12,21 @@ pub(crate) trait Real:
     + std::ops::Mul<Output = Self>
     + std::ops::AddAssign
 {
+    /// `self * a + b` with one rounding (a fused multiply-add where the CPU has one).
+    fn mul_add(self, a: Self, b: Self) -> Self;
 }
-impl Real for f32 {}
-impl Real for f64 {}
+impl Real for f32 {
+    #[inline(always)]
+    fn mul_add(self, a: Self, b: Self) -> Self {
+        f32::mul_add(self, a, b)
+    }
+}
+impl Real for f64 {
+    #[inline(always)]
+    fn mul_add(self, a: Self, b: Self) -> Self {
+        f64::mul_add(self, a, b)
+    }
+}
 
 /// The elements of a contiguous layout over `data`, or an error naming the op.
 pub(crate) fn contiguous<'a, T>(data: &'a [T], layout: &Layout, what: &str) -> Result<&'a [T]> {

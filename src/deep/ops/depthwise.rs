@@ -12,6 +12,8 @@ use rayon::prelude::*;
 
 use super::cpu::{Real, dispatch2};
 
+mod blocked;
+
 /// Depthwise 2-D convolution, torch's `conv2d(x, w, stride, padding, groups = C)` without bias:
 /// `x` (N, C, H, W), `weight` (C, 1, k, k), symmetric zero padding.
 ///
@@ -210,6 +212,7 @@ impl DepthwiseGeometry {
 }
 
 /// out[plane] += w[tap] * x[plane] over all taps, one (n, c) plane at a time.
+/// The planar forward kernel: one (n, c) plane at a time, one tap and one output row at a time.
 fn depthwise_forward_kernel<T: Real>(g: &DepthwiseGeometry, x: &[T], w: &[T]) -> Vec<T> {
     let kk = g.k * g.k;
     let mut out = vec![T::default(); g.n * g.c * g.out_plane()];
@@ -303,8 +306,14 @@ impl CustomOp2 for DepthwiseForward {
             self.name(),
             (x, xl),
             (w, wl),
-            |x, w| depthwise_forward_kernel(g, x, w),
-            |x, w| depthwise_forward_kernel(g, x, w),
+            |x, w| match blocked::preferred_f32(g) {
+                true => blocked::forward_f32(g, x, w),
+                false => depthwise_forward_kernel(g, x, w),
+            },
+            |x, w| match blocked::preferred_f64(g) {
+                true => blocked::forward_f64(g, x, w),
+                false => depthwise_forward_kernel(g, x, w),
+            },
         )?;
         Ok((out, Shape::from((g.n, g.c, g.ho, g.wo))))
     }
