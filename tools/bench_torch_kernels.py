@@ -9,8 +9,9 @@ Workloads (names as `vidcompare bench kernels` writes them, path "torch"):
   no_grad, on a video's frames;
 - torchvision's R3D-18 trunk (stem..layer3) and layer4 + average pooling, evaluation mode,
   no_grad, on a video's clips; the whole of both;
-- one of R3D-18's layer1 convolutions (F.conv3d, 64 -> 64 channels, 3x3x3, half the side) and a
-  matrix product of the same size.
+- one of R3D-18's layer1 convolutions (F.conv3d, 64 -> 64 channels, 3x3x3, half the side; timed
+  twice, beside our training-path and inference-path convolutions) and a matrix product of the
+  same size.
 
 Timing as ours: one untimed warm-up run, then `--reps` runs, torch.cuda.synchronize() before each
 clock read; median and minimum milliseconds. Random initialisation (no weight download).
@@ -146,6 +147,9 @@ def main():
     w_mat = w.reshape(c, c * 27).t()
     with torch.no_grad():
         push(f"conv3d channels-last, {conv_tag}",
+             time_ms(device, a.reps, lambda: F.conv3d(x, w, padding=1)))
+        # The same convolution under the name of ours at inference (torch has one path).
+        push(f"conv3d channels-last, inference, {conv_tag}",
              time_ms(device, a.reps, lambda: F.conv3d(x, w, padding=1)))
         push(f"matrix product of the same size, {conv_tag}",
              time_ms(device, a.reps, lambda: cols @ w_mat))

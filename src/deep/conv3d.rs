@@ -28,7 +28,7 @@ use candle_core::{DType, Module, Result, Tensor, bail};
 use candle_nn::{Init, VarBuilder};
 
 use super::nn::param;
-use super::ops::patches::{Geometry, PatchMatrix};
+use super::ops::patches::{Geometry, PatchMatrix, PatchProduct, TapMajorWeight};
 
 /// 3D convolution with the semantics of `torch.nn.functional.conv3d` (zero padding,
 /// dilation 1, groups 1, no bias).
@@ -258,6 +258,10 @@ pub(crate) fn conv3d_channels_last_scaled(
     conv3d_channels_last_chunked(x, w, scale, stride, padding, max, false)
 }
 
+/// Fewest output positions for the CPU's tap-major convolution (see
+/// [`conv3d_channels_last_chunked`]).
+const TAP_MAJOR_MIN_POSITIONS: usize = 1024;
+
 /// The channels-last convolution with patch matrices of at most about `max_patch_elements`
 /// elements (at least one output line each), channel-major or tap-major.
 fn conv3d_channels_last_chunked(
@@ -274,11 +278,43 @@ fn conv3d_channels_last_chunked(
         d => bail!("conv3d: channels-last input must be (N, T, H, W, C), got shape {d:?}"),
     };
     let dims = conv_dims(c, [t, h, wd], w, stride, padding)?;
+    let f32s = x.dtype() == DType::F32 && w.dtype() == DType::F32;
+    let positions = n * dims.output.iter().product::<usize>();
+    // On the CPU, tap-major (inference) pays for reordering the weight once per call: worth it
+    // where there are many output positions per weight (the stem, layer1, layer2), not for
+    // layer3 and layer4, which take the channel-major path (the weight as stored).
+    let channel_major =
+        channel_major || (x.device().is_cpu() && positions < TAP_MAJOR_MIN_POSITIONS);
+    if !channel_major && f32s && x.device().is_cpu() && super::ops::use_cpu_kernel(x.device(), true)
+    {
+        // Tap-major on the CPU (inference): the weight matrix in one pass with the scale folded
+        // in, then the patch rows built tile by tile beside the product. No backward pass: the
+        // differentiable path is channel-major.
+        let scale = scale
+            .map(|s| s.flatten_all()?.to_vec1::<f32>())
+            .transpose()?;
+        let w_mat = w
+            .contiguous()?
+            .apply_op1_no_bwd(&TapMajorWeight { scale })?;
+        let geometry = Geometry {
+            batch: n,
+            input: [t, h, wd],
+            channels: c,
+            kernel: dims.kernel,
+            stride,
+            padding,
+            output: dims.output,
+        };
+        let [to, ho, wo] = dims.output;
+        let y = x
+            .contiguous()?
+            .apply_op2(&w_mat, PatchProduct { geometry })?;
+        return y.reshape((n, to, ho, wo, dims.out_channels));
+    }
     let w = match scale {
         Some(s) => w.broadcast_mul(&s.reshape(((), 1, 1, 1, 1))?)?,
         None => w.clone(),
     };
-    let f32s = x.dtype() == DType::F32 && w.dtype() == DType::F32;
     let fast = super::ops::use_cpu_kernel(x.device(), f32s)
         || super::ops::use_cuda_kernel(x.device(), f32s);
     if !fast {
@@ -301,6 +337,17 @@ fn conv3d_channels_last_chunked(
         let y = x
             .reshape((n * t * h * wd, c))?
             .matmul(&w.reshape((o, c))?.t()?)?;
+        return y.reshape((n, to, ho, wo, o));
+    }
+    if !channel_major && x.device().is_cpu() {
+        // Tap-major on the CPU: patch rows built tile by tile beside the product (no backward
+        // pass; the differentiable path is channel-major).
+        let w_mat = w
+            .permute((0, 2, 3, 4, 1))?
+            .reshape((o, k))?
+            .t()?
+            .contiguous()?;
+        let y = x.apply_op2(&w_mat, PatchProduct { geometry })?;
         return y.reshape((n, to, ho, wo, o));
     }
     // Channel-major: out^T = W (O, K) x patches^T, the weight used as stored.
@@ -498,41 +545,47 @@ mod tests {
     }
 
     /// The channels-last fast path, computed in one piece or a frame at a time, agrees with
-    /// the differentiable path (which the integration tests check against torch).
+    /// the differentiable path (which the integration tests check against torch); the larger
+    /// clip has enough output positions for the CPU's tiled tap-major kernel, the smaller one
+    /// takes the channel-major path either way.
     #[test]
     fn channels_last_path_agrees_with_the_differentiable_path() {
         let dev = Device::Cpu;
-        let x = Tensor::randn(0f32, 1.0, (2, 5, 9, 8, 3), &dev).unwrap();
         let w = Tensor::randn(0f32, 0.2, (4, 3, 3, 3, 3), &dev).unwrap();
         let scale = Tensor::new(&[0.5f32, -1.0, 2.0, 1.5], &dev).unwrap();
-        for (stride, padding) in [([1, 1, 1], [1, 1, 1]), ([2, 2, 1], [1, 0, 2])] {
-            let reference = conv3d_ntchw(
-                &x.permute((0, 1, 4, 2, 3)).unwrap(),
-                &w.broadcast_mul(&scale.reshape(((), 1, 1, 1, 1)).unwrap())
-                    .unwrap(),
-                stride,
-                padding,
-            )
-            .unwrap()
-            .permute((0, 1, 3, 4, 2))
-            .unwrap();
-            for max in [usize::MAX, 1] {
-                for channel_major in [false, true] {
-                    let y = conv3d_channels_last_chunked(
-                        &x,
-                        &w,
-                        Some(&scale),
-                        stride,
-                        padding,
-                        max,
-                        channel_major,
-                    )
-                    .unwrap();
-                    assert_eq!(y.dims(), reference.dims());
-                    assert!(
-                        max_abs_diff(&y, &reference) < 1e-5,
-                        "stride {stride:?}, max {max}, channel-major {channel_major}"
-                    );
+        for shape in [(2, 5, 9, 8, 3), (1, 8, 30, 22, 3)] {
+            let x = Tensor::randn(0f32, 1.0, shape, &dev).unwrap();
+            for (stride, padding) in [([1, 1, 1], [1, 1, 1]), ([2, 2, 1], [1, 0, 2])] {
+                let reference = conv3d_ntchw(
+                    &x.permute((0, 1, 4, 2, 3)).unwrap(),
+                    &w.broadcast_mul(&scale.reshape(((), 1, 1, 1, 1)).unwrap())
+                        .unwrap(),
+                    stride,
+                    padding,
+                )
+                .unwrap()
+                .permute((0, 1, 3, 4, 2))
+                .unwrap();
+                let positions = reference.elem_count() / 4;
+                assert_eq!(positions >= TAP_MAJOR_MIN_POSITIONS, shape.0 == 1);
+                for max in [usize::MAX, 1] {
+                    for channel_major in [false, true] {
+                        let y = conv3d_channels_last_chunked(
+                            &x,
+                            &w,
+                            Some(&scale),
+                            stride,
+                            padding,
+                            max,
+                            channel_major,
+                        )
+                        .unwrap();
+                        assert_eq!(y.dims(), reference.dims());
+                        assert!(
+                            max_abs_diff(&y, &reference) < 1e-5,
+                            "{shape:?}, stride {stride:?}, max {max}, channel-major {channel_major}"
+                        );
+                    }
                 }
             }
         }

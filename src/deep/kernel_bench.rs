@@ -28,8 +28,9 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
-use super::conv3d::{conv3d_channels_last, conv3d_ntchw};
+use super::conv3d::{conv3d_channels_last, conv3d_channels_last_scaled, conv3d_ntchw};
 use super::efficientnet::{EfficientNetB0, NUM_STAGES};
+use super::nn::no_grad;
 use super::ops::{KernelPath, cpu_kernel_calls, cuda_kernel_calls, depthwise_conv2d};
 use super::r3d::R3d18;
 use crate::{Error, Result};
@@ -592,7 +593,8 @@ fn timings(
             );
         }
     }
-    // EfficientNet-B0 on one video's frames, stage by stage and whole (evaluation mode).
+    // EfficientNet-B0 on one video's frames, stage by stage and whole (evaluation mode, inside
+    // no_grad as predictions run, as torch's side under torch.no_grad()).
     let frames = uniform(&[sizes.frames, 3, sizes.size, sizes.size], 70)?.to_device(device)?;
     let tag = format!("{} x {} px", sizes.frames, sizes.size);
     for path in KernelPath::ALL {
@@ -601,9 +603,9 @@ fn timings(
         for stage in 0..NUM_STAGES {
             let input = x.clone();
             let t = time_ms(device, reps, || {
-                Ok(nets
-                    .effnet
-                    .forward_features(&input, stage..stage + 1, None)?)
+                Ok(no_grad(|| {
+                    nets.effnet.forward_features(&input, stage..stage + 1, None)
+                })?)
             })?;
             push(
                 out,
@@ -616,7 +618,9 @@ fn timings(
                 .forward_features(&input, stage..stage + 1, None)?;
         }
         let t = time_ms(device, reps, || {
-            Ok(nets.effnet.forward_features(&frames, 0..NUM_STAGES, None)?)
+            Ok(no_grad(|| {
+                nets.effnet.forward_features(&frames, 0..NUM_STAGES, None)
+            })?)
         })?;
         push(out, format!("EfficientNet-B0 whole, {tag}"), path.name(), t);
     }
@@ -631,7 +635,9 @@ fn timings(
         sizes.clips, sizes.clip_len, sizes.size
     );
     let trunk = nets.r3d.forward_trunk(&clips)?;
-    let t = time_ms(device, reps, || Ok(nets.r3d.forward_trunk(&clips)?))?;
+    let t = time_ms(device, reps, || {
+        Ok(no_grad(|| nets.r3d.forward_trunk(&clips))?)
+    })?;
     push(
         out,
         format!("R3D-18 trunk (stem..layer3), {clip_tag}"),
@@ -639,17 +645,20 @@ fn timings(
         t,
     );
     let t = time_ms(device, reps, || {
-        Ok(nets.r3d.forward_embedding(&trunk, None)?)
+        Ok(no_grad(|| nets.r3d.forward_embedding(&trunk, None))?)
     })?;
     push(out, format!("R3D-18 layer4 + pool, {clip_tag}"), "fast", t);
     let t = time_ms(device, reps, || {
-        let trunk = nets.r3d.forward_trunk(&clips)?;
-        Ok(nets.r3d.forward_embedding(&trunk, None)?)
+        Ok(no_grad(|| {
+            let trunk = nets.r3d.forward_trunk(&clips)?;
+            nets.r3d.forward_embedding(&trunk, None)
+        })?)
     })?;
     push(out, format!("R3D-18 whole, {clip_tag}"), "fast", t);
     // One of R3D-18's layer1 convolutions (64 -> 64 channels, 3x3x3, at half the side) and
-    // its parts: the whole channels-last convolution as the network runs it; the
-    // same on an NTCHW input (no permutes); candle's conv2d on the folded temporal taps (im2col
+    // its parts: the whole channels-last convolution as the network trains it (channel-major
+    // patches, differentiable) and as its frozen trunk runs it at inference; the same on an
+    // NTCHW input (no permutes); candle's conv2d on the folded temporal taps (im2col
     // and a product); a matrix product of the same size (the arithmetic alone).
     let side = (sizes.size / 2).max(3);
     let (n, t, c) = (sizes.clips, sizes.clip_len, 64);
@@ -665,6 +674,19 @@ fn timings(
         Ok(conv3d_channels_last(&x_cl, &w, [1; 3], [1; 3])?)
     })?;
     push(out, format!("conv3d channels-last, {conv_tag}"), "fast", t_);
+    // As the frozen trunk runs it at inference: tap-major, the patch rows built tile by tile
+    // beside the product on the CPU.
+    let t_ = time_ms(device, reps, || {
+        Ok(conv3d_channels_last_scaled(
+            &x_cl, &w, None, [1; 3], [1; 3],
+        )?)
+    })?;
+    push(
+        out,
+        format!("conv3d channels-last, inference, {conv_tag}"),
+        "fast",
+        t_,
+    );
     let t_ = time_ms(device, reps, || {
         Ok(conv3d_ntchw(&x_ntchw, &w, [1; 3], [1; 3])?)
     })?;

@@ -299,11 +299,18 @@ impl R3d18 {
         Ok(x.detach())
     }
 
-    /// layer4 and global average pooling on a channels-last trunk output: `(N, 512)`.
+    /// layer4 and global average pooling on a channels-last trunk output: `(N, 512)`. In eval
+    /// mode inside [`no_grad`](super::nn::no_grad) (predictions) with folded batch norms, as
+    /// the trunk.
     fn embedding_channels_last(&self, x: &Tensor, train: bool) -> Result<Tensor> {
         let mut x = x.clone();
+        let folded = !train && super::nn::grad_disabled();
         for block in &self.layers[3] {
-            x = block.forward_channels_last(&x, train)?;
+            x = if folded {
+                block.forward_channels_last_eval(&x)?
+            } else {
+                block.forward_channels_last(&x, train)?
+            };
         }
         global_avg_pool_channels_last(&x)
     }

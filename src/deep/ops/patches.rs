@@ -2,7 +2,7 @@
 //! `(N, T, H, W, C)` clip as a candle custom op, whose backward pass is its transpose (col2im),
 //! on the CPU and, with the `cuda` feature, on a GPU (`kernels/patches.cu`).
 
-use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
+use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor, bail};
 use rayon::prelude::*;
 
 use super::cpu::f32_slice;
@@ -123,6 +123,160 @@ impl CustomOp1 for PatchMatrix {
         };
         let grad = grad_res.contiguous()?.apply_op1_no_bwd(&adjoint)?;
         Ok(Some(grad.reshape(arg.shape())?))
+    }
+}
+
+/// The tap-major convolution on the CPU without the whole patch matrix: `(x, w)` with `x` the
+/// `(N, T, H, W, C)` clip and `w` the `(kt * kh * kw * C, O)` tap-major weight matrix, to the
+/// `(N * To * Ho * Wo, O)` output. Tiles of output positions (whole output lines, about
+/// [`TILE_ROWS`] rows, at least two tiles per thread) run in parallel; each builds its rows of the patch matrix in a scratch
+/// that stays in the core's cache and multiplies them by `w` into its rows of the output
+/// (single-threaded `gemm`; with fewer positions than [`TILE_ROWS`] per thread, one tile and a
+/// multi-threaded product). No backward pass: meant for inference (R3D-18's folded, frozen
+/// trunk); the differentiable path is [`PatchMatrix`] and a product.
+pub(crate) struct PatchProduct {
+    pub(crate) geometry: Geometry,
+}
+
+/// Output positions per tile of [`PatchProduct`], about.
+const TILE_ROWS: usize = 128;
+
+impl Geometry {
+    /// Whether the whole window of output position `(frame, oh, ow)` lies inside the input.
+    fn window_inside(&self, frame: usize, oh: usize, ow: usize) -> bool {
+        let at = [frame % self.output[0], oh, ow];
+        (0..3).all(|d| {
+            let first = at[d] * self.stride[d];
+            first >= self.padding[d] && first - self.padding[d] + self.kernel[d] <= self.input[d]
+        })
+    }
+}
+
+impl CustomOp2 for PatchProduct {
+    fn name(&self) -> &'static str {
+        "conv3d-channels-last-patch-product"
+    }
+
+    fn cpu_fwd(
+        &self,
+        x: &CpuStorage,
+        xl: &Layout,
+        w: &CpuStorage,
+        wl: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let src = f32_slice(x, xl, "conv3d input")?;
+        let wm = f32_slice(w, wl, "conv3d weight matrix")?;
+        let g = self.geometry;
+        let k = g.patch_len();
+        let (rows_w, o) = wl.shape().dims2()?;
+        if rows_w != k || src.len() != g.batch * g.input.iter().product::<usize>() * g.channels {
+            bail!(
+                "conv3d patch product: weight {:?} or input of {} values does not fit {g:?}",
+                wl.shape().dims(),
+                src.len()
+            )
+        }
+        let [to, ho, wo] = g.output;
+        let (c, lines) = (g.channels, g.batch * to * ho);
+        let threads = rayon::current_num_threads().max(1);
+        // Few output positions (R3D-18's layer4): one tile, the product itself in parallel;
+        // otherwise tiles of whole lines, at least two per thread.
+        let (lines_per_tile, parallelism) = if lines * wo < TILE_ROWS * threads {
+            (lines, gemm::Parallelism::Rayon(threads))
+        } else {
+            let per_tile = TILE_ROWS.div_ceil(wo).min(lines.div_ceil(2 * threads));
+            (per_tile.max(1), gemm::Parallelism::None)
+        };
+        let mut out = vec![0f32; lines * wo * o];
+        out.par_chunks_mut(lines_per_tile * wo * o)
+            .enumerate()
+            .for_each_init(Vec::new, |patches: &mut Vec<f32>, (tile, dst)| {
+                let rows = dst.len() / o;
+                if patches.len() < rows * k {
+                    patches.resize(rows * k, 0.0);
+                }
+                for (r, row) in patches[..rows * k].chunks_exact_mut(k).enumerate() {
+                    let line = tile * lines_per_tile + r / wo;
+                    let (frame, oh, ow) = (line / ho, line % ho, r % wo);
+                    if !g.window_inside(frame, oh, ow) {
+                        row.fill(0.0);
+                    }
+                    g.for_each_tap(frame, oh, ow, |col, at| {
+                        row[col..col + c].copy_from_slice(&src[at..at + c]);
+                    });
+                }
+                // SAFETY: `patches` holds rows x k values (row stride k), `wm` k x o (row
+                // stride o) and `dst` rows x o (row stride o); the three do not overlap.
+                unsafe {
+                    gemm::gemm(
+                        rows,
+                        o,
+                        k,
+                        dst.as_mut_ptr(),
+                        1,
+                        o as isize,
+                        false,
+                        patches.as_ptr(),
+                        1,
+                        k as isize,
+                        wm.as_ptr(),
+                        1,
+                        o as isize,
+                        0.0,
+                        1.0,
+                        false,
+                        false,
+                        false,
+                        parallelism,
+                    )
+                };
+            });
+        Ok((CpuStorage::F32(out), Shape::from((lines * wo, o))))
+    }
+}
+
+/// The tap-major weight matrix of [`PatchProduct`] from a torch-layout 3D convolution weight
+/// `(O, C, kt, kh, kw)`, each output channel `o` multiplied by `scale[o]` when given (a folded
+/// batch norm): `(kt * kh * kw * C, O)`, `m[(tap * C + c) * O + o] = w[o, c, tap] * scale[o]`.
+/// One pass in blocks of 16 output channels (candle's strided copy of the permuted weight took
+/// tens of milliseconds for layer4's 7M values). No backward pass.
+pub(crate) struct TapMajorWeight {
+    pub(crate) scale: Option<Vec<f32>>,
+}
+
+impl CustomOp1 for TapMajorWeight {
+    fn name(&self) -> &'static str {
+        "conv3d-tap-major-weight"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let w = f32_slice(storage, layout, "conv3d weight")?;
+        let dims = layout.shape().dims();
+        let (o, c) = match dims {
+            &[o, c, _, _, _] => (o, c),
+            d => bail!("conv3d weight must be (O, C, kt, kh, kw), got shape {d:?}"),
+        };
+        let taps: usize = dims[2..].iter().product();
+        if let Some(s) = self.scale.as_ref().filter(|s| s.len() != o) {
+            bail!("conv3d weight: {} scales for {o} output channels", s.len())
+        }
+        const BLOCK: usize = 16;
+        let mut out = vec![0f32; taps * c * o];
+        for o0 in (0..o).step_by(BLOCK) {
+            let o1 = (o0 + BLOCK).min(o);
+            for ci in 0..c {
+                // Rows o0..o1 of input channel ci (each `taps` contiguous values) to `taps` runs
+                // of up to 16 contiguous outputs.
+                for tap in 0..taps {
+                    let dst = &mut out[(tap * c + ci) * o..][o0..o1];
+                    for (d, oi) in dst.iter_mut().zip(o0..o1) {
+                        let s = self.scale.as_ref().map_or(1.0, |s| s[oi]);
+                        *d = w[(oi * c + ci) * taps + tap] * s;
+                    }
+                }
+            }
+        }
+        Ok((CpuStorage::F32(out), Shape::from((taps * c, o))))
     }
 }
 
