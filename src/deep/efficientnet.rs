@@ -15,17 +15,19 @@
 //! - depthwise convolutions do not go through candle's grouped `conv2d` (one small convolution
 //!   per channel) but [`depthwise_conv2d`] (a CPU kernel, or a tap sum of tensor ops elsewhere);
 //! - 1x1 convolutions are matrix products (candle's `conv2d` backward is very slow for them);
+//! - the stem at inference without gradients (the frozen trunk) runs [`conv2d_inference`] on the
+//!   CPU (one product per image straight into NCHW), candle's `conv2d` otherwise;
 //! - evaluation-mode BatchNorm is folded into the convolution weight and a per-channel shift,
 //!   and `shift + SiLU` is one fused pass on the CPU ([`shift_silu`]).
 
 use std::ops::Range;
 
-use candle_core::{Result, Tensor, bail};
+use candle_core::{DType, Result, Tensor, bail};
 use candle_nn::init::{FanInOut, NonLinearity, NormalOrUniform};
 use candle_nn::{BatchNorm, BatchNormConfig, Init, VarBuilder};
 
-use super::nn::{Noise, param, settle};
-use super::ops::{depthwise_conv2d, shift_silu};
+use super::nn::{Noise, grad_disabled, param, settle};
+use super::ops::{conv2d_inference, depthwise_conv2d, shift_silu, use_cpu_kernel};
 
 /// Index of the first fine-tuned child of `features` (the notebook fine-tunes the last 2 of 9).
 pub const FIRST_TRAINABLE_STAGE: usize = 7;
@@ -119,6 +121,15 @@ impl ConvNormAct {
             } else {
                 pointwise_conv2d_batched(x, weight)
             }
+        } else if !train
+            && grad_disabled()
+            && use_cpu_kernel(
+                x.device(),
+                x.dtype() == DType::F32 && weight.dtype() == DType::F32,
+            )
+        {
+            // The stem at inference: its own CPU kernel (no backward pass).
+            conv2d_inference(x, weight, self.stride, self.padding)
         } else {
             x.conv2d(weight, self.padding, self.stride, 1, 1)
         }

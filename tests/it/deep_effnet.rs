@@ -410,6 +410,17 @@ fn efficientnet_b0_features_match_torchvision() {
             .unwrap();
         assert!(diff > 1e-3, "features do not depend on the input ({diff})");
         assert!(net.forward_features(&trunk, 5..10, None).is_err());
+        // As predictions run it: without gradients (the stem through its inference kernel).
+        let trunk = vidcompare::deep::nn::no_grad(|| {
+            net.forward_features(get(&fx, "input"), 0..FIRST_TRAINABLE_STAGE, None)
+        })
+        .unwrap();
+        assert_tensor_close(
+            &format!("{path}: features[0..7] (no_grad)"),
+            &trunk,
+            get(&fx, "trunk"),
+            NET_RTOL,
+        );
     });
 }
 

@@ -13,6 +13,7 @@
 //! dispatch decisions are taken on the calling thread (rayon workers only run kernel bodies),
 //! so setting it on the thread that calls the model is enough.
 
+pub mod conv2d;
 mod cpu;
 #[cfg(feature = "cuda")]
 mod cuda;
@@ -24,6 +25,7 @@ use std::cell::Cell;
 
 use candle_core::Device;
 
+pub use conv2d::conv2d_inference;
 pub use depthwise::{depthwise_conv2d, depthwise_conv2d_taps};
 pub use shift_silu::shift_silu;
 

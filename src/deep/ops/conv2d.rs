@@ -1,0 +1,171 @@
+//! A dense 2-D convolution in NCHW for inference on the CPU (EfficientNet-B0's stem): per
+//! image, the transposed patch matrix `(C k k, Ho Wo)` and one product `W (O, C k k)` times it,
+//! written straight into the image's `(O, Ho, Wo)` output. candle's `conv2d` builds the patch
+//! matrix the other way round and then transposes its product back to NCHW, which made the
+//! stem 4x PyTorch's time.
+
+use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor, bail};
+use rayon::prelude::*;
+
+use super::cpu::f32_slice;
+
+/// `conv2d(x, w, stride, padding)` without bias, torch's semantics: `x` (N, C, H, W), `w`
+/// (O, C, k, k), f32 on the CPU. No backward pass: callers use it without gradients (the
+/// frozen trunk inside [`crate::deep::nn::no_grad`]); elsewhere candle's `conv2d` runs.
+pub fn conv2d_inference(x: &Tensor, w: &Tensor, stride: usize, padding: usize) -> Result<Tensor> {
+    let (n, c, h, wd) = x.dims4()?;
+    let (o, wc, k, k2) = w.dims4()?;
+    if wc != c || k != k2 || k == 0 || stride == 0 || h + 2 * padding < k || wd + 2 * padding < k {
+        bail!(
+            "conv2d: weight {:?} does not fit input {:?} (stride {stride}, padding {padding})",
+            w.dims(),
+            x.dims()
+        )
+    }
+    let g = Geometry {
+        n,
+        c,
+        h,
+        w: wd,
+        o,
+        k,
+        stride,
+        padding,
+        ho: (h + 2 * padding - k) / stride + 1,
+        wo: (wd + 2 * padding - k) / stride + 1,
+    };
+    x.contiguous()?
+        .apply_op2_no_bwd(&w.contiguous()?, &Conv2dInference(g))
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Geometry {
+    n: usize,
+    c: usize,
+    h: usize,
+    w: usize,
+    o: usize,
+    k: usize,
+    stride: usize,
+    padding: usize,
+    ho: usize,
+    wo: usize,
+}
+
+struct Conv2dInference(Geometry);
+
+impl CustomOp2 for Conv2dInference {
+    fn name(&self) -> &'static str {
+        "conv2d-inference"
+    }
+
+    fn cpu_fwd(
+        &self,
+        x: &CpuStorage,
+        xl: &Layout,
+        w: &CpuStorage,
+        wl: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let g = self.0;
+        let x = f32_slice(x, xl, "conv2d input")?;
+        let w = f32_slice(w, wl, "conv2d weight")?;
+        let (kk, plane, in_plane) = (g.c * g.k * g.k, g.ho * g.wo, g.h * g.w);
+        let threads = rayon::current_num_threads().max(1);
+        // Fewer images than threads: the product itself in parallel.
+        let parallelism = if g.n < threads {
+            gemm::Parallelism::Rayon(threads)
+        } else {
+            gemm::Parallelism::None
+        };
+        let mut out = vec![0f32; g.n * g.o * plane];
+        out.par_chunks_mut(g.o * plane)
+            .zip(x.par_chunks(g.c * in_plane))
+            .for_each_init(Vec::new, |cols: &mut Vec<f32>, (out, x)| {
+                cols.clear();
+                cols.resize(kk * plane, 0.0);
+                // Row (c, i, j) of the transposed patch matrix: input plane c shifted by tap
+                // (i, j), sampled with the stride; zero in the padding.
+                for (row, dst) in cols.chunks_exact_mut(plane).enumerate() {
+                    let (ci, i, j) = (row / (g.k * g.k), row / g.k % g.k, row % g.k);
+                    let src = &x[ci * in_plane..][..in_plane];
+                    for oy in 0..g.ho {
+                        let Some(iy) = (oy * g.stride + i).checked_sub(g.padding) else {
+                            continue;
+                        };
+                        if iy >= g.h {
+                            continue;
+                        }
+                        let src_row = &src[iy * g.w..][..g.w];
+                        for (ox, d) in dst[oy * g.wo..][..g.wo].iter_mut().enumerate() {
+                            let ix = (ox * g.stride + j).wrapping_sub(g.padding);
+                            if ix < g.w {
+                                *d = src_row[ix];
+                            }
+                        }
+                    }
+                }
+                // SAFETY: `w` is o x kk (row stride kk), `cols` kk x plane (row stride plane),
+                // `out` o x plane (row stride plane); they do not overlap.
+                unsafe {
+                    gemm::gemm(
+                        g.o,
+                        plane,
+                        kk,
+                        out.as_mut_ptr(),
+                        1,
+                        plane as isize,
+                        false,
+                        w.as_ptr(),
+                        1,
+                        kk as isize,
+                        cols.as_ptr(),
+                        1,
+                        plane as isize,
+                        0.0,
+                        1.0,
+                        false,
+                        false,
+                        false,
+                        parallelism,
+                    )
+                };
+            });
+        Ok((CpuStorage::F32(out), Shape::from((g.n, g.o, g.ho, g.wo))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Device;
+
+    /// Against candle's `conv2d` (itself checked against torch through the EfficientNet-B0
+    /// fixtures on the generic path), at the stem's kernel and stride, odd sizes and a 1x1.
+    #[test]
+    fn matches_candles_conv2d() {
+        let dev = Device::Cpu;
+        for (n, c, h, w, o, k, stride, padding) in [
+            (3, 3, 17, 14, 8, 3, 2, 1),
+            (1, 3, 16, 16, 32, 3, 2, 1),
+            (2, 4, 9, 11, 5, 5, 1, 2),
+            (2, 6, 5, 7, 3, 1, 1, 0),
+        ] {
+            let x = Tensor::randn(0f32, 1.0, (n, c, h, w), &dev).unwrap();
+            let wt = Tensor::randn(0f32, 0.3, (o, c, k, k), &dev).unwrap();
+            let want = x.conv2d(&wt, padding, stride, 1, 1).unwrap();
+            let got = conv2d_inference(&x, &wt, stride, padding).unwrap();
+            assert_eq!(got.dims(), want.dims());
+            let err = (got - &want)
+                .unwrap()
+                .abs()
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .max(0)
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap();
+            assert!(err < 1e-5, "{n}x{c}x{h}x{w} k{k} s{stride}: {err}");
+        }
+    }
+}
