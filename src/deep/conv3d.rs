@@ -494,9 +494,15 @@ impl Conv3d {
 
     /// Forward pass on a channels-last clip, `(N, T, H, W, C)` to `(N, To, Ho, Wo, O)` (see
     /// [`conv3d_channels_last`]).
-    /// Inside [`super::nn::no_grad`] its parameters are used detached.
+    /// Inside [`super::nn::no_grad`] its parameters are used detached and it runs as inference
+    /// does (tap-major, tiled on the CPU; e.g. the frozen trunk in training mode).
     pub fn forward_channels_last(&self, x: &Tensor) -> Result<Tensor> {
-        let y = conv3d_channels_last(x, &param(&self.weight), self.stride, self.padding)?;
+        let w = param(&self.weight);
+        let y = if super::nn::grad_disabled() {
+            conv3d_channels_last_scaled(x, &w, None, self.stride, self.padding)?
+        } else {
+            conv3d_channels_last(x, &w, self.stride, self.padding)?
+        };
         match &self.bias {
             None => Ok(y),
             Some(b) => y.broadcast_add(&param(b)),

@@ -15,7 +15,7 @@
 //! - depthwise convolutions do not go through candle's grouped `conv2d` (one small convolution
 //!   per channel) but [`depthwise_conv2d`] (a CPU kernel, or a tap sum of tensor ops elsewhere);
 //! - 1x1 convolutions are matrix products (candle's `conv2d` backward is very slow for them);
-//! - the stem at inference without gradients (the frozen trunk) runs [`conv2d_inference`] on the
+//! - the stem without gradients (inference, the frozen trunk) runs [`conv2d_inference`] on the
 //!   CPU (one product per image straight into NCHW), candle's `conv2d` otherwise;
 //! - evaluation-mode BatchNorm is folded into the convolution weight and a per-channel shift,
 //!   and `shift + SiLU` is one fused pass on the CPU ([`shift_silu`]).
