@@ -15,8 +15,9 @@
 //! - depthwise convolutions do not go through candle's grouped `conv2d` (one small convolution
 //!   per channel) but [`depthwise_conv2d`] (a CPU kernel, or a tap sum of tensor ops elsewhere);
 //! - 1x1 convolutions are matrix products (candle's `conv2d` backward is very slow for them);
-//! - the stem without gradients (inference, the frozen trunk) runs [`conv2d_inference`] on the
-//!   CPU (one product per image straight into NCHW), candle's `conv2d` otherwise;
+//! - the stem and the 1x1 convolutions without gradients (inference, the frozen trunk) run
+//!   [`conv2d_inference`] on the CPU (one product per image straight into NCHW), the paths
+//!   above otherwise;
 //! - evaluation-mode BatchNorm is folded into the convolution weight and a per-channel shift,
 //!   and `shift + SiLU` is one fused pass on the CPU ([`shift_silu`]).
 
@@ -115,21 +116,21 @@ impl ConvNormAct {
     fn conv(&self, x: &Tensor, weight: &Tensor, train: bool) -> Result<Tensor> {
         if self.depthwise {
             depthwise_conv2d(x, weight, self.stride, self.padding)
+        } else if grad_disabled()
+            && use_cpu_kernel(
+                x.device(),
+                x.dtype() == DType::F32 && weight.dtype() == DType::F32,
+            )
+        {
+            // Without gradients (inference, the frozen trunk in training mode): the stem and
+            // the 1x1 convolutions through their own CPU kernel (no backward pass).
+            conv2d_inference(x, weight, self.stride, self.padding)
         } else if weight.dim(2)? == 1 && weight.dim(3)? == 1 && self.stride == 1 {
             if train {
                 pointwise_conv2d(x, weight)
             } else {
                 pointwise_conv2d_batched(x, weight)
             }
-        } else if !train
-            && grad_disabled()
-            && use_cpu_kernel(
-                x.device(),
-                x.dtype() == DType::F32 && weight.dtype() == DType::F32,
-            )
-        {
-            // The stem at inference: its own CPU kernel (no backward pass).
-            conv2d_inference(x, weight, self.stride, self.padding)
         } else {
             x.conv2d(weight, self.padding, self.stride, 1, 1)
         }

@@ -469,8 +469,10 @@ fn a_script_sets_frozen_bn_per_model_and_a_bad_value_names_the_key_and_line() {
 }
 
 /// The frozen trunk in training mode inside `no_grad` (how `trunk_train` runs it): the same
-/// activations and running statistics as with autograd history, but each activation is freed
-/// once the next layer has read it, so the heap peak is a few activations, not all of them.
+/// activations and running statistics as with autograd history (up to the summation order of
+/// the inference kernels the stem and the 1x1 convolutions take without gradients), but each
+/// activation is freed once the next layer has read it, so the heap peak is a few
+/// activations, not all of them.
 #[test]
 fn frozen_trunk_under_no_grad_matches_and_frees_activations_as_it_goes() {
     use vidcompare::deep::efficientnet::{EfficientNetB0, FIRST_TRAINABLE_STAGE};
@@ -512,7 +514,10 @@ fn frozen_trunk_under_no_grad_matches_and_frees_activations_as_it_goes() {
                 .unwrap()
         })
     });
-    assert_eq!(tensor_relative_error("activations", &free, &tracked), 0.0);
+    // Float32 rounding of reordered sums through 16 blocks (4.9e-6 measured), within the
+    // 3e-5 the whole-network torch fixtures allow.
+    let activations = tensor_relative_error("activations", &free, &tracked);
+    assert!(activations <= 3e-5, "activations differ by {activations}");
     let stats = |vm: &VarMap| -> Tensor {
         let data = vm.data().lock().unwrap();
         let mut names: Vec<_> = data.keys().filter(|k| k.contains("running_")).collect();
@@ -523,9 +528,10 @@ fn frozen_trunk_under_no_grad_matches_and_frees_activations_as_it_goes() {
             .collect();
         Tensor::cat(&flat, 0).unwrap()
     };
-    assert_eq!(
-        tensor_relative_error("running statistics", &stats(&vm_b), &stats(&vm_a)),
-        0.0
+    let running = tensor_relative_error("running statistics", &stats(&vm_b), &stats(&vm_a));
+    assert!(running <= 3e-5, "running statistics differ by {running}");
+    eprintln!(
+        "no_grad vs history: activations {activations:.1e}, running statistics {running:.1e}"
     );
     // The largest activation: stage 2's expansion to 96 channels at half the side.
     let largest_mb = (frames * 96 * (side / 2) * (side / 2) * 4) as f64 / (1 << 20) as f64;

@@ -1,6 +1,7 @@
-//! A dense 2-D convolution in NCHW for inference on the CPU (EfficientNet-B0's stem): per
-//! image, the transposed patch matrix `(C k k, Ho Wo)` and one product `W (O, C k k)` times it,
-//! written straight into the image's `(O, Ho, Wo)` output. candle's `conv2d` builds the patch
+//! A dense 2-D convolution in NCHW for inference on the CPU (EfficientNet-B0's stem and 1x1
+//! convolutions): per image, the transposed patch matrix `(C k k, Ho Wo)` (the image itself for
+//! a 1x1) and one product `W (O, C k k)` times it, written straight into the image's
+//! `(O, Ho, Wo)` output; images in parallel, each product on one thread. candle's `conv2d` builds the patch
 //! matrix the other way round and then transposes its product back to NCHW, which made the
 //! stem 4x PyTorch's time.
 
@@ -81,30 +82,15 @@ impl CustomOp2 for Conv2dInference {
         out.par_chunks_mut(g.o * plane)
             .zip(x.par_chunks(g.c * in_plane))
             .for_each_init(Vec::new, |cols: &mut Vec<f32>, (out, x)| {
-                cols.clear();
-                cols.resize(kk * plane, 0.0);
-                // Row (c, i, j) of the transposed patch matrix: input plane c shifted by tap
-                // (i, j), sampled with the stride; zero in the padding.
-                for (row, dst) in cols.chunks_exact_mut(plane).enumerate() {
-                    let (ci, i, j) = (row / (g.k * g.k), row / g.k % g.k, row % g.k);
-                    let src = &x[ci * in_plane..][..in_plane];
-                    for oy in 0..g.ho {
-                        let Some(iy) = (oy * g.stride + i).checked_sub(g.padding) else {
-                            continue;
-                        };
-                        if iy >= g.h {
-                            continue;
-                        }
-                        let src_row = &src[iy * g.w..][..g.w];
-                        for (ox, d) in dst[oy * g.wo..][..g.wo].iter_mut().enumerate() {
-                            let ix = (ox * g.stride + j).wrapping_sub(g.padding);
-                            if ix < g.w {
-                                *d = src_row[ix];
-                            }
-                        }
-                    }
-                }
-                // SAFETY: `w` is o x kk (row stride kk), `cols` kk x plane (row stride plane),
+                // A 1x1 convolution without stride or padding multiplies the image itself.
+                let pointwise = g.k == 1 && g.stride == 1 && g.padding == 0;
+                let rhs = if pointwise {
+                    x
+                } else {
+                    build_columns(&g, x, cols);
+                    cols.as_slice()
+                };
+                // SAFETY: `w` is o x kk (row stride kk), `rhs` kk x plane (row stride plane),
                 // `out` o x plane (row stride plane); they do not overlap.
                 unsafe {
                     gemm::gemm(
@@ -118,7 +104,7 @@ impl CustomOp2 for Conv2dInference {
                         w.as_ptr(),
                         1,
                         kk as isize,
-                        cols.as_ptr(),
+                        rhs.as_ptr(),
                         1,
                         plane as isize,
                         0.0,
@@ -131,6 +117,33 @@ impl CustomOp2 for Conv2dInference {
                 };
             });
         Ok((CpuStorage::F32(out), Shape::from((g.n, g.o, g.ho, g.wo))))
+    }
+}
+
+/// The transposed patch matrix `(C k k, Ho Wo)` of one image `x` into `cols`: row `(c, i, j)`
+/// is input plane `c` shifted by tap `(i, j)` and sampled with the stride, zero in the padding.
+fn build_columns(g: &Geometry, x: &[f32], cols: &mut Vec<f32>) {
+    let (kk, plane, in_plane) = (g.c * g.k * g.k, g.ho * g.wo, g.h * g.w);
+    cols.clear();
+    cols.resize(kk * plane, 0.0);
+    for (row, dst) in cols.chunks_exact_mut(plane).enumerate() {
+        let (ci, i, j) = (row / (g.k * g.k), row / g.k % g.k, row % g.k);
+        let src = &x[ci * in_plane..][..in_plane];
+        for oy in 0..g.ho {
+            let Some(iy) = (oy * g.stride + i).checked_sub(g.padding) else {
+                continue;
+            };
+            if iy >= g.h {
+                continue;
+            }
+            let src_row = &src[iy * g.w..][..g.w];
+            for (ox, d) in dst[oy * g.wo..][..g.wo].iter_mut().enumerate() {
+                let ix = (ox * g.stride + j).wrapping_sub(g.padding);
+                if ix < g.w {
+                    *d = src_row[ix];
+                }
+            }
+        }
     }
 }
 
