@@ -311,7 +311,7 @@ impl CustomOp2 for DepthwiseForward {
                 false => depthwise_forward_kernel(g, x, w),
             },
             |x, w| match blocked::preferred_f64(g) {
-                true => blocked::forward_f64(g, x, w),
+                true => blocked::forward_generic(g, x, w),
                 false => depthwise_forward_kernel(g, x, w),
             },
         )?;

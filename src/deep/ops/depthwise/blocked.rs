@@ -50,11 +50,12 @@ pub(super) fn forward_f32(g: &DepthwiseGeometry, x: &[f32], w: &[f32]) -> Vec<f3
             block_f32_avx2(g, x, wt, out, pad)
         });
     }
-    forward(g, x, w, &block_kernel::<f32, false>)
+    forward_generic(g, x, w)
 }
 
-/// `y = depthwise(x, w)` in NCHW, f64: compiled for AVX2 + FMA where the CPU has them.
-pub(super) fn forward_f64(g: &DepthwiseGeometry, x: &[f64], w: &[f64]) -> Vec<f64> {
+/// `y = depthwise(x, w)` in NCHW for any float type (f64 in practice): the generic block
+/// kernel, compiled for AVX2 + FMA where the CPU has them.
+pub(super) fn forward_generic<T: Real>(g: &DepthwiseGeometry, x: &[T], w: &[T]) -> Vec<T> {
     #[cfg(target_arch = "x86_64")]
     if avx2_fma() {
         // SAFETY: the CPU has AVX2 and FMA.
@@ -62,7 +63,7 @@ pub(super) fn forward_f64(g: &DepthwiseGeometry, x: &[f64], w: &[f64]) -> Vec<f6
             block_avx2(g, x, wt, out, pad)
         });
     }
-    forward(g, x, w, &block_kernel::<f64, false>)
+    forward(g, x, w, &block_kernel::<T, false>)
 }
 
 /// The blocks of every image in parallel, each by `block`.
@@ -476,7 +477,7 @@ mod tests {
             let wt = values(c * k * k, 2);
             let want = direct(&g, &x, &wt);
             let what = format!("{n}x{c}x{h}x{w} k{k} s{stride}");
-            let y64 = forward_f64(&g, &x, &wt);
+            let y64 = forward_generic(&g, &x, &wt);
             let generic64 = forward(&g, &x, &wt, &block_kernel::<f64, false>);
             for (a, b) in [(&y64, "f64"), (&generic64, "f64 generic")] {
                 let err = a
