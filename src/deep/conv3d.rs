@@ -339,17 +339,6 @@ fn conv3d_channels_last_chunked(
             .matmul(&w.reshape((o, c))?.t()?)?;
         return y.reshape((n, to, ho, wo, o));
     }
-    if !channel_major && x.device().is_cpu() {
-        // Tap-major on the CPU: patch rows built tile by tile beside the product (no backward
-        // pass; the differentiable path is channel-major).
-        let w_mat = w
-            .permute((0, 2, 3, 4, 1))?
-            .reshape((o, k))?
-            .t()?
-            .contiguous()?;
-        let y = x.apply_op2(&w_mat, PatchProduct { geometry })?;
-        return y.reshape((n, to, ho, wo, o));
-    }
     // Channel-major: out^T = W (O, K) x patches^T, the weight used as stored.
     // Tap-major: out = patches x W'^T with W' the weight permuted to (O, kt, kh, kw, C).
     let w_mat = if channel_major {

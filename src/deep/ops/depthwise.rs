@@ -211,8 +211,8 @@ impl DepthwiseGeometry {
     }
 }
 
-/// out[plane] += w[tap] * x[plane] over all taps, one (n, c) plane at a time.
-/// The planar forward kernel: one (n, c) plane at a time, one tap and one output row at a time.
+/// The planar forward kernel: `out[plane] += w[tap] * x[plane]` over all taps, one (n, c)
+/// plane at a time, one tap and one output row at a time.
 fn depthwise_forward_kernel<T: Real>(g: &DepthwiseGeometry, x: &[T], w: &[T]) -> Vec<T> {
     let kk = g.k * g.k;
     let mut out = vec![T::default(); g.n * g.c * g.out_plane()];

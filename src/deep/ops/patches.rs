@@ -129,11 +129,11 @@ impl CustomOp1 for PatchMatrix {
 /// The tap-major convolution on the CPU without the whole patch matrix: `(x, w)` with `x` the
 /// `(N, T, H, W, C)` clip and `w` the `(kt * kh * kw * C, O)` tap-major weight matrix, to the
 /// `(N * To * Ho * Wo, O)` output. Tiles of output positions (whole output lines, about
-/// [`TILE_ROWS`] rows, at least two tiles per thread) run in parallel; each builds its rows of the patch matrix in a scratch
-/// that stays in the core's cache and multiplies them by `w` into its rows of the output
-/// (single-threaded `gemm`; with fewer positions than [`TILE_ROWS`] per thread, one tile and a
-/// multi-threaded product). No backward pass: meant for inference (R3D-18's folded, frozen
-/// trunk); the differentiable path is [`PatchMatrix`] and a product.
+/// [`TILE_ROWS`] rows, at least two tiles per thread) run in parallel; each builds its rows of
+/// the patch matrix in a scratch that stays in the core's cache and multiplies them by `w` into
+/// its rows of the output (single-threaded `gemm`; with fewer positions than [`TILE_ROWS`] per
+/// thread, one tile and a multi-threaded product). No backward pass: meant for inference
+/// (R3D-18's folded, frozen trunk); the differentiable path is [`PatchMatrix`] and a product.
 pub(crate) struct PatchProduct {
     pub(crate) geometry: Geometry,
 }
@@ -179,8 +179,8 @@ impl CustomOp2 for PatchProduct {
         let [to, ho, wo] = g.output;
         let (c, lines) = (g.channels, g.batch * to * ho);
         let threads = rayon::current_num_threads().max(1);
-        // Few output positions (R3D-18's layer4): one tile, the product itself in parallel;
-        // otherwise tiles of whole lines, at least two per thread.
+        // Few output positions per thread: one tile, the product itself in parallel; otherwise
+        // tiles of whole lines, at least two per thread.
         let (lines_per_tile, parallelism) = if lines * wo < TILE_ROWS * threads {
             (lines, gemm::Parallelism::Rayon(threads))
         } else {
@@ -238,8 +238,9 @@ impl CustomOp2 for PatchProduct {
 /// The tap-major weight matrix of [`PatchProduct`] from a torch-layout 3D convolution weight
 /// `(O, C, kt, kh, kw)`, each output channel `o` multiplied by `scale[o]` when given (a folded
 /// batch norm): `(kt * kh * kw * C, O)`, `m[(tap * C + c) * O + o] = w[o, c, tap] * scale[o]`.
-/// One pass in blocks of 16 output channels (candle's strided copy of the permuted weight took
-/// tens of milliseconds for layer4's 7M values). No backward pass.
+/// One pass in blocks of 16 output channels, still 16 to 27 ms for layer4's 7M values on a
+/// 2-core machine, which is why the convolution takes this path only where a call has many
+/// output positions per weight. No backward pass.
 pub(crate) struct TapMajorWeight {
     pub(crate) scale: Option<Vec<f32>>,
 }

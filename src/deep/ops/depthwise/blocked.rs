@@ -110,9 +110,24 @@ unsafe fn block_avx2<T: Real>(
     block_kernel::<T, true>(g, x, wt, out, padded);
 }
 
-/// Copies the block's planes into the interior of the channels-last scratch (sized here; its
-/// padding must be zero if it already has the size). Lanes past the block's channels keep an
-/// earlier block's values: finite, and never written out.
+/// Sizes a block's scratch: the zero-padded channels-last input, `(h + 2p) (w + 2p) LANES`
+/// values, followed by room for the output pixels' lanes, `ho wo LANES`. Reallocated (zeroed)
+/// only when the size changes, so the padding stays zero across the blocks of one call.
+/// Returns the length of the padded input.
+#[inline(always)]
+fn size_scratch<T: Real>(g: &DepthwiseGeometry, scratch: &mut Vec<T>) -> usize {
+    let padded = (g.h + 2 * g.padding) * (g.w + 2 * g.padding) * LANES;
+    let size = padded + g.ho * g.wo * LANES;
+    if scratch.len() != size {
+        scratch.clear();
+        scratch.resize(size, T::default());
+    }
+    padded
+}
+
+/// Copies the block's planes into the interior of the channels-last scratch (see
+/// [`size_scratch`]). Lanes past the block's channels keep an earlier block's values: finite,
+/// and never written out.
 #[inline(always)]
 fn fill_padded<T: Real>(g: &DepthwiseGeometry, x: &[T], padded: &mut Vec<T>) -> usize {
     let p = g.padding;
@@ -120,11 +135,7 @@ fn fill_padded<T: Real>(g: &DepthwiseGeometry, x: &[T], padded: &mut Vec<T>) -> 
     let channels = x.len() / in_plane;
     assert!(channels <= LANES);
     let wp = g.w + 2 * p;
-    let size = (g.h + 2 * p) * wp * LANES;
-    if padded.len() != size {
-        padded.clear();
-        padded.resize(size, T::default());
-    }
+    size_scratch(g, padded);
     for (lane, plane) in x.chunks_exact(in_plane).enumerate() {
         for (y, row) in plane.chunks_exact(g.w).enumerate() {
             let dst = &mut padded[((y + p) * wp + p) * LANES..][..g.w * LANES];
@@ -218,9 +229,10 @@ unsafe fn block_f32_avx2(
     };
     let out_plane = g.ho * g.wo;
     assert!(out.len() == channels * out_plane && wt.len() == k * k * LANES);
-    // Full blocks: the pixels' lanes go to a channels-last buffer, transposed at the end.
+    // Full blocks: the pixels' lanes go to the scratch's output part, transposed at the end.
     let full = channels == LANES;
-    let mut lanes_out = vec![0f32; if full { out_plane * LANES } else { 0 }];
+    let size = size_scratch(g, padded);
+    let (padded, lanes_out) = padded.split_at_mut(size);
     let wp = g.w + 2 * g.padding;
     // The last tap of the last output pixel stays inside the padded plane.
     assert!((((g.ho - 1) * s + k - 1) * wp + (g.wo - 1) * s + k) * LANES <= padded.len());
@@ -238,6 +250,7 @@ unsafe fn block_f32_avx2(
                     for j in 0..k {
                         let wv = wq.add((i * k + j) * LANES);
                         let (w0, w1) = (_mm256_loadu_ps(wv), _mm256_loadu_ps(wv.add(8)));
+                        // The same loop twice: with a constant trip count it unrolls.
                         if n == P {
                             for px in 0..P {
                                 let xp = row.add((px * s + j) * LANES);
@@ -276,19 +289,15 @@ unsafe fn block_f32_avx2(
                     _mm256_storeu_ps(l.as_mut_ptr(), acc[2 * px]);
                     _mm256_storeu_ps(l.as_mut_ptr().add(8), acc[2 * px + 1]);
                 }
-                if n == P {
-                    store(&lanes, out, channels, out_plane, o);
-                } else {
-                    for (px, l) in lanes.iter().take(n).enumerate() {
-                        store(&[*l], out, channels, out_plane, o + px);
-                    }
+                for (px, l) in lanes.iter().take(n).enumerate() {
+                    store(&[*l], out, channels, out_plane, o + px);
                 }
                 ox += n;
             }
         }
         if full {
             // SAFETY: the CPU has AVX2; both buffers hold out_plane * LANES values.
-            transpose_out_f32_avx2(&lanes_out, out, out_plane);
+            transpose_out_f32_avx2(lanes_out, out, out_plane);
         }
     }
 }
@@ -343,13 +352,10 @@ unsafe fn fill_padded_f32_avx2(g: &DepthwiseGeometry, x: &[f32], padded: &mut Ve
     let in_plane = g.h * g.w;
     assert_eq!(x.len(), LANES * in_plane);
     let wp = g.w + 2 * p;
-    let size = (g.h + 2 * p) * wp * LANES;
-    if padded.len() != size {
-        padded.clear();
-        padded.resize(size, 0.0);
-    }
+    let size = size_scratch(g, padded);
     // Where pixel o of the flattened plane goes in the padded scratch.
     let at = |o: usize| ((o / g.w + p) * wp + o % g.w + p) * LANES;
+    debug_assert!(in_plane == 0 || at(in_plane - 1) + LANES <= size);
     let whole = in_plane / 8 * 8;
     let (src, dst) = (x.as_ptr(), padded.as_mut_ptr());
     // SAFETY: reads stay in the 16 planes (o + 8 <= in_plane), writes at pixel positions of the
