@@ -18,8 +18,10 @@
 //! - the stem and the 1x1 convolutions without gradients (inference, the frozen trunk) run
 //!   [`conv2d_inference`] on the CPU (one product per image straight into NCHW), the paths
 //!   above otherwise;
-//! - evaluation-mode BatchNorm is folded into the convolution weight and a per-channel shift,
-//!   and `shift + SiLU` is one fused pass on the CPU ([`shift_silu`]).
+//! - evaluation-mode BatchNorm is folded into the convolution weight and a per-channel shift;
+//!   without gradients on the CPU, `shift + SiLU`, the shift alone, the squeeze-excitation gate
+//!   and the residual sum then overwrite the layer's fresh output in one parallel pass each
+//!   ([`super::ops::in_place`]), instead of allocating a new activation per tensor operation.
 
 use std::ops::Range;
 
@@ -28,7 +30,8 @@ use candle_nn::init::{FanInOut, NonLinearity, NormalOrUniform};
 use candle_nn::{BatchNorm, BatchNormConfig, Init, VarBuilder};
 
 use super::nn::{Noise, grad_disabled, param, settle};
-use super::ops::{conv2d_inference, depthwise_conv2d, shift_silu, use_cpu_kernel};
+use super::ops::in_place::{self, Tail};
+use super::ops::{conv2d_inference, depthwise_conv2d, use_cpu_kernel};
 
 /// Index of the first fine-tuned child of `features` (the notebook fine-tunes the last 2 of 9).
 pub const FIRST_TRAINABLE_STAGE: usize = 7;
@@ -148,11 +151,14 @@ impl ConvNormAct {
             let (scale, shift) = (param(&scale), param(&shift));
             let c = scale.dim(0)?;
             let weight = weight.broadcast_mul(&scale.reshape((c, 1, 1, 1))?)?;
+            // The convolution's output is fresh: its tail may overwrite it.
             let y = self.conv(x, &weight, false)?;
-            if self.silu {
-                return Ok(settle(shift_silu(&y, &shift)?));
-            }
-            y.broadcast_add(&shift.reshape((1, c, 1, 1))?)?
+            let tail = if self.silu {
+                Tail::ShiftSilu
+            } else {
+                Tail::Shift
+            };
+            return Ok(settle(in_place::apply(y, &shift, tail)?));
         };
         Ok(settle(if self.silu { y.silu()? } else { y }))
     }
@@ -233,7 +239,8 @@ impl SqueezeExcitation {
         })
     }
 
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+    /// Gates `x`, which the block gives up (the depthwise layer's fresh output).
+    fn forward(&self, x: Tensor) -> Result<Tensor> {
         let (n, c, _, _) = x.dims4()?;
         let pooled = x.flatten_from(2)?.mean(2)?;
         let squeeze = self.fc1_weight.dim(0)?;
@@ -244,8 +251,8 @@ impl SqueezeExcitation {
         let gate = h
             .matmul(&param(&self.fc2_weight).reshape((c, squeeze))?.t()?)?
             .broadcast_add(&param(&self.fc2_bias))?;
-        let gate = candle_nn::ops::sigmoid(&gate)?;
-        Ok(settle(x.broadcast_mul(&gate.reshape((n, c, 1, 1))?)?))
+        let gate = candle_nn::ops::sigmoid(&gate)?.reshape((n, c))?;
+        Ok(settle(in_place::apply(x, &gate, Tail::Scale)?))
     }
 }
 
@@ -331,7 +338,7 @@ impl MbConv {
             None => x.clone(),
         };
         y = self.depthwise.forward(&y, train)?;
-        y = self.se.forward(&y)?;
+        y = self.se.forward(y)?;
         y = self.project.forward(&y, train)?;
         if !self.residual {
             return Ok(y);
@@ -339,7 +346,8 @@ impl MbConv {
         if let Some(noise) = noise {
             y = noise.drop_path(&y, self.stochastic_depth)?;
         }
-        Ok(settle((y + x)?))
+        // `y` is the projection's (or the drop path's) fresh output.
+        Ok(settle(in_place::apply(y, x, Tail::Add)?))
     }
 }
 

@@ -18,6 +18,7 @@ mod cpu;
 #[cfg(feature = "cuda")]
 mod cuda;
 pub mod depthwise;
+pub(crate) mod in_place;
 pub(crate) mod patches;
 pub mod shift_silu;
 

@@ -26,7 +26,7 @@ pub fn shift_silu(x: &Tensor, shift: &Tensor) -> Result<Tensor> {
 /// `exp(x)` in f32 from a degree-6 polynomial on `[-ln2/2, ln2/2]` and an exponent shift,
 /// written branch-free so loops over it vectorise; relative error about 2e-7.
 #[inline(always)]
-fn fast_exp(x: f32) -> f32 {
+pub(crate) fn fast_exp(x: f32) -> f32 {
     const LOG2E: f32 = std::f32::consts::LOG2_E;
     const LN2_HI: f32 = 0.693_145_75;
     const LN2_LO: f32 = 1.428_606_8e-6;
