@@ -13,6 +13,7 @@ use candle_nn::{BatchNorm, BatchNormConfig, Init, Linear, Module, ModuleT, VarBu
 
 use super::conv3d::{Conv3d, conv3d_channels_last_scaled};
 use super::nn::{Noise, settle};
+use super::ops::in_place::{self, LastTail};
 
 /// Parameter-name prefixes the notebook fine-tunes (layer4 and the head).
 pub const TRAINABLE_PREFIXES: &[&str] = &["layer4.", "fc."];
@@ -122,8 +123,8 @@ impl ConvBn {
 
     /// Eval-mode inference on a channels-last clip, the batch norm folded into the
     /// convolution (`conv(x, w * s) + (beta - mean * s)`, `s = gamma / sqrt(var + eps)`).
-    /// Records no gradient.
-    fn forward_folded(&self, x: &Tensor) -> Result<Tensor> {
+    /// Records no gradient. With `relu`, the ReLU that follows is applied too.
+    fn forward_folded(&self, x: &Tensor, relu: bool) -> Result<Tensor> {
         let mean = self.bn.running_mean().detach();
         let var = self.bn.running_var().detach();
         let inv_std = (var + self.bn.eps())?.sqrt()?.recip()?;
@@ -145,7 +146,13 @@ impl ConvBn {
             self.conv.stride(),
             self.conv.padding(),
         )?;
-        y.broadcast_add(&shift)
+        // The convolution's output is fresh: the shift (and ReLU) may overwrite it.
+        let tail = if relu {
+            LastTail::ShiftRelu
+        } else {
+            LastTail::Shift
+        };
+        in_place::apply_channels_last(y, &shift, tail)
     }
 }
 
@@ -213,13 +220,14 @@ impl BasicBlock {
     /// Eval-mode inference on a channels-last `(N, T, H, W, C)` clip with the batch norms
     /// folded into the convolutions (the frozen trunk's path); records no gradient.
     pub fn forward_channels_last_eval(&self, x: &Tensor) -> Result<Tensor> {
-        let out = self.conv1.forward_folded(x)?.relu()?;
-        let out = self.conv2.forward_folded(&out)?;
+        let out = self.conv1.forward_folded(x, true)?;
+        let out = self.conv2.forward_folded(&out, false)?;
         let residual = match &self.downsample {
-            Some(ds) => ds.forward_folded(x)?,
+            Some(ds) => ds.forward_folded(x, false)?,
             None => x.clone(),
         };
-        (out + residual)?.relu()
+        // `out` is conv2's fresh output.
+        in_place::apply_channels_last(out, &residual, LastTail::AddRelu)
     }
 }
 
@@ -282,11 +290,10 @@ impl R3d18 {
     /// mode (batch statistics, running statistics updated).
     fn trunk_channels_last(&self, x: &Tensor, train: bool) -> Result<Tensor> {
         let mut x = if train {
-            self.stem.forward(x, true)?
+            self.stem.forward(x, true)?.relu()?
         } else {
-            self.stem.forward_folded(x)?
-        }
-        .relu()?;
+            self.stem.forward_folded(x, true)?
+        };
         for layer in &self.layers[..3] {
             for block in layer {
                 x = if train {

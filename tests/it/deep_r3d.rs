@@ -409,7 +409,14 @@ fn r3d18_matches_torch_on_a_112_pixel_clip() {
         close("a.logits", &logits, get(&fx, "a.logits"));
         let whole = model.forward(&x, None).unwrap();
         close("a.logits (forward)", &whole, get(&fx, "a.logits"));
-        // As predictions run it: without gradients, layer4 with folded batch norms too.
+        // As predictions run it: without gradients (the element-wise tails then overwrite each
+        // layer's output in place on the CPU), layer4 with folded batch norms too.
+        let trunk = vidcompare::deep::nn::no_grad(|| model.forward_trunk(&x)).unwrap();
+        close(
+            "a.trunk (no_grad)",
+            &trunk.narrow(1, 0, channels).unwrap(),
+            stored,
+        );
         let emb = vidcompare::deep::nn::no_grad(|| model.forward_embedding(&trunk, None)).unwrap();
         close("a.embedding (no_grad)", &emb, get(&fx, "a.embedding"));
     });

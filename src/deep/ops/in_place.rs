@@ -1,6 +1,8 @@
-//! The element-wise tails of EfficientNet-B0's layers at inference, applied in place on the CPU:
-//! `silu(x + shift[c])` after a convolution with folded BatchNorm, `x + shift[c]` after the
-//! projection, the squeeze-excitation gate `x * gate[n, c]` and the residual sum `x + r`.
+//! The element-wise tails of the networks' layers at inference, applied in place on the CPU.
+//! EfficientNet-B0 (NCHW, [`apply`]): `silu(x + shift[c])` after a convolution with folded
+//! BatchNorm, `x + shift[c]` after the projection, the squeeze-excitation gate `x * gate[n, c]`
+//! and the residual sum `x + r`. R3D-18 (channels-last, [`apply_channels_last`]): the folded
+//! BatchNorm's shift with or without the ReLU, and the block's `relu(x + r)`.
 //!
 //! As tensor operations each of these allocates a new activation (a first touch of fresh pages and
 //! a zero fill), and candle runs them single-threaded below 64K elements and on its own worker
@@ -8,9 +10,9 @@
 //! Here they overwrite the activation they are given, in parallel chunks of whole planes, with
 //! loops compiled for AVX2 and FMA when the CPU has them (chosen at run time).
 //!
-//! Only [`apply`] is public to the crate: it takes the in-place path for a CPU f32 tensor
+//! [`apply`] and [`apply_channels_last`] take the in-place path for a CPU f32 tensor
 //! without gradients and falls back to the tensor operations otherwise (other devices, other
-//! types, gradients recorded, [`super::KernelPath::Generic`]). Its caller must own the
+//! types, gradients recorded, [`super::KernelPath::Generic`]). The caller must own the
 //! activation: a tensor that nothing else reads afterwards (the fresh output of the layer
 //! before), since the storage is overwritten.
 
@@ -53,13 +55,8 @@ pub(crate) fn apply(x: Tensor, v: &Tensor, tail: Tail) -> Result<Tensor> {
             x.dims()
         )
     }
-    let f32s = x.dtype() == DType::F32 && v.dtype() == DType::F32;
-    if grad_disabled()
-        && x.is_contiguous()
-        && super::use_cpu_kernel(x.device(), f32s)
-        && !x.is_variable()
-    {
-        x.inplace_op2(&v.contiguous()?, &InPlace(tail))?;
+    if in_place_applies(&x, v) {
+        x.inplace_op2(&v.contiguous()?, &InPlace(Op::Planes(tail)))?;
         return Ok(x);
     }
     match tail {
@@ -70,7 +67,60 @@ pub(crate) fn apply(x: Tensor, v: &Tensor, tail: Tail) -> Result<Tensor> {
     }
 }
 
-struct InPlace(Tail);
+/// Which tail to apply to a channels-last `(..., C)` activation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LastTail {
+    /// `x + v[c]`, `v` of length C.
+    Shift,
+    /// `relu(x + v[c])`, `v` of length C.
+    ShiftRelu,
+    /// `relu(x + v)`, `v` of the shape of `x` (the residual sum).
+    AddRelu,
+}
+
+/// `x`, channels-last (the last dimension is the channel), with `tail` applied, overwriting
+/// `x`'s storage where the in-place path applies (see the module docs); the caller gives up `x`.
+pub(crate) fn apply_channels_last(x: Tensor, v: &Tensor, tail: LastTail) -> Result<Tensor> {
+    let c = x.dims().last().copied().unwrap_or(1);
+    let want: &[usize] = match tail {
+        LastTail::Shift | LastTail::ShiftRelu => &[c],
+        LastTail::AddRelu => x.dims(),
+    };
+    if v.dims() != want || x.rank() == 0 {
+        bail!(
+            "{tail:?}: operand {:?} does not fit {:?}",
+            v.dims(),
+            x.dims()
+        )
+    }
+    if in_place_applies(&x, v) {
+        x.inplace_op2(&v.contiguous()?, &InPlace(Op::Last(tail)))?;
+        return Ok(x);
+    }
+    match tail {
+        LastTail::Shift => x.broadcast_add(v),
+        LastTail::ShiftRelu => x.broadcast_add(v)?.relu(),
+        LastTail::AddRelu => (x + v)?.relu(),
+    }
+}
+
+/// Whether `x` may be overwritten by a CPU pass: f32 on the CPU, no gradient recorded,
+/// contiguous, not a trainable variable.
+fn in_place_applies(x: &Tensor, v: &Tensor) -> bool {
+    let f32s = x.dtype() == DType::F32 && v.dtype() == DType::F32;
+    grad_disabled()
+        && x.is_contiguous()
+        && !x.is_variable()
+        && super::use_cpu_kernel(x.device(), f32s)
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Op {
+    Planes(Tail),
+    Last(LastTail),
+}
+
+struct InPlace(Op);
 
 impl InplaceOp2 for InPlace {
     fn name(&self) -> &'static str {
@@ -91,9 +141,15 @@ impl InplaceOp2 for InPlace {
             bail!("{}: the activation must be contiguous", self.name())
         };
         let dims = l1.shape().dims();
-        let plane = dims.get(2..).map(|d| d.iter().product()).unwrap_or(1usize);
         let v = contiguous(v, l2, self.name())?;
-        run(&mut x[start..end], v, plane.max(1), self.0);
+        let x = &mut x[start..end];
+        match self.0 {
+            Op::Planes(tail) => {
+                let plane = dims.get(2..).map(|d| d.iter().product()).unwrap_or(1usize);
+                run(x, v, plane.max(1), tail)
+            }
+            Op::Last(tail) => run_last(x, v, dims.last().copied().unwrap_or(1).max(1), tail),
+        }
         Ok(())
     }
 }
@@ -161,6 +217,60 @@ fn chunk_generic(x: &mut [f32], v: &[f32], plane: usize, tail: Tail) {
     }
 }
 
+/// The channels-last tail over `x` with `c` channels, in parallel tasks of whole pixels.
+fn run_last(x: &mut [f32], v: &[f32], c: usize, tail: LastTail) {
+    let task = (TASK_ELEMS / c).max(1) * c;
+    match tail {
+        LastTail::AddRelu => x
+            .par_chunks_mut(task)
+            .zip(v.par_chunks(task))
+            .for_each(|(x, r)| last_chunk(x, r, tail)),
+        _ => x.par_chunks_mut(task).for_each(|x| last_chunk(x, v, tail)),
+    }
+}
+
+/// One task of [`run_last`]: AVX2 + FMA code where the CPU has it, else the baseline build.
+fn last_chunk(x: &mut [f32], v: &[f32], tail: LastTail) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: the CPU has AVX2 and FMA, checked just above.
+        return unsafe { last_chunk_avx2(x, v, tail) };
+    }
+    last_chunk_generic(x, v, tail)
+}
+
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn last_chunk_avx2(x: &mut [f32], v: &[f32], tail: LastTail) {
+    last_chunk_generic(x, v, tail)
+}
+
+/// `v`: the C shifts (whole pixels of `x`), or for [`LastTail::AddRelu`] one value per element.
+#[inline(always)]
+fn last_chunk_generic(x: &mut [f32], v: &[f32], tail: LastTail) {
+    match tail {
+        LastTail::AddRelu => {
+            for (a, &b) in x.iter_mut().zip(v) {
+                *a = (*a + b).max(0.0);
+            }
+        }
+        LastTail::Shift => {
+            for px in x.chunks_mut(v.len()) {
+                px.iter_mut().zip(v).for_each(|(a, &s)| *a += s);
+            }
+        }
+        LastTail::ShiftRelu => {
+            for px in x.chunks_mut(v.len()) {
+                px.iter_mut()
+                    .zip(v)
+                    .for_each(|(a, &s)| *a = (*a + s).max(0.0));
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -214,6 +324,36 @@ mod tests {
                         "{tail:?} {:?} element {i}: {g} vs {e}",
                         (n, c, h, w)
                     );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The channels-last tails against their definitions, with a channel count that does not
+    /// divide a task (3 and 37) and negative values for the ReLU.
+    #[test]
+    fn every_channels_last_tail_matches_its_definition() -> Result<()> {
+        let dev = Device::Cpu;
+        for &dims in &[[1usize, 2, 5, 5, 37], [2, 3, 50, 40, 3]] {
+            let x = Tensor::randn(0f32, 2.0, &dims, &dev)?;
+            let xs = x.flatten_all()?.to_vec1::<f32>()?;
+            let c = dims[4];
+            for tail in [LastTail::Shift, LastTail::ShiftRelu, LastTail::AddRelu] {
+                let v = match tail {
+                    LastTail::AddRelu => Tensor::randn(0f32, 1.0, &dims, &dev)?,
+                    _ => Tensor::randn(0f32, 1.0, c, &dev)?,
+                };
+                let vs = v.flatten_all()?.to_vec1::<f32>()?;
+                let got = no_grad(|| apply_channels_last(x.copy()?, &v, tail))?;
+                let got = got.flatten_all()?.to_vec1::<f32>()?;
+                for (i, (&g, &a)) in got.iter().zip(&xs).enumerate() {
+                    let want = match tail {
+                        LastTail::Shift => a + vs[i % c],
+                        LastTail::ShiftRelu => (a + vs[i % c]).max(0.0),
+                        LastTail::AddRelu => (a + vs[i]).max(0.0),
+                    };
+                    assert_eq!(g, want, "{tail:?} {dims:?} element {i}");
                 }
             }
         }
