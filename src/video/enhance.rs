@@ -223,18 +223,37 @@ pub fn unsharp(frame: &Frame, sigma: f32) -> Frame {
 /// A non-positive or non-finite `sigma` means no blur, so the frame comes back unchanged.
 pub fn unsharp_mask(frame: &Frame, sigma: f32, amount: f32) -> Frame {
     let blur = gaussian_blur(frame, sigma);
-    let beta = 1.0 - amount;
-    let data = frame
-        .as_raw()
-        .iter()
-        .zip(blur.as_raw())
-        .map(|(&a, &b)| {
-            // OpenCV's vector path: v_muladd(a, alpha, v_muladd(b, beta, gamma)) with gamma = 0.
-            let v = f32::from(a).mul_add(amount, f32::from(b) * beta);
-            v.round_ties_even().clamp(0.0, 255.0) as u8
-        })
-        .collect();
+    let mut data = vec![0u8; frame.as_raw().len()];
+    with_avx2(|| weighted_sum(frame.as_raw(), blur.as_raw(), amount, &mut data));
     Frame::from_raw(frame.width(), frame.height(), data).expect("same size as the input")
+}
+
+/// `out = round_half_even(amount a + (1 - amount) b)` saturated to bytes, element by element.
+#[inline(always)]
+fn weighted_sum(a: &[u8], b: &[u8], amount: f32, out: &mut [u8]) {
+    let beta = 1.0 - amount;
+    for ((o, &a), &b) in out.iter_mut().zip(a).zip(b) {
+        // OpenCV's vector path: v_muladd(a, alpha, v_muladd(b, beta, gamma)) with gamma = 0.
+        let v = f32::from(a).mul_add(amount, f32::from(b) * beta);
+        *o = v.round_ties_even().clamp(0.0, 255.0) as u8;
+    }
+}
+
+/// Runs `f` in code compiled for AVX2 and FMA when the CPU has them (the loops it inlines then
+/// use 256-bit vectors and rounding instructions), else in the baseline build. Same results
+/// either way: integer arithmetic, and float operations that round once each as written.
+#[inline(always)]
+fn with_avx2<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn run<R>(f: impl FnOnce() -> R) -> R {
+            f()
+        }
+        // SAFETY: the CPU has AVX2 and FMA, checked just above.
+        return unsafe { run(f) };
+    }
+    f()
 }
 
 /// `cv2.GaussianBlur(frame, (0, 0), sigma)` on an 8-bit frame, bit-exact: the kernel side is
@@ -266,41 +285,50 @@ pub fn gaussian_blur(frame: &Frame, sigma: f32) -> Frame {
     } else {
         gaussian_kernel_fixed(n, f64::from(sigma))
     };
+    let out = with_avx2(|| blur_planes(frame.as_raw(), w, h, &kx, &ky));
+    Frame::from_raw(frame.width(), frame.height(), out).expect("same size as the input")
+}
+
+/// The separable fixed-point blur of interleaved RGB rows: each row reflected into a padded
+/// copy, the horizontal taps as whole-row multiply-adds (8.8 fixed point, exact in u32), then
+/// the vertical taps over reflected rows with OpenCV's rounding (16 fractional bits, half up).
+#[inline(always)]
+fn blur_planes(src: &[u8], w: usize, h: usize, kx: &[u16], ky: &[u16]) -> Vec<u8> {
     let (rx, ry) = (kx.len() / 2, ky.len() / 2);
-    let src = frame.as_raw();
-    // Horizontal pass: 8.8 fixed point, exact in u32 (at most 255 * 256 per sample).
+    let row = w * 3;
     let xi: Vec<usize> = (0..w + 2 * rx)
         .map(|x| reflect_101(x as isize - rx as isize, w))
         .collect();
-    let mut hrows = vec![0u32; h * w * 3];
-    for (y, hrow) in hrows.chunks_exact_mut(w * 3).enumerate() {
-        let row = &src[y * w * 3..(y + 1) * w * 3];
-        for (x, out) in hrow.chunks_exact_mut(3).enumerate() {
-            let mut acc = [0u32; 3];
-            for (k, &kv) in kx.iter().enumerate() {
-                let p = &row[xi[x + k] * 3..xi[x + k] * 3 + 3];
-                for c in 0..3 {
-                    acc[c] += u32::from(kv) * u32::from(p[c]);
-                }
+    let mut padded = vec![0u8; (w + 2 * rx) * 3];
+    let mut hrows = vec![0u32; h * row];
+    for (y, hrow) in hrows.chunks_exact_mut(row).enumerate() {
+        let srow = &src[y * row..(y + 1) * row];
+        for (d, &sx) in padded.chunks_exact_mut(3).zip(&xi) {
+            d.copy_from_slice(&srow[sx * 3..sx * 3 + 3]);
+        }
+        for (k, &kv) in kx.iter().enumerate() {
+            let kv = u32::from(kv);
+            for (o, &p) in hrow.iter_mut().zip(&padded[k * 3..k * 3 + row]) {
+                *o += kv * u32::from(p);
             }
-            out.copy_from_slice(&acc);
         }
     }
-    // Vertical pass: 16 fractional bits, rounded half up as OpenCV's ufixedpoint32 does.
-    let mut out = vec![0u8; h * w * 3];
-    for (y, orow) in out.chunks_exact_mut(w * 3).enumerate() {
-        let mut acc = vec![0u32; w * 3];
+    let mut out = vec![0u8; h * row];
+    let mut acc = vec![0u32; row];
+    for (y, orow) in out.chunks_exact_mut(row).enumerate() {
+        acc.fill(1 << 15);
         for (k, &kv) in ky.iter().enumerate() {
             let sy = reflect_101(y as isize + k as isize - ry as isize, h);
-            for (a, &v) in acc.iter_mut().zip(&hrows[sy * w * 3..(sy + 1) * w * 3]) {
-                *a += u32::from(kv) * v;
+            let kv = u32::from(kv);
+            for (a, &v) in acc.iter_mut().zip(&hrows[sy * row..(sy + 1) * row]) {
+                *a += kv * v;
             }
         }
-        for (o, a) in orow.iter_mut().zip(acc) {
-            *o = ((a + (1 << 15)) >> 16).min(255) as u8;
+        for (o, &a) in orow.iter_mut().zip(&acc) {
+            *o = (a >> 16).min(255) as u8;
         }
     }
-    Frame::from_raw(frame.width(), frame.height(), out).expect("same size as the input")
+    out
 }
 
 /// OpenCV's kernel side for a Gaussian of `sigma` on 8-bit images: `round(sigma 3 2 + 1) | 1`.

@@ -8,6 +8,7 @@ use vidcompare::video::Frame;
 use vidcompare::video::enhance::{
     EnhanceParams, NlMeansKernel, denoise_nl_means_colored, denoise_nl_means_colored_on, enhance,
     gaussian_blur, gaussian_kernel, gaussian_kernel_fixed, lab_to_lrgb, lrgb_to_lab, nl_means_gray,
+    unsharp_mask,
 };
 
 fn load_rgb(name: &str) -> Frame {
@@ -285,13 +286,18 @@ fn timing_per_frame() {
         );
     }
     let all = best_of(n, || enhance(&frame, &p));
+    let one = single.install(|| best_of_cpu(n, || enhance(&frame, &p)));
     let blur = best_of(n, || gaussian_blur(&frame, 1.0));
+    let sharp = best_of(n, || unsharp_mask(&frame, 1.0, 1.5));
     let lab = best_of(n, || lab_to_lrgb(&lrgb_to_lab(&frame)));
     println!(
-        "Lab round trip {:.2} ms, blur {:.2} ms, enhance (best kernel) {:.1} ms",
+        "Lab round trip {:.2} ms, blur {:.2} ms, unsharp mask (blur included) {:.2} ms, enhance \
+         (best kernel) {:.1} ms, 1 thread {:.1} ms",
         lab * 1e3,
         blur * 1e3,
-        all * 1e3
+        sharp * 1e3,
+        all * 1e3,
+        one * 1e3
     );
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!("load average after: {}", load.trim());
