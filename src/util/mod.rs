@@ -6,6 +6,7 @@ pub mod cache;
 pub mod csv;
 pub mod fs;
 pub mod progress;
+pub(crate) mod simd;
 
 pub use cache::BlobCache;
 pub use fs::{write_atomic, write_atomic_with};

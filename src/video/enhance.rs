@@ -224,36 +224,23 @@ pub fn unsharp(frame: &Frame, sigma: f32) -> Frame {
 pub fn unsharp_mask(frame: &Frame, sigma: f32, amount: f32) -> Frame {
     let blur = gaussian_blur(frame, sigma);
     let mut data = vec![0u8; frame.as_raw().len()];
-    with_avx2(|| weighted_sum(frame.as_raw(), blur.as_raw(), amount, &mut data));
+    weighted_sum(frame.as_raw(), blur.as_raw(), amount, &mut data);
     Frame::from_raw(frame.width(), frame.height(), data).expect("same size as the input")
 }
 
-/// `out = round_half_even(amount a + (1 - amount) b)` saturated to bytes, element by element.
+crate::avx2_dispatch! {
+    /// `out = round_half_even(amount a + (1 - amount) b)` saturated to bytes, element by element.
+    fn weighted_sum(a: &[u8], b: &[u8], amount: f32, out: &mut [u8]) => weighted_sum_impl
+}
+
 #[inline(always)]
-fn weighted_sum(a: &[u8], b: &[u8], amount: f32, out: &mut [u8]) {
+fn weighted_sum_impl(a: &[u8], b: &[u8], amount: f32, out: &mut [u8]) {
     let beta = 1.0 - amount;
     for ((o, &a), &b) in out.iter_mut().zip(a).zip(b) {
         // OpenCV's vector path: v_muladd(a, alpha, v_muladd(b, beta, gamma)) with gamma = 0.
         let v = f32::from(a).mul_add(amount, f32::from(b) * beta);
         *o = v.round_ties_even().clamp(0.0, 255.0) as u8;
     }
-}
-
-/// Runs `f` in code compiled for AVX2 and FMA when the CPU has them (the loops it inlines then
-/// use 256-bit vectors and rounding instructions), else in the baseline build. Same results
-/// either way: integer arithmetic, and float operations that round once each as written.
-#[inline(always)]
-fn with_avx2<R>(f: impl FnOnce() -> R) -> R {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-        #[target_feature(enable = "avx2,fma")]
-        unsafe fn run<R>(f: impl FnOnce() -> R) -> R {
-            f()
-        }
-        // SAFETY: the CPU has AVX2 and FMA, checked just above.
-        return unsafe { run(f) };
-    }
-    f()
 }
 
 /// `cv2.GaussianBlur(frame, (0, 0), sigma)` on an 8-bit frame, bit-exact: the kernel side is
@@ -285,15 +272,21 @@ pub fn gaussian_blur(frame: &Frame, sigma: f32) -> Frame {
     } else {
         gaussian_kernel_fixed(n, f64::from(sigma))
     };
-    let out = with_avx2(|| blur_planes(frame.as_raw(), w, h, &kx, &ky));
+    let out = blur_planes(frame.as_raw(), w, h, &kx, &ky);
     Frame::from_raw(frame.width(), frame.height(), out).expect("same size as the input")
 }
 
-/// The separable fixed-point blur of interleaved RGB rows: each row reflected into a padded
-/// copy, the horizontal taps as whole-row multiply-adds (8.8 fixed point, exact in u32), then
-/// the vertical taps over reflected rows with OpenCV's rounding (16 fractional bits, half up).
+crate::avx2_dispatch! {
+    /// The separable fixed-point blur of interleaved RGB rows: each row reflected into a padded
+    /// copy, the horizontal taps as whole-row multiply-adds (8.8 fixed point, exact in u32),
+    /// then the vertical taps over reflected rows with OpenCV's rounding (16 fractional bits,
+    /// half up).
+    fn blur_planes(src: &[u8], w: usize, h: usize, kx: &[u16], ky: &[u16]) -> Vec<u8>
+        => blur_planes_impl
+}
+
 #[inline(always)]
-fn blur_planes(src: &[u8], w: usize, h: usize, kx: &[u16], ky: &[u16]) -> Vec<u8> {
+fn blur_planes_impl(src: &[u8], w: usize, h: usize, kx: &[u16], ky: &[u16]) -> Vec<u8> {
     let (rx, ry) = (kx.len() / 2, ky.len() / 2);
     let row = w * 3;
     let xi: Vec<usize> = (0..w + 2 * rx)

@@ -175,22 +175,9 @@ fn run(x: &mut [f32], v: &[f32], plane: usize, tail: Tail) {
         });
 }
 
-/// One task: AVX2 + FMA code where the CPU has it, else the baseline build.
-fn chunk(x: &mut [f32], v: &[f32], plane: usize, tail: Tail) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-        // SAFETY: the CPU has AVX2 and FMA, checked just above.
-        return unsafe { chunk_avx2(x, v, plane, tail) };
-    }
-    chunk_generic(x, v, plane, tail)
-}
-
-/// # Safety
-/// The CPU must support AVX2 and FMA.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn chunk_avx2(x: &mut [f32], v: &[f32], plane: usize, tail: Tail) {
-    chunk_generic(x, v, plane, tail)
+crate::avx2_dispatch! {
+    /// One task, compiled for AVX2 + FMA where the CPU has them.
+    fn chunk(x: &mut [f32], v: &[f32], plane: usize, tail: Tail) => chunk_generic
 }
 
 /// `v` holds one value per plane of `x` (or, for [`Tail::Add`], one per element).
@@ -229,22 +216,9 @@ fn run_last(x: &mut [f32], v: &[f32], c: usize, tail: LastTail) {
     }
 }
 
-/// One task of [`run_last`]: AVX2 + FMA code where the CPU has it, else the baseline build.
-fn last_chunk(x: &mut [f32], v: &[f32], tail: LastTail) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-        // SAFETY: the CPU has AVX2 and FMA, checked just above.
-        return unsafe { last_chunk_avx2(x, v, tail) };
-    }
-    last_chunk_generic(x, v, tail)
-}
-
-/// # Safety
-/// The CPU must support AVX2 and FMA.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn last_chunk_avx2(x: &mut [f32], v: &[f32], tail: LastTail) {
-    last_chunk_generic(x, v, tail)
+crate::avx2_dispatch! {
+    /// One task of [`run_last`], compiled for AVX2 + FMA where the CPU has them.
+    fn last_chunk(x: &mut [f32], v: &[f32], tail: LastTail) => last_chunk_generic
 }
 
 /// `v`: the C shifts (whole pixels of `x`), or for [`LastTail::AddRelu`] one value per element.
