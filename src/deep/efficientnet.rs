@@ -21,7 +21,7 @@
 //! - evaluation-mode BatchNorm is folded into the convolution weight and a per-channel shift;
 //!   without gradients on the CPU, `shift + SiLU`, the shift alone, the squeeze-excitation gate
 //!   and the residual sum then overwrite the layer's fresh output in one parallel pass each
-//!   ([`super::ops::in_place`]), instead of allocating a new activation per tensor operation.
+//!   (`ops::in_place`), instead of allocating a new activation per tensor operation.
 
 use std::ops::Range;
 

@@ -1,7 +1,7 @@
 //! Running portable loops as AVX2 code where the CPU has it.
 //!
 //! The crate is built for the baseline x86-64 (SSE2), so the compiler vectorises plain loops
-//! 4 floats wide and calls the C library to round. [`avx2_dispatch!`](crate::avx2_dispatch)
+//! 4 floats wide and calls the C library to round. [`avx2_dispatch!`]
 //! defines a function that runs an `#[inline(always)]` implementation inside a copy compiled
 //! with AVX2 and FMA enabled when the CPU has both (chosen at run time), else the baseline
 //! build: its loops then use 256-bit vectors and rounding instructions. The results are the same
@@ -24,8 +24,6 @@ pub(crate) fn has_avx2_fma() -> bool {
 /// `fn name(args) -> ret => implementation`: defines `name`, which calls `implementation` (an
 /// `#[inline(always)]` function with the same arguments) from a copy compiled for AVX2 + FMA
 /// when [`has_avx2_fma`], else directly.
-#[macro_export]
-#[doc(hidden)]
 macro_rules! avx2_dispatch {
     ($(#[$m:meta])* $vis:vis fn $name:ident($($arg:ident : $ty:ty),* $(,)?) $(-> $ret:ty)? => $imp:path) => {
         $(#[$m])*
@@ -45,3 +43,5 @@ macro_rules! avx2_dispatch {
         }
     };
 }
+
+pub(crate) use avx2_dispatch;

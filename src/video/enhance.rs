@@ -228,7 +228,7 @@ pub fn unsharp_mask(frame: &Frame, sigma: f32, amount: f32) -> Frame {
     Frame::from_raw(frame.width(), frame.height(), data).expect("same size as the input")
 }
 
-crate::avx2_dispatch! {
+crate::util::simd::avx2_dispatch! {
     /// `out = round_half_even(amount a + (1 - amount) b)` saturated to bytes, element by element.
     fn weighted_sum(a: &[u8], b: &[u8], amount: f32, out: &mut [u8]) => weighted_sum_impl
 }
@@ -276,7 +276,7 @@ pub fn gaussian_blur(frame: &Frame, sigma: f32) -> Frame {
     Frame::from_raw(frame.width(), frame.height(), out).expect("same size as the input")
 }
 
-crate::avx2_dispatch! {
+crate::util::simd::avx2_dispatch! {
     /// The separable fixed-point blur of interleaved RGB rows: each row reflected into a padded
     /// copy, the horizontal taps as whole-row multiply-adds (8.8 fixed point, exact in u32),
     /// then the vertical taps over reflected rows with OpenCV's rounding (16 fractional bits,

@@ -175,7 +175,7 @@ fn run(x: &mut [f32], v: &[f32], plane: usize, tail: Tail) {
         });
 }
 
-crate::avx2_dispatch! {
+crate::util::simd::avx2_dispatch! {
     /// One task, compiled for AVX2 + FMA where the CPU has them.
     fn chunk(x: &mut [f32], v: &[f32], plane: usize, tail: Tail) => chunk_generic
 }
@@ -216,7 +216,7 @@ fn run_last(x: &mut [f32], v: &[f32], c: usize, tail: LastTail) {
     }
 }
 
-crate::avx2_dispatch! {
+crate::util::simd::avx2_dispatch! {
     /// One task of [`run_last`], compiled for AVX2 + FMA where the CPU has them.
     fn last_chunk(x: &mut [f32], v: &[f32], tail: LastTail) => last_chunk_generic
 }

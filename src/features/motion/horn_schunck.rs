@@ -215,7 +215,7 @@ pub fn horn_schunck_with(
     ))
 }
 
-crate::avx2_dispatch! {
+crate::util::simd::avx2_dispatch! {
     /// The Horn–Schunck iterations on one level, starting from and linearised around
     /// `(u0, v0)`, compiled for AVX2 + FMA where the CPU has them (same results, see
     /// `util::simd`).
