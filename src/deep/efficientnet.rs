@@ -144,23 +144,22 @@ impl ConvNormAct {
     /// Inside [`super::nn::no_grad`] the output carries no autograd history.
     fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
         let weight = param(&self.weight);
-        let y = if train {
-            self.bn.forward_train(&self.conv(x, &weight, true)?)?
+        if train {
+            let y = self.bn.forward_train(&self.conv(x, &weight, true)?)?;
+            return Ok(settle(if self.silu { y.silu()? } else { y }));
+        }
+        let (scale, shift) = folded_batch_norm(&self.bn)?;
+        let (scale, shift) = (param(&scale), param(&shift));
+        let c = scale.dim(0)?;
+        let weight = weight.broadcast_mul(&scale.reshape((c, 1, 1, 1))?)?;
+        // The convolution's output is fresh: its tail may overwrite it.
+        let y = self.conv(x, &weight, false)?;
+        let tail = if self.silu {
+            Tail::ShiftSilu
         } else {
-            let (scale, shift) = folded_batch_norm(&self.bn)?;
-            let (scale, shift) = (param(&scale), param(&shift));
-            let c = scale.dim(0)?;
-            let weight = weight.broadcast_mul(&scale.reshape((c, 1, 1, 1))?)?;
-            // The convolution's output is fresh: its tail may overwrite it.
-            let y = self.conv(x, &weight, false)?;
-            let tail = if self.silu {
-                Tail::ShiftSilu
-            } else {
-                Tail::Shift
-            };
-            return Ok(settle(in_place::apply(y, &shift, tail)?));
+            Tail::Shift
         };
-        Ok(settle(if self.silu { y.silu()? } else { y }))
+        Ok(settle(in_place::apply(y, &shift, tail)?))
     }
 }
 
