@@ -713,14 +713,22 @@ pub enum NlMeansKernel {
     /// AVX2: 8 lanes of 32-bit sums, a 32-bit gather into the weight table.
     Avx2,
     /// AVX-512 (F, BW, VL and VNNI): 16-bit capped sums, the table looked up with word
-    /// permutes, VNNI multiply-adds. Needs a weight table of at most 512 entries below 2^15
-    /// (search windows of 17 and more with the usual strengths).
+    /// permutes, VNNI multiply-adds taking two search offsets at once. Needs a weight table of
+    /// at most 512 entries below 2^15 (search windows of 17 and more with the usual strengths).
     Avx512,
+    /// [`Self::Avx512`] with VBMI's byte permutes forming the pixel pairs of the multiply-adds.
+    Avx512Vbmi,
 }
 
 impl NlMeansKernel {
     /// Every kernel, slowest first.
-    pub const ALL: [NlMeansKernel; 3] = [Self::Portable, Self::Avx2, Self::Avx512];
+    pub const ALL: [NlMeansKernel; 4] =
+        [Self::Portable, Self::Avx2, Self::Avx512, Self::Avx512Vbmi];
+
+    /// Whether this is one of the AVX-512 kernels.
+    fn is_avx512(self) -> bool {
+        matches!(self, Self::Avx512 | Self::Avx512Vbmi)
+    }
 }
 
 use NlMeansKernel as Kernel;
@@ -734,7 +742,9 @@ impl Kernel {
             #[cfg(target_arch = "x86_64")]
             Kernel::Avx2 => std::arch::is_x86_feature_detected!("avx2"),
             #[cfg(target_arch = "x86_64")]
-            Kernel::Avx512 => avx512::usable::<C>(lut, shift, k),
+            Kernel::Avx512 => avx512::usable::<C>(lut, shift, k, false),
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512Vbmi => avx512::usable::<C>(lut, shift, k, true),
             #[cfg(not(target_arch = "x86_64"))]
             _ => {
                 let _ = (lut, shift, k);
@@ -763,8 +773,9 @@ fn nl_means_with<const C: usize>(
         Some(kn) => kn
             .available::<C>(&table.lut, table.shift, k)
             .then_some(kn)?,
-        None => [Kernel::Avx512, Kernel::Avx2, Kernel::Portable]
+        None => Kernel::ALL
             .into_iter()
+            .rev()
             .find(|kn| kn.available::<C>(&table.lut, table.shift, k))
             .expect("the portable kernel"),
     };
@@ -788,7 +799,7 @@ fn nl_means_with<const C: usize>(
         }
     }
     // The AVX-512 kernels read two channels interleaved.
-    let interleaved: Vec<u8> = if kernel == Kernel::Avx512 && C == 2 {
+    let interleaved: Vec<u8> = if kernel.is_avx512() && C == 2 {
         planes[0]
             .iter()
             .zip(&planes[C - 1])
@@ -798,7 +809,7 @@ fn nl_means_with<const C: usize>(
         Vec::new()
     };
     #[cfg(target_arch = "x86_64")]
-    let fast = (kernel == Kernel::Avx512).then(|| {
+    let fast = kernel.is_avx512().then(|| {
         let pixels = if C == 2 { &interleaved } else { &planes[0] };
         avx512::Fast::new(pixels, &table.lut)
     });
@@ -886,7 +897,7 @@ struct Job<'a, const C: usize> {
     shift: u32,
     /// The inner loops to run.
     kernel: Kernel,
-    /// The AVX-512 kernels' pixels and table, when `kernel` is [`Kernel::Avx512`].
+    /// The AVX-512 kernels' pixels and table, when `kernel` is one of them.
     #[cfg(target_arch = "x86_64")]
     fast: Option<avx512::Fast<'a>>,
 }
@@ -898,7 +909,13 @@ impl<const C: usize> Job<'_, C> {
         #[cfg(target_arch = "x86_64")]
         match (self.kernel, &self.fast) {
             // SAFETY: the kernel was checked to be available on this CPU (`Kernel::available`).
-            (Kernel::Avx512, Some(fast)) => return unsafe { avx512::band(self, fast, r0, r1) },
+            (Kernel::Avx512, Some(fast)) => {
+                return unsafe { avx512::band(self, fast, r0, r1, false) };
+            }
+            // SAFETY: as above.
+            (Kernel::Avx512Vbmi, Some(fast)) => {
+                return unsafe { avx512::band(self, fast, r0, r1, true) };
+            }
             // SAFETY: as above.
             (Kernel::Avx2, _) => return unsafe { self.band_avx2(r0, r1) },
             _ => {}
@@ -1418,7 +1435,7 @@ mod tests {
             for img in [&noise, &smooth] {
                 for (hp, tw, sw) in [(5.0, 7, 21), (10.0, 5, 17), (3.0, 3, 21), (8.0, 7, 25)] {
                     let want = direct::<C>(img, w, h, hp, tw, sw);
-                    for kernel in [Kernel::Portable, Kernel::Avx2, Kernel::Avx512] {
+                    for kernel in Kernel::ALL {
                         if let Some(got) = nl_means_with::<C>(img, w, h, hp, tw, sw, Some(kernel)) {
                             assert_eq!(
                                 got, want,

@@ -16,9 +16,12 @@
 //!   unsigned saturation into a 16-bit row for the width sums.
 //! - the weight table (at most 512 entries, every value below 2^15) is looked up with
 //!   `vpermi2w`, 64 entries per instruction, instead of a 32-bit gather.
-//! - the accumulation multiplies 16-bit weights by pixels with `vpdpwssd` (VNNI); for two
-//!   channels, one interleaved `(a, b)` load serves both products, the weight sitting in the low
-//!   or the high half of each 32-bit lane.
+//! - the accumulation takes the search offsets `dx` and `dx + 1` together: their pixels are
+//!   neighbours, so one load holds both, and each 32-bit lane gets the two weights in its 16-bit
+//!   halves and the two pixels in the other operand's, for one `vpdpwssd` (VNNI) per channel
+//!   (and one with `(1, 1)` for the weight sum). An odd offset out is paired with a row of zero
+//!   weights. The pixel pairs are a byte permute of the loaded bytes with VBMI, a word permute of
+//!   the widened bytes without.
 //!
 //! Tails are handled with masked loads and stores, so no access leaves the slices.
 //!
@@ -32,9 +35,9 @@ use super::{Job, Partial};
 /// Most 64-entry chunks of the weight table the lookup handles.
 const MAX_CHUNKS: usize = 8;
 
-/// Whether the AVX-512 kernels apply: the CPU has them, the table fits the 16-bit lookup and the
-/// capped sums fit 16 bits (see the module docs).
-pub(super) fn usable<const C: usize>(lut: &[i32], shift: u32, k: usize) -> bool {
+/// Whether the AVX-512 kernels apply: the CPU has them (and VBMI when `vbmi`), the table fits
+/// the 16-bit lookup and the capped sums fit 16 bits (see the module docs).
+pub(super) fn usable<const C: usize>(lut: &[i32], shift: u32, k: usize, vbmi: bool) -> bool {
     let lmax = lut.len() - 1;
     let cap = (lmax as u64) << shift;
     let fits = lut.len() <= 64 * MAX_CHUNKS
@@ -45,6 +48,7 @@ pub(super) fn usable<const C: usize>(lut: &[i32], shift: u32, k: usize) -> bool 
         && std::arch::is_x86_feature_detected!("avx512bw")
         && std::arch::is_x86_feature_detected!("avx512vl")
         && std::arch::is_x86_feature_detected!("avx512vnni")
+        && (!vbmi || std::arch::is_x86_feature_detected!("avx512vbmi"))
 }
 
 /// What the kernels need besides the [`Job`]: the pixels in the layout they read and the table.
@@ -75,34 +79,61 @@ fn mask16(n: usize) -> u16 {
     if n >= 16 { u16::MAX } else { (1u16 << n) - 1 }
 }
 
-/// The weighted sums of band rows `r0..r1`, as `Job::band_impl` computes them.
+/// The weighted sums of band rows `r0..r1`, as `Job::band_impl` computes them, with VBMI's
+/// byte permutes when `vbmi`.
 ///
 /// # Safety
-/// The CPU must have AVX-512 F, BW, VL and VNNI, and [`usable`] must hold for the job's table.
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+/// The CPU must have AVX-512 F, BW, VL and VNNI (and VBMI when `vbmi`), and [`usable`] must
+/// hold for the job's table.
 pub(super) unsafe fn band<const C: usize>(
     job: &Job<C>,
     fast: &Fast,
     r0: isize,
     r1: isize,
+    vbmi: bool,
 ) -> Partial<C> {
-    // Dispatch on the number of table chunks so that the tables stay in registers.
+    // SAFETY: the caller's.
     unsafe {
-        match fast.lut16.len() / 64 {
-            1 => band_n::<C, 1>(job, fast, r0, r1),
-            2 => band_n::<C, 2>(job, fast, r0, r1),
-            3 => band_n::<C, 3>(job, fast, r0, r1),
-            4 => band_n::<C, 4>(job, fast, r0, r1),
-            5 => band_n::<C, 5>(job, fast, r0, r1),
-            6 => band_n::<C, 6>(job, fast, r0, r1),
-            7 => band_n::<C, 7>(job, fast, r0, r1),
-            _ => band_n::<C, 8>(job, fast, r0, r1),
+        if vbmi {
+            band_vbmi(job, fast, r0, r1)
+        } else {
+            band_vnni(job, fast, r0, r1)
         }
     }
 }
 
+/// Dispatch on the number of table chunks so that the tables stay in registers.
+macro_rules! by_chunks {
+    ($vbmi:literal, $job:expr, $fast:expr, $r0:expr, $r1:expr) => {
+        match $fast.lut16.len() / 64 {
+            1 => band_n::<C, 1, $vbmi>($job, $fast, $r0, $r1),
+            2 => band_n::<C, 2, $vbmi>($job, $fast, $r0, $r1),
+            3 => band_n::<C, 3, $vbmi>($job, $fast, $r0, $r1),
+            4 => band_n::<C, 4, $vbmi>($job, $fast, $r0, $r1),
+            5 => band_n::<C, 5, $vbmi>($job, $fast, $r0, $r1),
+            6 => band_n::<C, 6, $vbmi>($job, $fast, $r0, $r1),
+            7 => band_n::<C, 7, $vbmi>($job, $fast, $r0, $r1),
+            _ => band_n::<C, 8, $vbmi>($job, $fast, $r0, $r1),
+        }
+    };
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx512vbmi")]
+unsafe fn band_vbmi<const C: usize>(job: &Job<C>, fast: &Fast, r0: isize, r1: isize) -> Partial<C> {
+    // SAFETY: the caller's.
+    unsafe { by_chunks!(true, job, fast, r0, r1) }
+}
+
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
-unsafe fn band_n<const C: usize, const NCH: usize>(
+unsafe fn band_vnni<const C: usize>(job: &Job<C>, fast: &Fast, r0: isize, r1: isize) -> Partial<C> {
+    // SAFETY: the caller's.
+    unsafe { by_chunks!(false, job, fast, r0, r1) }
+}
+
+/// The band loop for a table of `NCH` chunks; inlined into the entries above, which give it
+/// their target features.
+#[inline(always)]
+unsafe fn band_n<const C: usize, const NCH: usize, const VBMI: bool>(
     job: &Job<C>,
     fast: &Fast,
     r0: isize,
@@ -121,12 +152,14 @@ unsafe fn band_n<const C: usize, const NCH: usize>(
     // One channel: 16-bit running sums; two channels: 32-bit ones plus a 16-bit narrowed row.
     let mut col16 = vec![0u16; if C == 1 { nd * cw } else { cw }];
     let mut col32 = vec![0i32; if C == 1 { 0 } else { nd * cw }];
-    let mut wts = vec![0u16; nd * xw];
-    let mut wo = vec![0usize; nd];
-    let mut po = vec![0usize; nd];
+    // One more row of zero weights: the partner of an odd offset out.
+    let mut wts = vec![0u16; (nd + 1) * xw];
+    let zero_row = nd * xw;
+    let mut pairs = vec![Pair::default(); nd.div_ceil(2)];
     let mut est: [Vec<i32>; C] = std::array::from_fn(|_| vec![0i32; rows * w]);
     let mut wsum = vec![0i32; rows * w];
-    let mut tables = [_mm512_setzero_si512(); 16];
+    // SAFETY: the entries' target features (AVX-512 F).
+    let mut tables = [unsafe { _mm512_setzero_si512() }; 16];
     for (i, v) in tables.iter_mut().enumerate().take(2 * NCH) {
         // SAFETY: lut16 holds NCH chunks of 64 values, 32 per vector.
         *v = unsafe { _mm512_loadu_si512(fast.lut16.as_ptr().add(32 * i) as *const _) };
@@ -189,22 +222,30 @@ unsafe fn band_n<const C: usize, const NCH: usize>(
                 }
             }
             let nd_row = dxs.clone().count();
+            let n_pairs = nd_row.div_ceil(2);
             if r >= 0 {
-                // Side 1: p in row r takes w(p, d) I(p + d).
+                // Side 1: p in row r takes w(p, d) I(p + d); offsets dx and dx + 1 in pairs,
+                // whose pixels are neighbours (the second one's at base + 1).
                 let row = r as usize - lo;
                 let src = (r + dy as isize + bi) as usize * pw + b;
-                for (j, dx) in dxs.clone().enumerate() {
-                    wo[j] = (dx + si) as usize * xw + s;
-                    po[j] = (src as isize + dx) as usize;
+                for (j, pair) in pairs[..n_pairs].iter_mut().enumerate() {
+                    let dx = dxs.start() + 2 * j as isize;
+                    let di = (dx + si) as usize;
+                    pair.wa = di * xw + s;
+                    pair.wb = if 2 * j + 1 < nd_row {
+                        (di + 1) * xw + s
+                    } else {
+                        zero_row
+                    };
+                    pair.base = (src as isize + dx) as usize;
                 }
                 let at = row * w;
-                // SAFETY: as for `Job::accumulate`, every read stays in the padded planes.
+                // SAFETY: every read stays in the weights and the padded planes (asserted).
                 unsafe {
-                    accumulate::<C>(
+                    accumulate_pairs::<C, false, VBMI>(
                         &wts,
-                        &wo[..nd_row],
+                        &pairs[..n_pairs],
                         px,
-                        &po[..nd_row],
                         &mut wsum[at..at + w],
                         est.each_mut().map(|e| &mut e[at..at + w]),
                     )
@@ -212,21 +253,30 @@ unsafe fn band_n<const C: usize, const NCH: usize>(
             }
             let rt = r + dy as isize;
             if rt < hi {
-                // Side 2: q = p + d in row r + dy takes w(q - d, d) I(q - d).
+                // Side 2: q = p + d in row r + dy takes w(q - d, d) I(q - d); in pairs as
+                // above, the second offset's pixel one to the left (at base, the first's at
+                // base + 1).
                 let row = rt as usize - lo;
                 let src = (r + bi) as usize * pw + b;
-                for (j, dx) in dxs.clone().enumerate() {
-                    wo[j] = (dx + si) as usize * (xw - 1) + 2 * s;
-                    po[j] = (src as isize - dx) as usize;
+                for (j, pair) in pairs[..n_pairs].iter_mut().enumerate() {
+                    let dx = dxs.start() + 2 * j as isize;
+                    let di = (dx + si) as usize;
+                    // The weight of p = q - d sits at p's column, x - dx, in dx's row.
+                    pair.wa = di * (xw - 1) + 2 * s;
+                    pair.wb = if 2 * j + 1 < nd_row {
+                        (di + 1) * (xw - 1) + 2 * s
+                    } else {
+                        zero_row
+                    };
+                    pair.base = (src as isize - dx) as usize - 1;
                 }
                 let at = row * w;
                 // SAFETY: as above.
                 unsafe {
-                    accumulate::<C>(
+                    accumulate_pairs::<C, true, VBMI>(
                         &wts,
-                        &wo[..nd_row],
+                        &pairs[..n_pairs],
                         px,
-                        &po[..nd_row],
                         &mut wsum[at..at + w],
                         est.each_mut().map(|e| &mut e[at..at + w]),
                     )
@@ -389,52 +439,99 @@ unsafe fn weights<const NCH: usize>(
     }
 }
 
-/// `wsum[x] += sum_j wts[wo[j] + x]` and `est[c][x] += sum_j wts[wo[j] + x] I_c(po[j] + x)`,
-/// 16 pixels at a time (`I` interleaved for two channels).
+/// Two search offsets accumulated together: their weights at `wa` and `wb` in the weight rows,
+/// their pixels neighbours from `base` (see [`accumulate_pairs`]).
+#[derive(Debug, Clone, Copy, Default)]
+struct Pair {
+    wa: usize,
+    wb: usize,
+    base: usize,
+}
+
+/// Mask of the first `n.min(64)` byte lanes.
+#[inline(always)]
+fn mask64(n: usize) -> u64 {
+    if n >= 64 { u64::MAX } else { (1u64 << n) - 1 }
+}
+
+/// `wsum[x] += sum wa + wb` and `est[c][x] += sum wa I_c(a) + wb I_c(b)` over the pairs,
+/// 16 pixels at a time, where `wa = wts[pair.wa + x]`, `wb = wts[pair.wb + x]` and the pixels
+/// are `a = base + x`, `b = base + x + 1` (`a` and `b` swapped when `REV`; `I` interleaved
+/// for two channels). Each pair's two weights and two pixels sit in the halves of each 32-bit
+/// lane, so one VNNI multiply-add per channel takes both offsets. With `VBMI`, the pixel pairs
+/// are one byte permute from the loaded bytes; without, the bytes are widened to words first.
 ///
 /// # Safety
-/// AVX-512 F, BW, VL and VNNI; `wts[wo[j]..][..n]` and the pixels `po[j]..po[j] + n` in bounds.
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
-unsafe fn accumulate<const C: usize>(
+/// AVX-512 F, BW, VL and VNNI, and VBMI when `VBMI`; reads within the slices (asserted).
+#[inline(always)]
+unsafe fn accumulate_pairs<const C: usize, const REV: bool, const VBMI: bool>(
     wts: &[u16],
-    wo: &[usize],
+    pairs: &[Pair],
     px: &[u8],
-    po: &[usize],
     wsum: &mut [i32],
     mut est: [&mut [i32]; C],
 ) {
     let n = wsum.len();
-    for (&a, &p) in wo.iter().zip(po) {
-        assert!(a + n <= wts.len() && C * (p + n) <= px.len());
+    for p in pairs {
+        assert!(p.wa.max(p.wb) + n <= wts.len() && C * (p.base + n + 1) <= px.len());
     }
     assert!(est.iter().all(|e| e.len() == n));
+    // Word lanes 2i and 2i + 1 take a[i] and b[i] (b's words follow a's 32 in the pair).
+    let widx: [u16; 32] = std::array::from_fn(|l| (l / 2 + 32 * (l % 2)) as u16);
+    // Which pixel (0: at x, 1: its right neighbour) the low and high half of each lane take.
+    let pick = |l: usize| usize::from((l % 2 == 1) != REV);
+    // VBMI: byte lanes 4i and 4i + 2 take pixel i or its neighbour of channel c, the others a
+    // zero (index 64 and up: the second, zero, table).
+    let bidx: [[u8; 64]; C] = std::array::from_fn(|c| {
+        std::array::from_fn(|l| match l % 4 {
+            0 | 2 => (C * (l / 4 + pick(l / 2)) + c) as u8,
+            _ => 64,
+        })
+    });
+    // Otherwise word lanes take the widened bytes: the first 32 bytes are words 0..32, the
+    // next ones words 32..
+    let gidx: [[u16; 32]; C] =
+        std::array::from_fn(|c| std::array::from_fn(|l| (C * (l / 2 + pick(l)) + c) as u16));
     unsafe {
+        let widx = _mm512_loadu_si512(widx.as_ptr() as *const _);
+        let bidx: [__m512i; C] =
+            std::array::from_fn(|c| _mm512_loadu_si512(bidx[c].as_ptr() as *const _));
+        let gidx: [__m512i; C] =
+            std::array::from_fn(|c| _mm512_loadu_si512(gidx[c].as_ptr() as *const _));
+        let ones = _mm512_set1_epi32(0x0001_0001);
+        let z = _mm512_setzero_si512();
         let mut x = 0;
         while x < n {
             let m = mask16(n - x);
-            let z = _mm512_setzero_si512();
+            let mb = mask64(C * ((n - x).min(16) + 1));
             let mut aw = z;
             let mut ae = [z; C];
-            for (&a, &p) in wo.iter().zip(po) {
-                let wv = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(
-                    m,
-                    wts.as_ptr().add(a + x) as *const i16,
-                ));
-                aw = _mm512_add_epi32(aw, wv);
-                if C == 1 {
-                    let pv = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(
-                        m,
-                        px.as_ptr().add(p + x) as *const i8,
-                    ));
-                    ae[0] = _mm512_dpwssd_epi32(ae[0], wv, pv);
+            for p in pairs {
+                let wa = _mm256_maskz_loadu_epi16(m, wts.as_ptr().add(p.wa + x) as *const i16);
+                let wb = _mm256_maskz_loadu_epi16(m, wts.as_ptr().add(p.wb + x) as *const i16);
+                let wp = _mm512_permutex2var_epi16(
+                    _mm512_castsi256_si512(wa),
+                    widx,
+                    _mm512_castsi256_si512(wb),
+                );
+                aw = _mm512_dpwssd_epi32(aw, wp, ones);
+                let v = _mm512_maskz_loadu_epi8(mb, px.as_ptr().add(C * (p.base + x)) as *const i8);
+                if VBMI {
+                    for c in 0..C {
+                        let pp = _mm512_permutex2var_epi8(v, bidx[c], z);
+                        ae[c] = _mm512_dpwssd_epi32(ae[c], wp, pp);
+                    }
+                } else if C == 1 {
+                    let words = _mm512_cvtepu8_epi16(_mm512_castsi512_si256(v));
+                    let pp = _mm512_permutexvar_epi16(gidx[0], words);
+                    ae[0] = _mm512_dpwssd_epi32(ae[0], wp, pp);
                 } else {
-                    // (a, b) as the low and high halves of each 32-bit lane.
-                    let pv = _mm512_cvtepu8_epi16(_mm256_maskz_loadu_epi8(
-                        mask32(2 * (n - x)),
-                        px.as_ptr().add(2 * (p + x)) as *const i8,
-                    ));
-                    ae[0] = _mm512_dpwssd_epi32(ae[0], wv, pv);
-                    ae[1] = _mm512_dpwssd_epi32(ae[1], _mm512_slli_epi32::<16>(wv), pv);
+                    let lo = _mm512_cvtepu8_epi16(_mm512_castsi512_si256(v));
+                    let hi = _mm512_cvtepu8_epi16(_mm512_extracti64x4_epi64::<1>(v));
+                    for c in 0..C {
+                        let pp = _mm512_permutex2var_epi16(lo, gidx[c], hi);
+                        ae[c] = _mm512_dpwssd_epi32(ae[c], wp, pp);
+                    }
                 }
             }
             macro_rules! add {
