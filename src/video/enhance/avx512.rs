@@ -319,17 +319,27 @@ unsafe fn slide1(
                 _mm512_min_epu16(_mm512_mullo_epi16(d, d), vcap)
             }};
         }
+        macro_rules! step {
+            ($j:expr, $m:expr) => {{
+                let (j, m) = ($j, $m);
+                let cp = col.as_mut_ptr().add(j);
+                let mut c = _mm512_maskz_loadu_epi16(m, cp as *const i16);
+                c = _mm512_add_epi16(c, term!(m, a + j, b + j));
+                if let Some((ao, bo)) = old {
+                    c = _mm512_sub_epi16(c, term!(m, ao + j, bo + j));
+                }
+                _mm512_mask_storeu_epi16(cp as *mut i16, m, c);
+            }};
+        }
+        // Full vectors with a constant mask (plain loads: a masked load costs an extra ALU
+        // operation on some CPUs), then the tail.
         let mut j = 0;
-        while j < n {
-            let m = mask32(n - j);
-            let cp = col.as_mut_ptr().add(j);
-            let mut c = _mm512_maskz_loadu_epi16(m, cp as *const i16);
-            c = _mm512_add_epi16(c, term!(m, a + j, b + j));
-            if let Some((ao, bo)) = old {
-                c = _mm512_sub_epi16(c, term!(m, ao + j, bo + j));
-            }
-            _mm512_mask_storeu_epi16(cp as *mut i16, m, c);
+        while j + 32 <= n {
+            step!(j, u32::MAX);
             j += 32;
+        }
+        if j < n {
+            step!(j, mask32(n - j));
         }
     }
 }
@@ -367,23 +377,31 @@ unsafe fn slide2(
                 _mm512_madd_epi16(d, d)
             }};
         }
+        // `m16` covers the pixels, `m` their two bytes each.
+        macro_rules! step {
+            ($j:expr, $m16:expr, $m:expr) => {{
+                let (j, m16, m) = ($j, $m16, $m);
+                let cp = col.as_mut_ptr().add(j);
+                let mut c = _mm512_maskz_loadu_epi32(m16, cp as *const i32);
+                c = _mm512_add_epi32(c, term!(m, a + j, b + j));
+                if let Some((ao, bo)) = old {
+                    c = _mm512_sub_epi32(c, term!(m, ao + j, bo + j));
+                }
+                _mm512_mask_storeu_epi32(cp, m16, c);
+                if narrow {
+                    let v = _mm512_cvtusepi32_epi16(c);
+                    _mm256_mask_storeu_epi16(out.as_mut_ptr().add(j) as *mut i16, m16, v);
+                }
+            }};
+        }
+        // Full vectors with constant masks, then the tail (as in `slide1`).
         let mut j = 0;
-        while j < n {
-            let m16 = mask16(n - j);
-            // Two bytes per pixel.
-            let m = mask32(2 * (n - j));
-            let cp = col.as_mut_ptr().add(j);
-            let mut c = _mm512_maskz_loadu_epi32(m16, cp as *const i32);
-            c = _mm512_add_epi32(c, term!(m, a + j, b + j));
-            if let Some((ao, bo)) = old {
-                c = _mm512_sub_epi32(c, term!(m, ao + j, bo + j));
-            }
-            _mm512_mask_storeu_epi32(cp, m16, c);
-            if narrow {
-                let v = _mm512_cvtusepi32_epi16(c);
-                _mm256_mask_storeu_epi16(out.as_mut_ptr().add(j) as *mut i16, m16, v);
-            }
+        while j + 16 <= n {
+            step!(j, u16::MAX, u32::MAX);
             j += 16;
+        }
+        if j < n {
+            step!(j, mask16(n - j), mask32(2 * (n - j)));
         }
     }
 }
@@ -408,33 +426,42 @@ unsafe fn weights<const NCH: usize>(
     unsafe {
         let vmax = _mm512_set1_epi16(lmax as i16);
         let sh = _mm_cvtsi32_si128(shift as i32);
+        macro_rules! step {
+            ($j:expr, $m:expr) => {{
+                let (j, m) = ($j, $m);
+                macro_rules! ld {
+                    ($kk:expr) => {
+                        _mm512_maskz_loadu_epi16(m, cp.add(j + $kk) as *const i16)
+                    };
+                }
+                let mut s = ld!(0);
+                if k == 7 {
+                    for kk in 1..7 {
+                        s = _mm512_adds_epu16(s, ld!(kk));
+                    }
+                } else {
+                    for kk in 1..k {
+                        s = _mm512_adds_epu16(s, ld!(kk));
+                    }
+                }
+                let idx = _mm512_min_epu16(_mm512_srl_epi16(s, sh), vmax);
+                let mut wv = _mm512_permutex2var_epi16(tables[0], idx, tables[1]);
+                for c in 1..NCH {
+                    let hit = _mm512_cmpge_epu16_mask(idx, _mm512_set1_epi16(64 * c as i16));
+                    let part = _mm512_permutex2var_epi16(tables[2 * c], idx, tables[2 * c + 1]);
+                    wv = _mm512_mask_mov_epi16(wv, hit, part);
+                }
+                _mm512_mask_storeu_epi16(out.as_mut_ptr().add(j) as *mut i16, m, wv);
+            }};
+        }
+        // Full vectors with a constant mask, then the tail (as in `slide1`).
         let mut j = 0;
-        while j < n {
-            let m = mask32(n - j);
-            macro_rules! ld {
-                ($kk:expr) => {
-                    _mm512_maskz_loadu_epi16(m, cp.add(j + $kk) as *const i16)
-                };
-            }
-            let mut s = ld!(0);
-            if k == 7 {
-                for kk in 1..7 {
-                    s = _mm512_adds_epu16(s, ld!(kk));
-                }
-            } else {
-                for kk in 1..k {
-                    s = _mm512_adds_epu16(s, ld!(kk));
-                }
-            }
-            let idx = _mm512_min_epu16(_mm512_srl_epi16(s, sh), vmax);
-            let mut wv = _mm512_permutex2var_epi16(tables[0], idx, tables[1]);
-            for c in 1..NCH {
-                let hit = _mm512_cmpge_epu16_mask(idx, _mm512_set1_epi16(64 * c as i16));
-                let part = _mm512_permutex2var_epi16(tables[2 * c], idx, tables[2 * c + 1]);
-                wv = _mm512_mask_mov_epi16(wv, hit, part);
-            }
-            _mm512_mask_storeu_epi16(out.as_mut_ptr().add(j) as *mut i16, m, wv);
+        while j + 32 <= n {
+            step!(j, u32::MAX);
             j += 32;
+        }
+        if j < n {
+            step!(j, mask32(n - j));
         }
     }
 }
@@ -500,52 +527,62 @@ unsafe fn accumulate_pairs<const C: usize, const REV: bool, const VBMI: bool>(
             std::array::from_fn(|c| _mm512_loadu_si512(gidx[c].as_ptr() as *const _));
         let ones = _mm512_set1_epi32(0x0001_0001);
         let z = _mm512_setzero_si512();
-        let mut x = 0;
-        while x < n {
-            let m = mask16(n - x);
-            let mb = mask64(C * ((n - x).min(16) + 1));
-            let mut aw = z;
-            let mut ae = [z; C];
-            for p in pairs {
-                let wa = _mm256_maskz_loadu_epi16(m, wts.as_ptr().add(p.wa + x) as *const i16);
-                let wb = _mm256_maskz_loadu_epi16(m, wts.as_ptr().add(p.wb + x) as *const i16);
-                let wp = _mm512_permutex2var_epi16(
-                    _mm512_castsi256_si512(wa),
-                    widx,
-                    _mm512_castsi256_si512(wb),
-                );
-                aw = _mm512_dpwssd_epi32(aw, wp, ones);
-                let v = _mm512_maskz_loadu_epi8(mb, px.as_ptr().add(C * (p.base + x)) as *const i8);
-                if VBMI {
-                    for c in 0..C {
-                        let pp = _mm512_permutex2var_epi8(v, bidx[c], z);
-                        ae[c] = _mm512_dpwssd_epi32(ae[c], wp, pp);
-                    }
-                } else if C == 1 {
-                    let words = _mm512_cvtepu8_epi16(_mm512_castsi512_si256(v));
-                    let pp = _mm512_permutexvar_epi16(gidx[0], words);
-                    ae[0] = _mm512_dpwssd_epi32(ae[0], wp, pp);
-                } else {
-                    let lo = _mm512_cvtepu8_epi16(_mm512_castsi512_si256(v));
-                    let hi = _mm512_cvtepu8_epi16(_mm512_extracti64x4_epi64::<1>(v));
-                    for c in 0..C {
-                        let pp = _mm512_permutex2var_epi16(lo, gidx[c], hi);
-                        ae[c] = _mm512_dpwssd_epi32(ae[c], wp, pp);
+        macro_rules! step {
+            ($x:expr, $m:expr, $mb:expr) => {{
+                let (x, m, mb) = ($x, $m, $mb);
+                let mut aw = z;
+                let mut ae = [z; C];
+                for p in pairs {
+                    let wa = _mm256_maskz_loadu_epi16(m, wts.as_ptr().add(p.wa + x) as *const i16);
+                    let wb = _mm256_maskz_loadu_epi16(m, wts.as_ptr().add(p.wb + x) as *const i16);
+                    let wp = _mm512_permutex2var_epi16(
+                        _mm512_castsi256_si512(wa),
+                        widx,
+                        _mm512_castsi256_si512(wb),
+                    );
+                    aw = _mm512_dpwssd_epi32(aw, wp, ones);
+                    let v =
+                        _mm512_maskz_loadu_epi8(mb, px.as_ptr().add(C * (p.base + x)) as *const i8);
+                    if VBMI {
+                        for c in 0..C {
+                            let pp = _mm512_permutex2var_epi8(v, bidx[c], z);
+                            ae[c] = _mm512_dpwssd_epi32(ae[c], wp, pp);
+                        }
+                    } else if C == 1 {
+                        let words = _mm512_cvtepu8_epi16(_mm512_castsi512_si256(v));
+                        let pp = _mm512_permutexvar_epi16(gidx[0], words);
+                        ae[0] = _mm512_dpwssd_epi32(ae[0], wp, pp);
+                    } else {
+                        let lo = _mm512_cvtepu8_epi16(_mm512_castsi512_si256(v));
+                        let hi = _mm512_cvtepu8_epi16(_mm512_extracti64x4_epi64::<1>(v));
+                        for c in 0..C {
+                            let pp = _mm512_permutex2var_epi16(lo, gidx[c], hi);
+                            ae[c] = _mm512_dpwssd_epi32(ae[c], wp, pp);
+                        }
                     }
                 }
-            }
-            macro_rules! add {
-                ($dst:expr, $v:expr) => {{
-                    let d = $dst.as_mut_ptr().add(x) as *mut i32;
-                    let cur = _mm512_maskz_loadu_epi32(m, d);
-                    _mm512_mask_storeu_epi32(d, m, _mm512_add_epi32(cur, $v));
-                }};
-            }
-            add!(wsum, aw);
-            for (e, v) in est.iter_mut().zip(ae) {
-                add!(e, v);
-            }
+                macro_rules! add {
+                    ($dst:expr, $v:expr) => {{
+                        let d = $dst.as_mut_ptr().add(x) as *mut i32;
+                        let cur = _mm512_maskz_loadu_epi32(m, d);
+                        _mm512_mask_storeu_epi32(d, m, _mm512_add_epi32(cur, $v));
+                    }};
+                }
+                add!(wsum, aw);
+                for (e, v) in est.iter_mut().zip(ae) {
+                    add!(e, v);
+                }
+            }};
+        }
+        // Full blocks of 16 with constant masks (the pixels: 17 per channel), then the tail.
+        let full = mask64(C * 17);
+        let mut x = 0;
+        while x + 16 <= n {
+            step!(x, u16::MAX, full);
             x += 16;
+        }
+        if x < n {
+            step!(x, mask16(n - x), mask64(C * (n - x + 1)));
         }
     }
 }
