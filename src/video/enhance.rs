@@ -1433,7 +1433,18 @@ mod tests {
                 .map(|i| ((i / C % w) * 3 + (i / C / w) * 2 + i % C * 50) as u8 ^ (next() & 7))
                 .collect();
             for img in [&noise, &smooth] {
-                for (hp, tw, sw) in [(5.0, 7, 21), (10.0, 5, 17), (3.0, 3, 21), (8.0, 7, 25)] {
+                // Besides the window sizes, h sets the table's length: in 64-entry chunks, 3
+                // and 5 for h = 5 (one and two channels), 1 and 2 for h = 3, and 2 and 4, 4 and 7,
+                // and 8 for the last three (the AVX-512 lookup's tree of blends).
+                for (hp, tw, sw) in [
+                    (5.0, 7, 21),
+                    (10.0, 5, 17),
+                    (3.0, 3, 21),
+                    (8.0, 7, 25),
+                    (4.6, 7, 21),
+                    (6.2, 7, 21),
+                    (6.9, 7, 21),
+                ] {
                     let want = direct::<C>(img, w, h, hp, tw, sw);
                     for kernel in Kernel::ALL {
                         if let Some(got) = nl_means_with::<C>(img, w, h, hp, tw, sw, Some(kernel)) {

@@ -426,6 +426,8 @@ unsafe fn weights<const NCH: usize>(
     unsafe {
         let vmax = _mm512_set1_epi16(lmax as i16);
         let sh = _mm_cvtsi32_si128(shift as i32);
+        let z = _mm512_setzero_si512();
+        let shl = [9, 8, 7].map(|v| _mm_cvtsi32_si128(v));
         macro_rules! step {
             ($j:expr, $m:expr) => {{
                 let (j, m) = ($j, $m);
@@ -445,12 +447,24 @@ unsafe fn weights<const NCH: usize>(
                     }
                 }
                 let idx = _mm512_min_epu16(_mm512_srl_epi16(s, sh), vmax);
-                let mut wv = _mm512_permutex2var_epi16(tables[0], idx, tables[1]);
-                for c in 1..NCH {
-                    let hit = _mm512_cmpge_epu16_mask(idx, _mm512_set1_epi16(64 * c as i16));
-                    let part = _mm512_permutex2var_epi16(tables[2 * c], idx, tables[2 * c + 1]);
-                    wv = _mm512_mask_mov_epi16(wv, hit, part);
+                let mut lv = [z; MAX_CHUNKS];
+                for c in 0..NCH {
+                    lv[c] = _mm512_permutex2var_epi16(tables[2 * c], idx, tables[2 * c + 1]);
                 }
+                let mut cnt = NCH;
+                let mut bit = 0;
+                while cnt > 1 {
+                    let sel = _mm512_movepi16_mask(_mm512_sll_epi16(idx, shl[bit]));
+                    for i in 0..cnt / 2 {
+                        lv[i] = _mm512_mask_mov_epi16(lv[2 * i], sel, lv[2 * i + 1]);
+                    }
+                    if cnt % 2 == 1 {
+                        lv[cnt / 2] = lv[cnt - 1];
+                    }
+                    cnt = cnt.div_ceil(2);
+                    bit += 1;
+                }
+                let wv = lv[0];
                 _mm512_mask_storeu_epi16(out.as_mut_ptr().add(j) as *mut i16, m, wv);
             }};
         }
