@@ -847,6 +847,36 @@ fn nl_means_with<const C: usize>(
         })
         .collect();
 
+    let (est, wsum) = merge(partials, w, h);
+    // The centre offset: distance 0, weight lut[0], the pixel itself.
+    let centre = table.lut[0];
+    let mut out = vec![0u8; w * h * C];
+    for (j, (o, &ws)) in out.chunks_exact_mut(C).zip(&wsum).enumerate() {
+        let ws = (ws + centre) as u32;
+        let (half, d) = (ws / 2, f64::from(ws));
+        for c in 0..C {
+            let e = (est[c][j] + centre * i32::from(src[j * C + c])) as u32;
+            // OpenCV's (e + ws / 2) / ws in integers. The f64 quotient truncates to the same
+            // value: the numerator and ws are below 2^32 and the quotient at most 255, so
+            // rounding moves it by at most 2^-44, less than the 1 / ws a non-integer quotient
+            // stands off an integer (an integer quotient is exact).
+            o[c] = (f64::from(e + half) / d).min(255.0) as u8;
+        }
+    }
+    Some(out)
+}
+
+/// The bands' weighted sums added into whole-image planes (`est` per channel, `wsum`) of `w`
+/// by `h` pixels. One band over the whole image (one thread) already is that sum.
+fn merge<const C: usize>(
+    mut partials: Vec<Partial<C>>,
+    w: usize,
+    h: usize,
+) -> ([Vec<i32>; C], Vec<i32>) {
+    if partials.len() == 1 && partials[0].lo == 0 && partials[0].wsum.len() == w * h {
+        let p = partials.pop().expect("one band");
+        return (p.est, p.wsum);
+    }
     let mut est: [Vec<i32>; C] = std::array::from_fn(|_| vec![0i32; w * h]);
     let mut wsum = vec![0i32; w * h];
     for part in &partials {
@@ -860,17 +890,7 @@ fn nl_means_with<const C: usize>(
             }
         }
     }
-    // The centre offset: distance 0, weight lut[0], the pixel itself.
-    let centre = table.lut[0];
-    let mut out = vec![0u8; w * h * C];
-    for (j, (o, &ws)) in out.chunks_exact_mut(C).zip(&wsum).enumerate() {
-        let ws = (ws + centre) as u32;
-        for c in 0..C {
-            let e = (est[c][j] + centre * i32::from(src[j * C + c])) as u32;
-            o[c] = ((e + ws / 2) / ws).min(255) as u8;
-        }
-    }
-    Some(out)
+    (est, wsum)
 }
 
 /// Weighted sums a band contributed to image rows `lo..lo + wsum.len() / w`.
@@ -1419,6 +1439,11 @@ mod tests {
 
     fn every_kernel_matches_the_definition<const C: usize>() -> Vec<Kernel> {
         let mut ran = Vec::new();
+        // One thread runs one band, whose sums need no merging: checked on the largest image.
+        let one_band = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .expect("a one-thread pool");
         let mut seed = 0x2545_f491_4f6c_dd1du64;
         let mut next = move || {
             seed ^= seed << 13;
@@ -1452,6 +1477,16 @@ mod tests {
                                 got, want,
                                 "{kernel:?}, {w}x{h}, {C} channels, h {hp}, windows {tw} {sw}"
                             );
+                            if (w, h) == (48, 20) {
+                                let single = one_band.install(|| {
+                                    nl_means_with::<C>(img, w, h, hp, tw, sw, Some(kernel))
+                                });
+                                assert_eq!(
+                                    single.as_ref(),
+                                    Some(&want),
+                                    "{kernel:?}, one band, {C} channels, h {hp}"
+                                );
+                            }
                             if !ran.contains(&kernel) {
                                 ran.push(kernel);
                             }
