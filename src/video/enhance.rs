@@ -857,7 +857,7 @@ fn nl_means_with<const C: usize>(
         for c in 0..C {
             let e = (est[c][j] + centre * i32::from(src[j * C + c])) as u32;
             // OpenCV's (e + ws / 2) / ws in integers. The f64 quotient truncates to the same
-            // value: the numerator and ws are below 2^32 and the quotient at most 255, so
+            // value: the numerator and ws are below 2^32 and the quotient below 256, so
             // rounding moves it by at most 2^-44, less than the 1 / ws a non-integer quotient
             // stands off an integer (an integer quotient is exact).
             o[c] = (f64::from(e + half) / d).min(255.0) as u8;

@@ -451,6 +451,8 @@ unsafe fn weights<const NCH: usize>(
                 for c in 0..NCH {
                     lv[c] = _mm512_permutex2var_epi16(tables[2 * c], idx, tables[2 * c + 1]);
                 }
+                // The chunk is index bits 6 and up: a tree of blends, one level per bit (its
+                // sign-bit mask after a left shift); an odd one out passes up a level.
                 let mut cnt = NCH;
                 let mut bit = 0;
                 while cnt > 1 {
