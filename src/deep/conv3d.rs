@@ -240,22 +240,20 @@ pub fn conv3d_channels_last(
     padding: [usize; 3],
 ) -> Result<Tensor> {
     let max = max_patch_elements(x.device());
-    conv3d_channels_last_chunked(x, w, None, stride, padding, max, true)
+    conv3d_channels_last_chunked(x, w, stride, padding, max, true)
 }
 
-/// [`conv3d_channels_last`] with the output channels scaled by `scale` `(O)` (a folded
-/// batch norm), applied to the weight before the product. Meant for inference (the frozen
-/// trunk): it uses the tap-major patch matrix, whose contiguous copies are the fastest to
+/// [`conv3d_channels_last`] for inference (the frozen trunk): where a call has many output
+/// positions, it uses the tap-major patch matrix, whose contiguous copies are the fastest to
 /// build, at the price of a permuted copy of the weight.
-pub(crate) fn conv3d_channels_last_scaled(
+pub(crate) fn conv3d_channels_last_inference(
     x: &Tensor,
     w: &Tensor,
-    scale: Option<&Tensor>,
     stride: [usize; 3],
     padding: [usize; 3],
 ) -> Result<Tensor> {
     let max = max_patch_elements(x.device());
-    conv3d_channels_last_chunked(x, w, scale, stride, padding, max, false)
+    conv3d_channels_last_chunked(x, w, stride, padding, max, false)
 }
 
 /// Fewest output positions for the CPU's tap-major convolution (see
@@ -267,7 +265,6 @@ const TAP_MAJOR_MIN_POSITIONS: usize = 1024;
 fn conv3d_channels_last_chunked(
     x: &Tensor,
     w: &Tensor,
-    scale: Option<&Tensor>,
     stride: [usize; 3],
     padding: [usize; 3],
     max_patch_elements: usize,
@@ -287,15 +284,10 @@ fn conv3d_channels_last_chunked(
         channel_major || (x.device().is_cpu() && positions < TAP_MAJOR_MIN_POSITIONS);
     if !channel_major && f32s && x.device().is_cpu() && super::ops::use_cpu_kernel(x.device(), true)
     {
-        // Tap-major on the CPU (inference): the weight matrix in one pass with the scale folded
-        // in, then the patch rows built tile by tile beside the product. No backward pass: the
-        // differentiable path is channel-major.
-        let scale = scale
-            .map(|s| s.flatten_all()?.to_vec1::<f32>())
-            .transpose()?;
-        let w_mat = w
-            .contiguous()?
-            .apply_op1_no_bwd(&TapMajorWeight { scale })?;
+        // Tap-major on the CPU (inference): the weight matrix in one pass, then the patch rows
+        // built tile by tile beside the product. No backward pass: the differentiable path is
+        // channel-major.
+        let w_mat = w.contiguous()?.apply_op1_no_bwd(&TapMajorWeight)?;
         let geometry = Geometry {
             batch: n,
             input: [t, h, wd],
@@ -311,14 +303,10 @@ fn conv3d_channels_last_chunked(
             .apply_op2(&w_mat, PatchProduct { geometry })?;
         return y.reshape((n, to, ho, wo, dims.out_channels));
     }
-    let w = match scale {
-        Some(s) => w.broadcast_mul(&s.reshape(((), 1, 1, 1, 1))?)?,
-        None => w.clone(),
-    };
     let fast = super::ops::use_cpu_kernel(x.device(), f32s)
         || super::ops::use_cuda_kernel(x.device(), f32s);
     if !fast {
-        let y = conv3d_ntchw(&x.permute((0, 1, 4, 2, 3))?, &w, stride, padding)?;
+        let y = conv3d_ntchw(&x.permute((0, 1, 4, 2, 3))?, w, stride, padding)?;
         return y.permute((0, 1, 3, 4, 2))?.contiguous();
     }
     let (o, kernel, [to, ho, wo]) = (dims.out_channels, dims.kernel, dims.output);
@@ -488,7 +476,7 @@ impl Conv3d {
     pub fn forward_channels_last(&self, x: &Tensor) -> Result<Tensor> {
         let w = param(&self.weight);
         let y = if super::nn::grad_disabled() {
-            conv3d_channels_last_scaled(x, &w, None, self.stride, self.padding)?
+            conv3d_channels_last_inference(x, &w, self.stride, self.padding)?
         } else {
             conv3d_channels_last(x, &w, self.stride, self.padding)?
         };
@@ -547,20 +535,14 @@ mod tests {
     fn channels_last_path_agrees_with_the_differentiable_path() {
         let dev = Device::Cpu;
         let w = Tensor::randn(0f32, 0.2, (4, 3, 3, 3, 3), &dev).unwrap();
-        let scale = Tensor::new(&[0.5f32, -1.0, 2.0, 1.5], &dev).unwrap();
         for shape in [(2, 5, 9, 8, 3), (1, 8, 30, 22, 3)] {
             let x = Tensor::randn(0f32, 1.0, shape, &dev).unwrap();
             for (stride, padding) in [([1, 1, 1], [1, 1, 1]), ([2, 2, 1], [1, 0, 2])] {
-                let reference = conv3d_ntchw(
-                    &x.permute((0, 1, 4, 2, 3)).unwrap(),
-                    &w.broadcast_mul(&scale.reshape(((), 1, 1, 1, 1)).unwrap())
-                        .unwrap(),
-                    stride,
-                    padding,
-                )
-                .unwrap()
-                .permute((0, 1, 3, 4, 2))
-                .unwrap();
+                let reference =
+                    conv3d_ntchw(&x.permute((0, 1, 4, 2, 3)).unwrap(), &w, stride, padding)
+                        .unwrap()
+                        .permute((0, 1, 3, 4, 2))
+                        .unwrap();
                 let positions = reference.elem_count() / 4;
                 assert_eq!(positions >= TAP_MAJOR_MIN_POSITIONS, shape.0 == 1);
                 for max in [usize::MAX, 1] {
@@ -568,7 +550,6 @@ mod tests {
                         let y = conv3d_channels_last_chunked(
                             &x,
                             &w,
-                            Some(&scale),
                             stride,
                             padding,
                             max,

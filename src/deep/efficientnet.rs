@@ -18,10 +18,12 @@
 //! - the stem and the 1x1 convolutions without gradients (inference, the frozen trunk) run
 //!   [`conv2d_inference`] on the CPU (one product per image straight into NCHW), the paths
 //!   above otherwise;
-//! - evaluation-mode BatchNorm is folded into the convolution weight and a per-channel shift;
-//!   without gradients on the CPU, `shift + SiLU`, the shift alone, the squeeze-excitation gate
-//!   and the residual sum then overwrite the layer's fresh output in one parallel pass each
-//!   (`ops::in_place`), instead of allocating a new activation per tensor operation.
+//! - evaluation-mode BatchNorm is reduced to a per-channel scale and shift applied to the
+//!   convolution's output (not folded into its weight, which would cost a pass over every
+//!   weight per forward pass); without gradients on the CPU, scale, shift and SiLU, the same
+//!   without SiLU, the squeeze-excitation gate and the residual sum then overwrite the layer's
+//!   fresh output in one parallel pass each (`ops::in_place`), instead of allocating a new
+//!   activation per tensor operation.
 
 use std::ops::Range;
 
@@ -30,6 +32,7 @@ use candle_nn::init::{FanInOut, NonLinearity, NormalOrUniform};
 use candle_nn::{BatchNorm, BatchNormConfig, Init, VarBuilder};
 
 use super::nn::{Noise, grad_disabled, param, settle};
+use super::ops::conv2d::conv2d_inference_with_tail;
 use super::ops::in_place::{self, Tail};
 use super::ops::{conv2d_inference, depthwise_conv2d, use_cpu_kernel};
 
@@ -116,15 +119,20 @@ impl ConvNormAct {
         })
     }
 
-    fn conv(&self, x: &Tensor, weight: &Tensor, train: bool) -> Result<Tensor> {
-        if self.depthwise {
-            depthwise_conv2d(x, weight, self.stride, self.padding)
-        } else if grad_disabled()
+    /// Whether [`Self::conv`] takes [`conv2d_inference`].
+    fn conv_inference(&self, x: &Tensor, weight: &Tensor) -> bool {
+        !self.depthwise
+            && grad_disabled()
             && use_cpu_kernel(
                 x.device(),
                 x.dtype() == DType::F32 && weight.dtype() == DType::F32,
             )
-        {
+    }
+
+    fn conv(&self, x: &Tensor, weight: &Tensor, train: bool) -> Result<Tensor> {
+        if self.depthwise {
+            depthwise_conv2d(x, weight, self.stride, self.padding)
+        } else if self.conv_inference(x, weight) {
             // Without gradients (inference, the frozen trunk in training mode): the stem and
             // the 1x1 convolutions through their own CPU kernel (no backward pass).
             conv2d_inference(x, weight, self.stride, self.padding)
@@ -139,8 +147,9 @@ impl ConvNormAct {
         }
     }
 
-    /// Training mode uses batch statistics and moves the running ones; evaluation folds the
-    /// running statistics into the convolution weight and one per-channel shift.
+    /// Training mode uses batch statistics and moves the running ones; evaluation reduces the
+    /// running statistics to one per-channel scale and shift, applied to the convolution's
+    /// output in the same pass as the SiLU (see [`in_place`]).
     /// Inside [`super::nn::no_grad`] the output carries no autograd history.
     fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
         let weight = param(&self.weight);
@@ -149,17 +158,26 @@ impl ConvNormAct {
             return Ok(settle(if self.silu { y.silu()? } else { y }));
         }
         let (scale, shift) = folded_batch_norm(&self.bn)?;
-        let (scale, shift) = (param(&scale), param(&shift));
-        let c = scale.dim(0)?;
-        let weight = weight.broadcast_mul(&scale.reshape((c, 1, 1, 1))?)?;
+        let scale_shift = param(&Tensor::stack(&[&scale, &shift], 0)?);
+        let tail = if self.silu {
+            Tail::AffineSilu
+        } else {
+            Tail::Affine
+        };
+        if self.conv_inference(x, &weight) {
+            // The tail on each image's output while it is in cache.
+            let y = conv2d_inference_with_tail(
+                x,
+                &weight,
+                self.stride,
+                self.padding,
+                Some((&scale_shift, tail)),
+            )?;
+            return Ok(settle(y));
+        }
         // The convolution's output is fresh: its tail may overwrite it.
         let y = self.conv(x, &weight, false)?;
-        let tail = if self.silu {
-            Tail::ShiftSilu
-        } else {
-            Tail::Shift
-        };
-        Ok(settle(in_place::apply(y, &shift, tail)?))
+        Ok(settle(in_place::apply(y, &scale_shift, tail)?))
     }
 }
 

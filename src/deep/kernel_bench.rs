@@ -28,7 +28,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
-use super::conv3d::{conv3d_channels_last, conv3d_channels_last_scaled, conv3d_ntchw};
+use super::conv3d::{conv3d_channels_last, conv3d_channels_last_inference, conv3d_ntchw};
 use super::efficientnet::{EfficientNetB0, NUM_STAGES};
 use super::nn::no_grad;
 use super::ops::{KernelPath, cpu_kernel_calls, cuda_kernel_calls, depthwise_conv2d};
@@ -677,9 +677,7 @@ fn timings(
     // As the frozen trunk runs it at inference: tap-major, the patch rows built tile by tile
     // beside the product on the CPU.
     let t_ = time_ms(device, reps, || {
-        Ok(conv3d_channels_last_scaled(
-            &x_cl, &w, None, [1; 3], [1; 3],
-        )?)
+        Ok(conv3d_channels_last_inference(&x_cl, &w, [1; 3], [1; 3])?)
     })?;
     push(
         out,

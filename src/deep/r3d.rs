@@ -11,7 +11,7 @@
 use candle_core::{D, Result, Tensor, bail};
 use candle_nn::{BatchNorm, BatchNormConfig, Init, Linear, Module, ModuleT, VarBuilder};
 
-use super::conv3d::{Conv3d, conv3d_channels_last_scaled};
+use super::conv3d::{Conv3d, conv3d_channels_last_inference};
 use super::nn::{Noise, settle};
 use super::ops::in_place::{self, LastTail};
 
@@ -121,8 +121,9 @@ impl ConvBn {
         Ok(settle(batch_norm_channels_last(&self.bn, &y, train)?))
     }
 
-    /// Eval-mode inference on a channels-last clip, the batch norm folded into the
-    /// convolution (`conv(x, w * s) + (beta - mean * s)`, `s = gamma / sqrt(var + eps)`).
+    /// Eval-mode inference on a channels-last clip, the batch norm reduced to a per-channel
+    /// scale and shift applied to the convolution's output in one pass
+    /// (`conv(x, w) * s + (beta - mean * s)`, `s = gamma / sqrt(var + eps)`).
     /// Records no gradient. With `relu`, the ReLU that follows is applied too.
     fn forward_folded(&self, x: &Tensor, relu: bool) -> Result<Tensor> {
         let mean = self.bn.running_mean().detach();
@@ -139,20 +140,19 @@ impl ConvBn {
                 (inv_std, shift)
             }
         };
-        let y = conv3d_channels_last_scaled(
+        let y = conv3d_channels_last_inference(
             &x.detach(),
             &self.conv.weight().detach(),
-            Some(&scale),
             self.conv.stride(),
             self.conv.padding(),
         )?;
-        // The convolution's output is fresh: the shift (and ReLU) may overwrite it.
+        // The convolution's output is fresh: the scale and shift (and ReLU) may overwrite it.
         let tail = if relu {
-            LastTail::ShiftRelu
+            LastTail::AffineRelu
         } else {
-            LastTail::Shift
+            LastTail::Affine
         };
-        in_place::apply_channels_last(y, &shift, tail)
+        in_place::apply_channels_last(y, &Tensor::stack(&[&scale, &shift], 0)?, tail)
     }
 }
 
@@ -218,7 +218,7 @@ impl BasicBlock {
     }
 
     /// Eval-mode inference on a channels-last `(N, T, H, W, C)` clip with the batch norms
-    /// folded into the convolutions (the frozen trunk's path); records no gradient.
+    /// reduced to a scale and shift per channel (the frozen trunk's path); records no gradient.
     pub fn forward_channels_last_eval(&self, x: &Tensor) -> Result<Tensor> {
         let out = self.conv1.forward_folded(x, true)?;
         let out = self.conv2.forward_folded(&out, false)?;

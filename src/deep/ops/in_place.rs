@@ -1,8 +1,14 @@
 //! The element-wise tails of the networks' layers at inference, applied in place on the CPU.
-//! EfficientNet-B0 (NCHW, [`apply`]): `silu(x + shift[c])` after a convolution with folded
-//! BatchNorm, `x + shift[c]` after the projection, the squeeze-excitation gate `x * gate[n, c]`
-//! and the residual sum `x + r`. R3D-18 (channels-last, [`apply_channels_last`]): the folded
-//! BatchNorm's shift with or without the ReLU, and the block's `relu(x + r)`.
+//! EfficientNet-B0 (NCHW, [`apply`]): the evaluation-mode BatchNorm after a convolution as
+//! `x * scale[c] + shift[c]`, followed by SiLU or not (the projection), the squeeze-excitation
+//! gate `x * gate[n, c]` and the residual sum `x + r`. R3D-18 (channels-last,
+//! [`apply_channels_last`]): the BatchNorm's `x * scale[c] + shift[c]` with or without the ReLU,
+//! and the block's `relu(x + r)`.
+//!
+//! The BatchNorm's scale is applied here, to the activation, rather than folded into the
+//! convolution's weight: folding costs a pass over every weight on every forward pass (for
+//! R3D-18's layer4, 25M values written to fresh memory per clip), the activation pass is made
+//! anyway, and one more multiplication in it is free.
 //!
 //! As tensor operations each of these allocates a new activation (a first touch of fresh pages and
 //! a zero fill), and candle runs them single-threaded below 64K elements and on its own worker
@@ -26,10 +32,10 @@ use crate::deep::nn::grad_disabled;
 /// Which tail to apply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Tail {
-    /// `silu(x + v[c])`, `v` of length C.
-    ShiftSilu,
-    /// `x + v[c]`, `v` of length C.
-    Shift,
+    /// `silu(x * v[0, c] + v[1, c])`, `v` of shape (2, C): scale and shift.
+    AffineSilu,
+    /// `x * v[0, c] + v[1, c]`, `v` of shape (2, C).
+    Affine,
     /// `x * v[n, c]`, `v` of shape (N, C) (the squeeze-excitation gate).
     Scale,
     /// `x + v`, `v` of the shape of `x` (the residual sum).
@@ -44,16 +50,17 @@ const TASK_ELEMS: usize = 16 * 1024;
 pub(crate) fn apply(x: Tensor, v: &Tensor, tail: Tail) -> Result<Tensor> {
     let (n, c, _, _) = x.dims4()?;
     let want: &[usize] = match tail {
-        Tail::ShiftSilu | Tail::Shift => &[c],
+        Tail::AffineSilu | Tail::Affine => &[2, c],
         Tail::Scale => &[n, c],
         Tail::Add => x.dims(),
     };
     if in_place(&x, v, want, Op::Planes(tail))? {
         return Ok(x);
     }
+    let scaled = || x.broadcast_mul(&v.get(0)?.reshape((1, c, 1, 1))?);
     match tail {
-        Tail::ShiftSilu => shift_silu(&x, v),
-        Tail::Shift => x.broadcast_add(&v.reshape((1, c, 1, 1))?),
+        Tail::AffineSilu => shift_silu(&scaled()?, &v.get(1)?),
+        Tail::Affine => scaled()?.broadcast_add(&v.get(1)?.reshape((1, c, 1, 1))?),
         Tail::Scale => x.broadcast_mul(&v.reshape((n, c, 1, 1))?),
         Tail::Add => x + v,
     }
@@ -62,10 +69,10 @@ pub(crate) fn apply(x: Tensor, v: &Tensor, tail: Tail) -> Result<Tensor> {
 /// Which tail to apply to a channels-last `(..., C)` activation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum LastTail {
-    /// `x + v[c]`, `v` of length C.
-    Shift,
-    /// `relu(x + v[c])`, `v` of length C.
-    ShiftRelu,
+    /// `x * v[0, c] + v[1, c]`, `v` of shape (2, C): scale and shift.
+    Affine,
+    /// `relu(x * v[0, c] + v[1, c])`, `v` of shape (2, C).
+    AffineRelu,
     /// `relu(x + v)`, `v` of the shape of `x` (the residual sum).
     AddRelu,
 }
@@ -75,15 +82,16 @@ pub(crate) enum LastTail {
 pub(crate) fn apply_channels_last(x: Tensor, v: &Tensor, tail: LastTail) -> Result<Tensor> {
     let c = x.dims().last().copied().unwrap_or(1);
     let want: &[usize] = match tail {
-        LastTail::Shift | LastTail::ShiftRelu => &[c],
+        LastTail::Affine | LastTail::AffineRelu => &[2, c],
         LastTail::AddRelu => x.dims(),
     };
     if in_place(&x, v, want, Op::Last(tail))? {
         return Ok(x);
     }
+    let affine = || x.broadcast_mul(&v.get(0)?)?.broadcast_add(&v.get(1)?);
     match tail {
-        LastTail::Shift => x.broadcast_add(v),
-        LastTail::ShiftRelu => x.broadcast_add(v)?.relu(),
+        LastTail::Affine => affine(),
+        LastTail::AffineRelu => affine()?.relu(),
         LastTail::AddRelu => (x + v)?.relu(),
     }
 }
@@ -146,8 +154,9 @@ impl InplaceOp2 for InPlace {
     }
 }
 
-/// The tail over `x`, planes of `plane` elements, in parallel.
-fn run(x: &mut [f32], v: &[f32], plane: usize, tail: Tail) {
+/// The tail over `x`, planes of `plane` elements, in parallel; `v` as [`apply`] takes it
+/// (rows of C values for the affine tails, taken mod C for further images).
+pub(crate) fn run(x: &mut [f32], v: &[f32], plane: usize, tail: Tail) {
     if tail == Tail::Add {
         x.par_chunks_mut(TASK_ELEMS)
             .zip(v.par_chunks(TASK_ELEMS))
@@ -155,43 +164,75 @@ fn run(x: &mut [f32], v: &[f32], plane: usize, tail: Tail) {
         return;
     }
     let per = (TASK_ELEMS / plane).max(1);
+    // Values per plane: scale and shift for the affine tails (rows of `v`), one otherwise.
+    let width = match tail {
+        Tail::AffineSilu | Tail::Affine => 2,
+        _ => 1,
+    };
+    let row = v.len() / width;
     x.par_chunks_mut(per * plane)
         .enumerate()
         .for_each(|(k, x)| {
-            // The per-plane values of this task's planes (index = n C + c, taken mod len(v)).
+            // The per-plane values of this task's planes (index = n C + c, taken mod the row
+            // length), interleaved when there are two.
             let first = k * per;
             let vals: Vec<f32> = (first..first + x.len().div_ceil(plane))
-                .map(|i| v[i % v.len()])
+                .flat_map(|i| (0..width).map(move |r| v[r * row + i % row]))
                 .collect();
             chunk(x, &vals, plane, tail)
         });
 }
 
-crate::util::simd::avx2_dispatch! {
-    /// One task, compiled for AVX2 + FMA where the CPU has them.
-    fn chunk(x: &mut [f32], v: &[f32], plane: usize, tail: Tail) => chunk_generic
+/// One task, compiled for AVX-512 or AVX2 + FMA where the CPU has them.
+fn chunk(x: &mut [f32], v: &[f32], plane: usize, tail: Tail) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx512f,avx2,fma")]
+        unsafe fn fast512(x: &mut [f32], v: &[f32], plane: usize, tail: Tail) {
+            chunk_generic(x, v, plane, tail)
+        }
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: checked just above.
+            return unsafe { fast512(x, v, plane, tail) };
+        }
+    }
+    chunk2(x, v, plane, tail)
 }
 
-/// `v` holds one value per plane of `x` (or, for [`Tail::Add`], one per element).
+crate::util::simd::avx2_dispatch! {
+    /// One task, compiled for AVX2 + FMA where the CPU has them.
+    fn chunk2(x: &mut [f32], v: &[f32], plane: usize, tail: Tail) => chunk_generic
+}
+
+/// `v` holds one value per plane of `x` (scale and shift, interleaved, for the affine tails;
+/// for [`Tail::Add`], one per element).
 #[inline(always)]
 fn chunk_generic(x: &mut [f32], v: &[f32], plane: usize, tail: Tail) {
-    if tail == Tail::Add {
-        for (a, &b) in x.iter_mut().zip(v) {
-            *a += b;
+    match tail {
+        Tail::Add => {
+            for (a, &b) in x.iter_mut().zip(v) {
+                *a += b;
+            }
         }
-        return;
-    }
-    for (p, &s) in x.chunks_mut(plane).zip(v) {
-        match tail {
-            Tail::ShiftSilu => {
+        Tail::AffineSilu => {
+            for (p, sb) in x.chunks_mut(plane).zip(v.chunks_exact(2)) {
+                let (s, b) = (sb[0], sb[1]);
                 for a in p.iter_mut() {
-                    let z = *a + s;
+                    let z = *a * s + b;
                     *a = z / (1.0 + fast_exp(-z));
                 }
             }
-            Tail::Shift => p.iter_mut().for_each(|a| *a += s),
-            Tail::Scale => p.iter_mut().for_each(|a| *a *= s),
-            Tail::Add => unreachable!("handled above"),
+        }
+        Tail::Affine => {
+            for (p, sb) in x.chunks_mut(plane).zip(v.chunks_exact(2)) {
+                let (s, b) = (sb[0], sb[1]);
+                p.iter_mut().for_each(|a| *a = *a * s + b);
+            }
+        }
+        Tail::Scale => {
+            for (p, &s) in x.chunks_mut(plane).zip(v) {
+                p.iter_mut().for_each(|a| *a *= s);
+            }
         }
     }
 }
@@ -213,27 +254,28 @@ crate::util::simd::avx2_dispatch! {
     fn last_chunk(x: &mut [f32], v: &[f32], tail: LastTail) => last_chunk_generic
 }
 
-/// `v`: the C shifts (whole pixels of `x`), or for [`LastTail::AddRelu`] one value per element.
+/// `v`: the C scales then the C shifts (`x` holds whole pixels), or for [`LastTail::AddRelu`]
+/// one value per element.
 #[inline(always)]
 fn last_chunk_generic(x: &mut [f32], v: &[f32], tail: LastTail) {
+    #[inline(always)]
+    fn affine(x: &mut [f32], v: &[f32], relu: bool) {
+        let (scale, shift) = v.split_at(v.len() / 2);
+        for px in x.chunks_mut(scale.len()) {
+            for ((a, &s), &b) in px.iter_mut().zip(scale).zip(shift) {
+                let z = *a * s + b;
+                *a = if relu { z.max(0.0) } else { z };
+            }
+        }
+    }
     match tail {
         LastTail::AddRelu => {
             for (a, &b) in x.iter_mut().zip(v) {
                 *a = (*a + b).max(0.0);
             }
         }
-        LastTail::Shift => {
-            for px in x.chunks_mut(v.len()) {
-                px.iter_mut().zip(v).for_each(|(a, &s)| *a += s);
-            }
-        }
-        LastTail::ShiftRelu => {
-            for px in x.chunks_mut(v.len()) {
-                px.iter_mut()
-                    .zip(v)
-                    .for_each(|(a, &s)| *a = (*a + s).max(0.0));
-            }
-        }
+        LastTail::Affine => affine(x, v, false),
+        LastTail::AffineRelu => affine(x, v, true),
     }
 }
 
@@ -244,7 +286,8 @@ mod tests {
     use candle_core::Device;
 
     /// Each tail against its definition written out element by element, on planes that do not
-    /// fill a task evenly (7x7 and 57x3) and a batch of two images.
+    /// fill a task evenly (7x7 and 57x3) and a batch of two images; in place (inside `no_grad`)
+    /// and by the tensor operations (outside).
     #[test]
     fn every_tail_matches_its_definition() -> Result<()> {
         let dev = Device::Cpu;
@@ -256,9 +299,9 @@ mod tests {
             let x = Tensor::randn(0f32, 3.0, (n, c, h, w), &dev)?;
             let xs = x.flatten_all()?.to_vec1::<f32>()?;
             let plane = h * w;
-            for tail in [Tail::ShiftSilu, Tail::Shift, Tail::Scale, Tail::Add] {
+            for tail in [Tail::AffineSilu, Tail::Affine, Tail::Scale, Tail::Add] {
                 let v = match tail {
-                    Tail::ShiftSilu | Tail::Shift => Tensor::randn(0f32, 1.0, c, &dev)?,
+                    Tail::AffineSilu | Tail::Affine => Tensor::randn(0f32, 1.0, (2, c), &dev)?,
                     Tail::Scale => Tensor::randn(0f32, 1.0, (n, c), &dev)?,
                     Tail::Add => Tensor::randn(0f32, 1.0, (n, c, h, w), &dev)?,
                 };
@@ -268,28 +311,31 @@ mod tests {
                     .enumerate()
                     .map(|(i, &a)| {
                         let (a, nc) = (f64::from(a), i / plane);
+                        let affine = || a * f64::from(vs[nc % c]) + f64::from(vs[c + nc % c]);
                         match tail {
-                            Tail::ShiftSilu => {
-                                let z = a + f64::from(vs[nc % c]);
+                            Tail::AffineSilu => {
+                                let z = affine();
                                 z / (1.0 + (-z).exp())
                             }
-                            Tail::Shift => a + f64::from(vs[nc % c]),
+                            Tail::Affine => affine(),
                             Tail::Scale => a * f64::from(vs[nc]),
                             Tail::Add => a + f64::from(vs[i]),
                         }
                     })
                     .collect();
                 // A copy, so `x` stays the same input for every tail.
-                let owned = x.copy()?;
-                let got = no_grad(|| apply(owned, &v, tail))?;
-                let got = got.flatten_all()?.to_vec1::<f32>()?;
-                for (i, (&g, &e)) in got.iter().zip(&want).enumerate() {
-                    let tol = 1e-6 * (1.0 + e.abs());
-                    assert!(
-                        (f64::from(g) - e).abs() <= tol,
-                        "{tail:?} {:?} element {i}: {g} vs {e}",
-                        (n, c, h, w)
-                    );
+                let in_place = no_grad(|| apply(x.copy()?, &v, tail))?;
+                let by_ops = apply(x.copy()?, &v, tail)?;
+                for (path, got) in [("in place", in_place), ("tensor ops", by_ops)] {
+                    let got = got.flatten_all()?.to_vec1::<f32>()?;
+                    for (i, (&g, &e)) in got.iter().zip(&want).enumerate() {
+                        let tol = 1e-6 * (1.0 + e.abs());
+                        assert!(
+                            (f64::from(g) - e).abs() <= tol,
+                            "{tail:?} {path} {:?} element {i}: {g} vs {e}",
+                            (n, c, h, w)
+                        );
+                    }
                 }
             }
         }
@@ -297,7 +343,8 @@ mod tests {
     }
 
     /// The channels-last tails against their definitions, with a channel count that does not
-    /// divide a task (3 and 37) and negative values for the ReLU.
+    /// divide a task (3 and 37) and negative values for the ReLU; in place and by the tensor
+    /// operations.
     #[test]
     fn every_channels_last_tail_matches_its_definition() -> Result<()> {
         let dev = Device::Cpu;
@@ -305,21 +352,25 @@ mod tests {
             let x = Tensor::randn(0f32, 2.0, &dims, &dev)?;
             let xs = x.flatten_all()?.to_vec1::<f32>()?;
             let c = dims[4];
-            for tail in [LastTail::Shift, LastTail::ShiftRelu, LastTail::AddRelu] {
+            for tail in [LastTail::Affine, LastTail::AffineRelu, LastTail::AddRelu] {
                 let v = match tail {
                     LastTail::AddRelu => Tensor::randn(0f32, 1.0, &dims, &dev)?,
-                    _ => Tensor::randn(0f32, 1.0, c, &dev)?,
+                    _ => Tensor::randn(0f32, 1.0, (2, c), &dev)?,
                 };
                 let vs = v.flatten_all()?.to_vec1::<f32>()?;
-                let got = no_grad(|| apply_channels_last(x.copy()?, &v, tail))?;
-                let got = got.flatten_all()?.to_vec1::<f32>()?;
-                for (i, (&g, &a)) in got.iter().zip(&xs).enumerate() {
-                    let want = match tail {
-                        LastTail::Shift => a + vs[i % c],
-                        LastTail::ShiftRelu => (a + vs[i % c]).max(0.0),
-                        LastTail::AddRelu => (a + vs[i]).max(0.0),
-                    };
-                    assert_eq!(g, want, "{tail:?} {dims:?} element {i}");
+                let in_place = no_grad(|| apply_channels_last(x.copy()?, &v, tail))?;
+                let by_ops = apply_channels_last(x.copy()?, &v, tail)?;
+                for (path, got) in [("in place", in_place), ("tensor ops", by_ops)] {
+                    let got = got.flatten_all()?.to_vec1::<f32>()?;
+                    for (i, (&g, &a)) in got.iter().zip(&xs).enumerate() {
+                        let affine = a * vs[i % c] + vs[c + i % c];
+                        let want = match tail {
+                            LastTail::Affine => affine,
+                            LastTail::AffineRelu => affine.max(0.0),
+                            LastTail::AddRelu => (a + vs[i]).max(0.0),
+                        };
+                        assert_eq!(g, want, "{tail:?} {path} {dims:?} element {i}");
+                    }
                 }
             }
         }
@@ -331,10 +382,10 @@ mod tests {
     fn with_gradients_the_input_is_not_overwritten() -> Result<()> {
         let dev = Device::Cpu;
         let x = Tensor::ones((1, 2, 3, 3), DType::F32, &dev)?;
-        let shift = Tensor::new(&[1f32, 2.0], &dev)?;
-        let y = apply(x.clone(), &shift, Tail::Shift)?;
+        let scale_shift = Tensor::new(&[[2f32, 2.0], [1.0, 2.0]], &dev)?;
+        let y = apply(x.clone(), &scale_shift, Tail::Affine)?;
         assert_eq!(x.sum_all()?.to_scalar::<f32>()?, 18.0);
-        assert_eq!(y.sum_all()?.to_scalar::<f32>()?, 18.0 + 9.0 * 3.0);
+        assert_eq!(y.sum_all()?.to_scalar::<f32>()?, 18.0 * 2.0 + 9.0 * 3.0);
         Ok(())
     }
 }

@@ -236,14 +236,11 @@ impl CustomOp2 for PatchProduct {
 }
 
 /// The tap-major weight matrix of [`PatchProduct`] from a torch-layout 3D convolution weight
-/// `(O, C, kt, kh, kw)`, each output channel `o` multiplied by `scale[o]` when given (a folded
-/// batch norm): `(kt * kh * kw * C, O)`, `m[(tap * C + c) * O + o] = w[o, c, tap] * scale[o]`.
+/// `(O, C, kt, kh, kw)`: `(kt * kh * kw * C, O)`, `m[(tap * C + c) * O + o] = w[o, c, tap]`.
 /// One pass in blocks of 16 output channels, still 16 to 27 ms for layer4's 7M values on a
 /// 2-core machine, which is why the convolution takes this path only where a call has many
 /// output positions per weight. No backward pass.
-pub(crate) struct TapMajorWeight {
-    pub(crate) scale: Option<Vec<f32>>,
-}
+pub(crate) struct TapMajorWeight;
 
 impl CustomOp1 for TapMajorWeight {
     fn name(&self) -> &'static str {
@@ -258,9 +255,6 @@ impl CustomOp1 for TapMajorWeight {
             d => bail!("conv3d weight must be (O, C, kt, kh, kw), got shape {d:?}"),
         };
         let taps: usize = dims[2..].iter().product();
-        if let Some(s) = self.scale.as_ref().filter(|s| s.len() != o) {
-            bail!("conv3d weight: {} scales for {o} output channels", s.len())
-        }
         const BLOCK: usize = 16;
         let mut out = vec![0f32; taps * c * o];
         for o0 in (0..o).step_by(BLOCK) {
@@ -271,8 +265,7 @@ impl CustomOp1 for TapMajorWeight {
                 for tap in 0..taps {
                     let dst = &mut out[(tap * c + ci) * o..][o0..o1];
                     for (d, oi) in dst.iter_mut().zip(o0..o1) {
-                        let s = self.scale.as_ref().map_or(1.0, |s| s[oi]);
-                        *d = w[(oi * c + ci) * taps + tap] * s;
+                        *d = w[(oi * c + ci) * taps + tap];
                     }
                 }
             }
