@@ -1,6 +1,7 @@
-//! `silu(x + shift[c])`, the evaluation-mode tail of every convolution + folded BatchNorm + SiLU
-//! in EfficientNet: one fused CPU pass with a vectorisable `exp`, or the unfused tensor ops on
-//! every other device.
+//! `silu(x + shift[c])`, the second half of EfficientNet's evaluation-mode tail (BatchNorm as a
+//! scale and shift, then SiLU) where the in-place pass of `in_place` does not apply (gradients
+//! recorded, another device): one fused CPU pass with a vectorisable `exp`, or the unfused tensor
+//! ops on every other device.
 
 use candle_core::{CpuStorage, CustomOp2, DType, Layout, Result, Shape, Tensor, bail};
 use rayon::prelude::*;
