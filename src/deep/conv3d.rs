@@ -516,16 +516,8 @@ impl Module for Conv3d {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::deep::max_abs_diff;
     use candle_core::Device;
-
-    fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
-        (a - b)
-            .and_then(|d| d.abs())
-            .and_then(|d| d.flatten_all())
-            .and_then(|d| d.max(0))
-            .and_then(|d| d.to_scalar::<f32>())
-            .expect("difference")
-    }
 
     /// The channels-last fast path, computed in one piece or a frame at a time, agrees with
     /// the differentiable path (which the integration tests check against torch); the larger

@@ -14,3 +14,15 @@ pub mod r3d;
 pub mod temporal;
 pub mod train;
 pub mod weights;
+
+/// The largest absolute difference between two tensors of the same shape (f32), for the unit
+/// tests that compare a kernel with another path.
+#[cfg(test)]
+pub(crate) fn max_abs_diff(a: &candle_core::Tensor, b: &candle_core::Tensor) -> f32 {
+    (a - b)
+        .and_then(|d| d.abs())
+        .and_then(|d| d.flatten_all())
+        .and_then(|d| d.max(0))
+        .and_then(|d| d.to_scalar::<f32>())
+        .expect("difference")
+}

@@ -194,15 +194,6 @@ mod tests {
     use super::*;
     use candle_core::{DType, Device};
 
-    fn max_abs_diff(a: Tensor, b: &Tensor) -> f32 {
-        (a - b)
-            .and_then(|d| d.abs())
-            .and_then(|d| d.flatten_all())
-            .and_then(|d| d.max(0))
-            .and_then(|d| d.to_scalar::<f32>())
-            .expect("difference")
-    }
-
     /// Against candle's `conv2d` (itself checked against torch through the EfficientNet-B0
     /// fixtures on the generic path), at the stem's kernel and stride, odd sizes and a 1x1.
     #[test]
@@ -219,7 +210,7 @@ mod tests {
             let want = x.conv2d(&wt, padding, stride, 1, 1).unwrap();
             let got = conv2d_inference(&x, &wt, stride, padding).unwrap();
             assert_eq!(got.dims(), want.dims());
-            let err = max_abs_diff(got, &want);
+            let err = crate::deep::max_abs_diff(&got, &want);
             assert!(err < 1e-5, "{n}x{c}x{h}x{w} k{k} s{stride}: {err}");
         }
     }
@@ -250,7 +241,7 @@ mod tests {
                     conv2d_inference_with_tail(&x, &wt, stride, padding, Some((&v, tail)))
                 })
                 .unwrap();
-                let err = max_abs_diff(got, &want);
+                let err = crate::deep::max_abs_diff(&got, &want);
                 assert!(err < 1e-5, "{tail:?} {n}x{c}x{h}x{w} k{k}: {err}");
             }
         }
