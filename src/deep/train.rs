@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
 use super::data::Clip;
 use super::device::sync;
 use super::nn::Noise;
+use super::ops::adam::{AdamScalars, AdamUpdate, HostMoments};
 use super::weights::{ParamStore, load_checkpoint, save_tensors};
 use crate::{Result, bail};
 
@@ -211,11 +212,15 @@ pub struct TrainReport {
 }
 
 /// torch.optim.Adam: `g += weight_decay * p`, bias-corrected first and second moments,
-/// `p -= lr * m_hat / (sqrt(v_hat) + eps)`.
+/// `p -= lr * m_hat / (sqrt(v_hat) + eps)`, in torch's order of operations.
+///
+/// A CPU f32 parameter is updated in place in one pass with its moments kept beside it on the
+/// host ([`super::ops::adam`]); any other (another device or type, or an optimizer built on a
+/// thread that forced [`KernelPath::Generic`](super::ops::KernelPath)) by tensor operations.
+/// The path of each parameter is chosen when the optimizer is built.
 pub struct Adam {
     vars: Vec<(String, Var)>,
-    m: Vec<Tensor>,
-    v: Vec<Tensor>,
+    moments: Vec<Moments>,
     step: i32,
     pub lr: f64,
     pub beta1: f64,
@@ -224,16 +229,36 @@ pub struct Adam {
     pub weight_decay: f64,
 }
 
+/// One parameter's first and second moments.
+enum Moments {
+    /// On the host, updated with the parameter in one in-place pass.
+    Host(std::sync::Mutex<HostMoments>),
+    /// As tensors on the parameter's device.
+    Tensors { m: Tensor, v: Tensor },
+}
+
 impl Adam {
     /// Adam over `vars` with torch's defaults (betas 0.9, 0.999; eps 1e-8).
     pub fn new(vars: Vec<(String, Var)>, lr: f64, weight_decay: f64) -> Result<Adam> {
-        let zeros = |v: &Var| -> Result<Tensor> { Ok(v.as_tensor().zeros_like()?) };
-        let m = vars.iter().map(|(_, v)| zeros(v)).collect::<Result<_>>()?;
-        let v = vars.iter().map(|(_, v)| zeros(v)).collect::<Result<_>>()?;
+        let moments = vars
+            .iter()
+            .map(|(_, v)| -> Result<Moments> {
+                let p = v.as_tensor();
+                let host = p.is_contiguous()
+                    && super::ops::use_cpu_kernel(p.device(), p.dtype() == DType::F32);
+                Ok(if host {
+                    Moments::Host(std::sync::Mutex::new(HostMoments::zeros(p.elem_count())))
+                } else {
+                    Moments::Tensors {
+                        m: p.zeros_like()?,
+                        v: p.zeros_like()?,
+                    }
+                })
+            })
+            .collect::<Result<_>>()?;
         Ok(Adam {
             vars,
-            m,
-            v,
+            moments,
             step: 0,
             lr,
             beta1: 0.9,
@@ -246,29 +271,43 @@ impl Adam {
     /// One update from `grads`; parameters without a gradient are left alone (as torch).
     pub fn step(&mut self, grads: &GradStore) -> Result<()> {
         self.step += 1;
-        let bc1 = 1.0 - self.beta1.powi(self.step);
-        let bc2 = 1.0 - self.beta2.powi(self.step);
-        for (i, (_, var)) in self.vars.iter().enumerate() {
+        let s = AdamScalars::new(
+            self.lr,
+            self.beta1,
+            self.beta2,
+            self.eps,
+            self.weight_decay,
+            self.step,
+        );
+        for ((_, var), moments) in self.vars.iter().zip(self.moments.iter_mut()) {
             let Some(g) = grads.get(var.as_tensor()) else {
                 continue;
             };
             let p = var.as_tensor();
-            let update = (|| -> candle_core::Result<Tensor> {
-                let g = if self.weight_decay != 0.0 {
-                    (g + (p * self.weight_decay)?)?
-                } else {
-                    g.clone()
-                };
-                let m = ((&self.m[i] * self.beta1)? + (&g * (1.0 - self.beta1))?)?;
-                let v = ((&self.v[i] * self.beta2)? + (g.sqr()? * (1.0 - self.beta2))?)?;
-                let denom = ((&v / bc2)?.sqrt()? + self.eps)?;
-                let new_p = (p - ((&m / bc1)? / denom)?.affine(self.lr, 0.0)?)?;
-                // Detached: the moments must not keep every past step's graph alive.
-                self.m[i] = m.detach();
-                self.v[i] = v.detach();
-                Ok(new_p.detach())
-            })()?;
-            var.set(&update)?;
+            match moments {
+                Moments::Host(host) => p.inplace_op2(
+                    &g.contiguous()?,
+                    &AdamUpdate {
+                        moments: host,
+                        scalars: s,
+                    },
+                )?,
+                Moments::Tensors { m, v } => {
+                    let g = if self.weight_decay != 0.0 {
+                        (g + (p * self.weight_decay)?)?
+                    } else {
+                        g.clone()
+                    };
+                    let new_m = (&*m + ((&g - &*m)? * (1.0 - self.beta1))?)?;
+                    let new_v = ((&*v * self.beta2)? + (g.sqr()? * (1.0 - self.beta2))?)?;
+                    let denom = ((new_v.sqrt()? / s.bc2_sqrt as f64)? + self.eps)?;
+                    let new_p = (p - ((&new_m / denom)? * s.step_size as f64)?)?;
+                    // Detached: the moments must not keep every past step's graph alive.
+                    *m = new_m.detach();
+                    *v = new_v.detach();
+                    var.set(&new_p.detach())?;
+                }
+            }
         }
         Ok(())
     }

@@ -4,6 +4,7 @@
 use crate::common::fixture_json;
 use candle_core::{Device, Tensor, Var};
 use serde_json::Value;
+use vidcompare::deep::ops::{KernelPath, cpu_kernel_calls};
 use vidcompare::deep::train::{Adam, step_lr};
 
 fn floats(v: &Value) -> Vec<f32> {
@@ -15,7 +16,7 @@ fn floats(v: &Value) -> Vec<f32> {
 }
 
 #[test]
-fn adam_matches_torch_optim_adam() {
+fn adam_matches_torch_optim_adam_on_both_paths() {
     let f = fixture_json("deep/train_reference.json");
     let shape: Vec<usize> = f["shape"]
         .as_array()
@@ -29,30 +30,42 @@ fn adam_matches_torch_optim_adam() {
         .iter()
         .map(|g| Tensor::from_vec(floats(g), shape.clone(), &Device::Cpu).unwrap())
         .collect();
-    for case in f["adam"].as_array().unwrap() {
-        let p = Var::from_tensor(
-            &Tensor::from_vec(floats(&f["p0"]), shape.clone(), &Device::Cpu).unwrap(),
-        )
-        .unwrap();
-        let lr = case["lr"].as_f64().unwrap();
-        let wd = case["weight_decay"].as_f64().unwrap();
-        let mut adam = Adam::new(vec![("p".into(), p.clone())], lr, wd).unwrap();
-        for (g, want) in grads.iter().zip(case["steps"].as_array().unwrap()) {
-            // The gradient of sum(p * g) is g.
-            let loss = (p.as_tensor() * g).unwrap().sum_all().unwrap();
-            let gs = loss.backward().unwrap();
-            adam.step(&gs).unwrap();
-            let got = p
-                .as_tensor()
-                .flatten_all()
-                .unwrap()
-                .to_vec1::<f32>()
-                .unwrap();
-            for (a, b) in got.iter().zip(floats(want)) {
-                assert!(
-                    (a - b).abs() <= 1e-6 + 1e-5 * b.abs(),
-                    "lr {lr} wd {wd}: {a} vs {b}"
-                );
+    // The fast path updates the parameter in place in one pass (a CPU kernel); the generic
+    // path by tensor operations, as on a GPU. The path is chosen when the optimizer is built.
+    for path in KernelPath::ALL {
+        for case in f["adam"].as_array().unwrap() {
+            let p = Var::from_tensor(
+                &Tensor::from_vec(floats(&f["p0"]), shape.clone(), &Device::Cpu).unwrap(),
+            )
+            .unwrap();
+            let lr = case["lr"].as_f64().unwrap();
+            let wd = case["weight_decay"].as_f64().unwrap();
+            let calls = cpu_kernel_calls();
+            let mut adam = path.run(|| Adam::new(vec![("p".into(), p.clone())], lr, wd).unwrap());
+            assert_eq!(
+                cpu_kernel_calls() - calls,
+                u64::from(path == KernelPath::Fast),
+                "{}",
+                path.name()
+            );
+            for (g, want) in grads.iter().zip(case["steps"].as_array().unwrap()) {
+                // The gradient of sum(p * g) is g.
+                let loss = (p.as_tensor() * g).unwrap().sum_all().unwrap();
+                let gs = loss.backward().unwrap();
+                adam.step(&gs).unwrap();
+                let got = p
+                    .as_tensor()
+                    .flatten_all()
+                    .unwrap()
+                    .to_vec1::<f32>()
+                    .unwrap();
+                for (a, b) in got.iter().zip(floats(want)) {
+                    assert!(
+                        (a - b).abs() <= 1e-6 + 1e-5 * b.abs(),
+                        "{} lr {lr} wd {wd}: {a} vs {b}",
+                        path.name()
+                    );
+                }
             }
         }
     }

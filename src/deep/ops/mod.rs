@@ -13,6 +13,7 @@
 //! dispatch decisions are taken on the calling thread (rayon workers only run kernel bodies),
 //! so setting it on the thread that calls the model is enough.
 
+pub(crate) mod adam;
 pub mod conv2d;
 mod cpu;
 #[cfg(feature = "cuda")]
