@@ -227,6 +227,7 @@ fn default_templates(given: Option<PathBuf>) -> Option<PathBuf> {
 
 fn main() -> ExitCode {
     quiet_candle_workers();
+    vidcompare::memory::keep_freed_heap();
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
