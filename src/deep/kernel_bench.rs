@@ -524,26 +524,29 @@ fn network_checks(nets: &Nets, device: &Device, out: &mut Vec<Check>) -> Result<
 }
 
 /// Median and minimum milliseconds of `reps` runs of `f` (after one untimed run), with the
-/// device synchronised before each clock read.
+/// device synchronised before each clock read. The runs are on a worker thread of the pool, as
+/// the models run in the pipeline (see [`on_pool`](super::ops::on_pool)).
 fn time_ms(
     device: &Device,
     reps: usize,
-    mut f: impl FnMut() -> Result<Tensor>,
+    mut f: impl FnMut() -> Result<Tensor> + Send,
 ) -> Result<(f64, f64)> {
-    let warm = f()?;
-    super::device::sync(device)?;
-    drop(warm);
-    let mut ms = Vec::with_capacity(reps);
-    for _ in 0..reps {
+    super::ops::on_pool(device, || {
+        let warm = f()?;
         super::device::sync(device)?;
-        let t = Instant::now();
-        let y = f()?;
-        super::device::sync(device)?;
-        ms.push(t.elapsed().as_secs_f64() * 1e3);
-        drop(y);
-    }
-    ms.sort_by(f64::total_cmp);
-    Ok((ms[ms.len() / 2], ms[0]))
+        drop(warm);
+        let mut ms = Vec::with_capacity(reps);
+        for _ in 0..reps {
+            super::device::sync(device)?;
+            let t = Instant::now();
+            let y = f()?;
+            super::device::sync(device)?;
+            ms.push(t.elapsed().as_secs_f64() * 1e3);
+            drop(y);
+        }
+        ms.sort_by(f64::total_cmp);
+        Ok((ms[ms.len() / 2], ms[0]))
+    })
 }
 
 fn timings(

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::data::{Clip, Norm, clip_tensor, frames_tensor};
 use super::efficientnet::FIRST_TRAINABLE_STAGE;
 use super::nn::{Noise, no_grad};
+use super::ops::on_pool;
 use super::r3d::R3d18;
 use super::temporal::{EfficientNetTemporal, Pooling};
 use super::train::{TailOutput, VideoNet};
@@ -110,6 +111,53 @@ pub enum DeepNet {
 }
 
 impl DeepNet {
+    /// [`VideoNet::tail`]'s work, on the pool.
+    fn tail_inner(&self, trunks: &[&Tensor], noise: Option<&mut Noise>) -> Result<TailOutput> {
+        let mut noise = noise;
+        match self {
+            DeepNet::Frames(m, ..) => {
+                let frames = trunks.first().map(|t| t.dim(0)).transpose()?;
+                let frames = frames.unwrap_or(0);
+                let same = trunks.iter().all(|t| t.dim(0).ok() == Some(frames));
+                if same {
+                    let x = Tensor::cat(trunks, 0)?;
+                    let (logits, attention, embedding) =
+                        m.forward_tail(&x, trunks.len(), frames, noise)?;
+                    Ok(TailOutput {
+                        logits,
+                        embedding,
+                        attention,
+                    })
+                } else {
+                    // Random sampling of a video shorter than the clip gives fewer frames: run
+                    // such a batch one video at a time.
+                    let mut logits = Vec::new();
+                    let mut embedding = Vec::new();
+                    for t in trunks {
+                        let (l, _, e) = m.forward_tail(t, 1, t.dim(0)?, noise.as_deref_mut())?;
+                        logits.push(l);
+                        embedding.push(e);
+                    }
+                    Ok(TailOutput {
+                        logits: Tensor::cat(&logits, 0)?,
+                        embedding: Tensor::cat(&embedding, 0)?,
+                        attention: None,
+                    })
+                }
+            }
+            DeepNet::Clip(m, ..) => {
+                let x = Tensor::cat(trunks, 0)?;
+                let embedding = m.forward_embedding(&x, noise.as_deref_mut())?;
+                let logits = m.forward_head(&embedding, noise)?;
+                Ok(TailOutput {
+                    logits,
+                    embedding,
+                    attention: None,
+                })
+            }
+        }
+    }
+
     /// [`VideoNet::trunk_train`]'s work, inside its `no_grad`.
     fn trunk_train_inner(&self, inputs: &[&Tensor], noise: &mut Noise) -> Result<Vec<Tensor>> {
         match self {
@@ -162,6 +210,12 @@ impl DeepNet {
 }
 
 impl VideoNet for DeepNet {
+    fn device(&self) -> &Device {
+        match self {
+            DeepNet::Frames(_, _, dev) | DeepNet::Clip(_, _, dev) => dev,
+        }
+    }
+
     fn input(&self, clip: &Clip) -> Result<Tensor> {
         match self {
             DeepNet::Frames(_, norm, dev) => frames_tensor(clip, *norm, dev),
@@ -170,13 +224,16 @@ impl VideoNet for DeepNet {
     }
 
     fn trunk(&self, input: &Tensor) -> Result<Tensor> {
-        // Frozen: nothing of it trains, so no autograd history is kept (see `no_grad`).
-        let t = no_grad(|| match self {
-            DeepNet::Frames(m, ..) => {
-                m.backbone
-                    .forward_features(input, 0..FIRST_TRAINABLE_STAGE, None)
-            }
-            DeepNet::Clip(m, ..) => m.forward_trunk(input),
+        // Frozen: nothing of it trains, so no autograd history is kept (see `no_grad`). On a
+        // worker thread of the pool, as every pass of the network (see `on_pool`).
+        let t = on_pool(self.device(), || {
+            no_grad(|| match self {
+                DeepNet::Frames(m, ..) => {
+                    m.backbone
+                        .forward_features(input, 0..FIRST_TRAINABLE_STAGE, None)
+                }
+                DeepNet::Clip(m, ..) => m.forward_trunk(input),
+            })
         });
         Ok(t?.detach())
     }
@@ -187,53 +244,13 @@ impl VideoNet for DeepNet {
         }
         // Training mode (batch statistics, running statistics updated) but frozen: no autograd
         // history, as in torch, whose frozen parameters do not require gradients.
-        no_grad(|| self.trunk_train_inner(inputs, noise))
+        on_pool(self.device(), || {
+            no_grad(|| self.trunk_train_inner(inputs, noise))
+        })
     }
 
     fn tail(&self, trunks: &[&Tensor], noise: Option<&mut Noise>) -> Result<TailOutput> {
-        let mut noise = noise;
-        match self {
-            DeepNet::Frames(m, ..) => {
-                let frames = trunks.first().map(|t| t.dim(0)).transpose()?;
-                let frames = frames.unwrap_or(0);
-                let same = trunks.iter().all(|t| t.dim(0).ok() == Some(frames));
-                if same {
-                    let x = Tensor::cat(trunks, 0)?;
-                    let (logits, attention, embedding) =
-                        m.forward_tail(&x, trunks.len(), frames, noise)?;
-                    Ok(TailOutput {
-                        logits,
-                        embedding,
-                        attention,
-                    })
-                } else {
-                    // Random sampling of a video shorter than the clip gives fewer frames: run
-                    // such a batch one video at a time.
-                    let mut logits = Vec::new();
-                    let mut embedding = Vec::new();
-                    for t in trunks {
-                        let (l, _, e) = m.forward_tail(t, 1, t.dim(0)?, noise.as_deref_mut())?;
-                        logits.push(l);
-                        embedding.push(e);
-                    }
-                    Ok(TailOutput {
-                        logits: Tensor::cat(&logits, 0)?,
-                        embedding: Tensor::cat(&embedding, 0)?,
-                        attention: None,
-                    })
-                }
-            }
-            DeepNet::Clip(m, ..) => {
-                let x = Tensor::cat(trunks, 0)?;
-                let embedding = m.forward_embedding(&x, noise.as_deref_mut())?;
-                let logits = m.forward_head(&embedding, noise)?;
-                Ok(TailOutput {
-                    logits,
-                    embedding,
-                    attention: None,
-                })
-            }
-        }
+        on_pool(self.device(), || self.tail_inner(trunks, noise))
     }
 }
 

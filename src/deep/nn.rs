@@ -36,6 +36,12 @@ pub fn grad_disabled() -> bool {
     NO_GRAD.with(Cell::get)
 }
 
+/// Sets this thread's [`no_grad`] state, returning the previous one (for
+/// [`super::ops::on_pool`], which carries it to a worker thread and back).
+pub(crate) fn set_grad_disabled(on: bool) -> bool {
+    NO_GRAD.with(|g| g.replace(on))
+}
+
 /// A parameter as a layer uses it: detached inside [`no_grad`], itself otherwise.
 pub(crate) fn param(t: &Tensor) -> Tensor {
     if grad_disabled() {

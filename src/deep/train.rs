@@ -43,7 +43,9 @@ pub struct TailOutput {
 }
 
 /// A video model split into a frozen trunk and a fine-tuned tail.
-pub trait VideoNet {
+pub trait VideoNet: Sync {
+    /// The device its parameters live on.
+    fn device(&self) -> &Device;
     /// The model's input for one clip, e.g. `(T, 3, S, S)` or `(3, T, S, S)`.
     fn input(&self, clip: &super::data::Clip) -> Result<Tensor>;
     /// The frozen trunk's activations for one video's input (eval mode, no gradient).
@@ -501,16 +503,20 @@ pub fn fit(
                 bar.finish_and_clear();
                 return Err(crate::interrupt::interrupted_error());
             }
-            let batch = xtr.batch(net, idx, Some(&mut noise))?;
-            let refs: Vec<&Tensor> = batch.iter().collect();
             let ys: Vec<usize> = idx.iter().map(|&i| ytr[i]).collect();
-            let out = net.tail(&refs, Some(&mut noise))?;
+            // The whole step on a worker thread of the pool (see `on_pool`).
+            let (out, l) = super::ops::on_pool(net.device(), || -> Result<(TailOutput, f64)> {
+                let batch = xtr.batch(net, idx, Some(&mut noise))?;
+                let refs: Vec<&Tensor> = batch.iter().collect();
+                let out = net.tail(&refs, Some(&mut noise))?;
+                let target = labels_tensor(&ys, out.logits.device())?;
+                let loss = candle_nn::loss::cross_entropy(&out.logits, &target)?;
+                let grads = loss.backward()?;
+                adam.step(&grads)?;
+                let l = loss.to_scalar::<f32>()? as f64;
+                Ok((out, l))
+            })?;
             device.get_or_insert_with(|| out.logits.device().clone());
-            let target = labels_tensor(&ys, out.logits.device())?;
-            let loss = candle_nn::loss::cross_entropy(&out.logits, &target)?;
-            let grads = loss.backward()?;
-            adam.step(&grads)?;
-            let l = loss.to_scalar::<f32>()? as f64;
             loss_sum += l * ys.len() as f64;
             seen += ys.len();
             correct += argmax_rows(&out.logits)?
@@ -641,6 +647,14 @@ pub fn warm_up(net: &dyn VideoNet, clip: &super::data::Clip) -> Result<()> {
     Ok(())
 }
 
+/// Where a timed forward pass of [`predict_with`] starts.
+enum Start {
+    /// Cached trunk activations: the tail only.
+    Trunk(Tensor),
+    /// The model's input: trunk and tail.
+    Input(Tensor),
+}
+
 /// Run the whole model (trunk and tail, eval mode) on each clip, one video at a time, timing
 /// each forward pass.
 pub fn predict(
@@ -662,26 +676,32 @@ pub fn predict_with(
         if crate::interrupt::interrupted() {
             return Err(crate::interrupt::interrupted_error());
         }
-        let started;
-        let trunk = match trunks.and_then(|t| t.get(i)) {
-            Some(t) => {
-                started = Instant::now();
-                t.clone()
-            }
+        // Where the pass starts: the cached trunk activations, or the input on the device (its
+        // copy there is not part of the forward pass).
+        let start = match trunks.and_then(|t| t.get(i)) {
+            Some(t) => Start::Trunk(t.clone()),
             None => {
                 let x = net.input(c)?;
-                // The copy of the input to the device is not part of the forward pass.
                 sync(x.device())?;
-                started = Instant::now();
-                net.trunk(&x)?
+                Start::Input(x)
             }
         };
-        let out = super::nn::no_grad(|| net.tail(&[&trunk], None))?;
-        let probs = candle_nn::ops::softmax(&out.logits, D::Minus1)?
-            .to_dtype(DType::F64)?
-            .squeeze(0)?
-            .to_vec1::<f64>()?;
-        sync(out.logits.device())?;
+        // The timed pass on a worker thread of the pool, as training runs it (see `on_pool`).
+        let started = Instant::now();
+        let (out, probs) =
+            super::ops::on_pool(net.device(), || -> Result<(TailOutput, Vec<f64>)> {
+                let trunk = match start {
+                    Start::Trunk(t) => t,
+                    Start::Input(x) => net.trunk(&x)?,
+                };
+                let out = super::nn::no_grad(|| net.tail(&[&trunk], None))?;
+                let probs = candle_nn::ops::softmax(&out.logits, D::Minus1)?
+                    .to_dtype(DType::F64)?
+                    .squeeze(0)?
+                    .to_vec1::<f64>()?;
+                sync(out.logits.device())?;
+                Ok((out, probs))
+            })?;
         p.forward_seconds.push(started.elapsed().as_secs_f64());
         let row = |t: &Tensor| -> Result<Vec<f32>> {
             Ok(t.squeeze(0)?.to_dtype(DType::F32)?.to_vec1::<f32>()?)

@@ -7,8 +7,8 @@
 //! comparisons of `deep_effnet.rs`; 3e-4 for what R3D-18's second step computes from the first
 //! Adam update's weights ([`AFTER_UPDATE_TOL`] says why).
 
-use std::cell::Cell;
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{VarBuilder, VarMap};
@@ -227,16 +227,19 @@ fn efficientnet_frozen_trunk_in_train_mode_moves_running_statistics_as_torch() {
 /// A model that counts how its frozen trunk is run.
 struct Counting<'a> {
     net: &'a DeepNet,
-    eval: Cell<usize>,
-    train: Cell<usize>,
+    eval: AtomicUsize,
+    train: AtomicUsize,
 }
 
 impl VideoNet for Counting<'_> {
+    fn device(&self) -> &Device {
+        self.net.device()
+    }
     fn input(&self, clip: &Clip) -> vidcompare::Result<Tensor> {
         self.net.input(clip)
     }
     fn trunk(&self, input: &Tensor) -> vidcompare::Result<Tensor> {
-        self.eval.set(self.eval.get() + 1);
+        self.eval.fetch_add(1, Ordering::Relaxed);
         self.net.trunk(input)
     }
     fn trunk_train(
@@ -244,7 +247,7 @@ impl VideoNet for Counting<'_> {
         inputs: &[&Tensor],
         noise: &mut Noise,
     ) -> vidcompare::Result<Vec<Tensor>> {
-        self.train.set(self.train.get() + 1);
+        self.train.fetch_add(1, Ordering::Relaxed);
         self.net.trunk_train(inputs, noise)
     }
     fn tail(
@@ -295,8 +298,8 @@ fn frozen_bn_train_runs_the_trunk_every_batch_and_moves_only_running_statistics(
         let before = store.snapshot().unwrap();
         let counting = Counting {
             net: &net,
-            eval: Cell::new(0),
-            train: Cell::new(0),
+            eval: AtomicUsize::new(0),
+            train: AtomicUsize::new(0),
         };
         let report = match mode {
             FrozenBn::Eval => {
@@ -333,15 +336,29 @@ fn frozen_bn_train_runs_the_trunk_every_batch_and_moves_only_running_statistics(
         match mode {
             FrozenBn::Eval => {
                 // The cache: the trunk never runs inside training.
-                assert_eq!((counting.train.get(), counting.eval.get()), (0, 0));
+                assert_eq!(
+                    (
+                        counting.train.load(Ordering::Relaxed),
+                        counting.eval.load(Ordering::Relaxed)
+                    ),
+                    (0, 0)
+                );
                 assert!(!moved("backbone.features.0.1.running_mean"));
                 assert!(!moved("backbone.features.6.0.block.3.1.running_var"));
             }
             FrozenBn::Train => {
                 // 3 batches of 2 videos per epoch in training mode; the 3 validation videos in
                 // eval mode after each epoch. (Best epoch restored: at least the first's moves.)
-                assert_eq!(counting.train.get(), 2 * 3, "trunk_train calls");
-                assert_eq!(counting.eval.get(), 2 * 3, "eval trunk calls");
+                assert_eq!(
+                    counting.train.load(Ordering::Relaxed),
+                    2 * 3,
+                    "trunk_train calls"
+                );
+                assert_eq!(
+                    counting.eval.load(Ordering::Relaxed),
+                    2 * 3,
+                    "eval trunk calls"
+                );
                 assert!(moved("backbone.features.0.1.running_mean"));
                 assert!(moved("backbone.features.6.0.block.3.1.running_var"));
             }
