@@ -17,7 +17,7 @@ use std::sync::Mutex;
 use candle_core::{CpuStorage, InplaceOp2, Layout, Result, bail};
 use rayon::prelude::*;
 
-use super::cpu::f32_slice;
+use super::cpu::{f32_slice, f32_slice_mut};
 
 /// Elements per parallel task.
 const TASK_ELEMS: usize = 64 * 1024;
@@ -90,13 +90,7 @@ impl InplaceOp2 for AdamUpdate<'_> {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> Result<()> {
-        let CpuStorage::F32(p) = s1 else {
-            bail!("{}: only f32 parameters", self.name())
-        };
-        let Some((start, end)) = l1.contiguous_offsets() else {
-            bail!("{}: the parameter must be contiguous", self.name())
-        };
-        let p = &mut p[start..end];
+        let p = f32_slice_mut(s1, l1, self.name())?;
         let g = f32_slice(s2, l2, self.name())?;
         let mut guard = self.moments.lock().expect("adam moments lock");
         let HostMoments { m, v } = &mut *guard;

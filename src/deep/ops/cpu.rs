@@ -36,6 +36,21 @@ pub(crate) fn contiguous<'a, T>(data: &'a [T], layout: &Layout, what: &str) -> R
     }
 }
 
+/// The contiguous f32 data of a CPU storage that an in-place op overwrites.
+pub(crate) fn f32_slice_mut<'a>(
+    storage: &'a mut CpuStorage,
+    layout: &Layout,
+    what: &str,
+) -> Result<&'a mut [f32]> {
+    let CpuStorage::F32(v) = storage else {
+        bail!("{what}: only f32 is supported")
+    };
+    match layout.contiguous_offsets() {
+        Some((start, end)) => Ok(&mut v[start..end]),
+        None => bail!("{what}: the tensor written in place must be contiguous"),
+    }
+}
+
 /// The contiguous f32 data of a CPU storage.
 pub(crate) fn f32_slice<'a>(
     storage: &'a CpuStorage,

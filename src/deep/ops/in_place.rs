@@ -25,7 +25,7 @@
 use candle_core::{CpuStorage, DType, InplaceOp2, Layout, Result, Tensor, bail};
 use rayon::prelude::*;
 
-use super::cpu::contiguous;
+use super::cpu::{f32_slice, f32_slice_mut};
 use super::shift_silu::{fast_exp, shift_silu};
 use crate::deep::nn::grad_disabled;
 
@@ -134,15 +134,9 @@ impl InplaceOp2 for InPlace {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> Result<()> {
-        let (CpuStorage::F32(x), CpuStorage::F32(v)) = (s1, s2) else {
-            bail!("{}: only f32", self.name())
-        };
-        let Some((start, end)) = l1.contiguous_offsets() else {
-            bail!("{}: the activation must be contiguous", self.name())
-        };
+        let x = f32_slice_mut(s1, l1, self.name())?;
+        let v = f32_slice(s2, l2, self.name())?;
         let dims = l1.shape().dims();
-        let v = contiguous(v, l2, self.name())?;
-        let x = &mut x[start..end];
         match self.0 {
             Op::Planes(tail) => {
                 let plane = dims.get(2..).map(|d| d.iter().product()).unwrap_or(1usize);
