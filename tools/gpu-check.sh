@@ -21,9 +21,11 @@
 # src/deep/device_memory.rs); the script checks that every deep model has one and that none is
 # above the card's peak in use, and exits 3 when a check fails.
 # When python3 can import torch, torchvision and cv2 (and --no-torch is not given), the notebook's
-# own deep code (tools/bench_notebook_deep.py) then runs on the same data, device and profile
-# (within --torch-timeout seconds, default 300), and the JSON adds its figures and our/torch
-# ratios per model. --threads N runs both sides with N CPU threads (RAYON_NUM_THREADS for ours,
+# own deep code (tools/bench_notebook_deep.py) runs on the same data, device and profile after
+# each of our models, on that model alone (within --torch-timeout seconds per model, default
+# 300), and the JSON adds its figures and our/torch ratios per model. The models alternate
+# (ours, torch's, next model) so that each ratio compares runs minutes apart: a machine's speed
+# can drift by 2x over a longer run. --threads N runs both sides with N CPU threads (RAYON_NUM_THREADS for ours,
 # torch.set_num_threads and cv2.setNumThreads for the notebook's): the CPU side-by-side at equal
 # thread counts (benches/cpu/).
 set -euo pipefail
@@ -105,43 +107,64 @@ work="$(mktemp -d)"
 # than a carried binary.
 mkdir -p "$work/builtin"
 trap 'rm -rf "$work"; [[ -n "$sampler" ]] && kill "$sampler" 2>/dev/null || true' EXIT
-start=$(date +%s.%N)
-set +e
-"$bin" run "$here/gpu-check.rhai" --quiet \
-    --set "data_root_deep=$data" --set "data_root_classical=$data" \
-    --set "device=$device" --set "deep_profile=$profile" --set enhance=false \
-    --set "report_dir=$out/reports" --set run_name=gpu-check \
-    --set "cache_dir=$work/cache" --templates "$work/builtin" 2>&1 | tee -a "$log"
-status=${PIPESTATUS[0]}
-set -e
-end=$(date +%s.%N)
-[[ -n "$sampler" ]] && kill "$sampler" 2>/dev/null || true
-say "run finished with status $status in $(python3 -c "print(round($end - $start, 1))") s"
-
+run_torch=0
 if [[ "$torch" == 1 ]] && python3 -c "import torch, torchvision, cv2" 2>/dev/null; then
-    say "the notebook's PyTorch code on the same data (timeout ${torch_timeout} s)"
-    timeout "$torch_timeout" python3 "$here/bench_notebook_deep.py" --data "$data" \
-        --device "$device" --profile "$profile" --out "$out/torch-notebook.json" \
-        "${torch_threads[@]}" 2>&1 \
-        | tee -a "$log" || say "the PyTorch run stopped early (its JSON keeps the models it finished)"
+    run_torch=1
 fi
+# One model at a time, ours then the notebook's PyTorch code on the same model, so that each
+# ratio compares runs minutes apart rather than the two halves of a long run (a machine's speed
+# can drift by 2x over tens of minutes). Our runs share one frame cache.
+models=(avg max attn r3d)
+torch_names=(Deep-2D-Avg Deep-2D-Max Deep-2D-Attn Deep-3D-R3D18)
+status=0
+ours_seconds=0
+for i in "${!models[@]}"; do
+    m="${models[$i]}"
+    sed "s/deep::models()/[\"$m\"]/" "$here/gpu-check.rhai" > "$work/gpu-check-$m.rhai"
+    start=$(date +%s.%N)
+    set +e
+    "$bin" run "$work/gpu-check-$m.rhai" --quiet \
+        --set "data_root_deep=$data" --set "data_root_classical=$data" \
+        --set "device=$device" --set "deep_profile=$profile" --set enhance=false \
+        --set "report_dir=$out/reports/$m" --set run_name=gpu-check \
+        --set "cache_dir=$work/cache" --templates "$work/builtin" 2>&1 | tee -a "$log"
+    st=${PIPESTATUS[0]}
+    set -e
+    end=$(date +%s.%N)
+    ours_seconds=$(python3 -c "print($ours_seconds + $end - $start)")
+    say "${torch_names[$i]}: our run finished with status $st in $(python3 -c "print(round($end - $start, 1))") s"
+    [[ "$st" != 0 ]] && status=$st
+    if [[ "$run_torch" == 1 ]]; then
+        say "${torch_names[$i]}: the notebook's PyTorch code on the same data (timeout ${torch_timeout} s)"
+        timeout "$torch_timeout" python3 "$here/bench_notebook_deep.py" --data "$data" \
+            --device "$device" --profile "$profile" --models "${torch_names[$i]}" \
+            --out "$out/torch-notebook-$m.json" "${torch_threads[@]}" 2>&1 \
+            | tee -a "$log" || say "the PyTorch run stopped early"
+    fi
+done
+[[ -n "$sampler" ]] && kill "$sampler" 2>/dev/null || true
 
 checks=0
-python3 - "$out" "$device" "$profile" "$gpu_name" "$status" "$start" "$end" <<'PY' || checks=$?
+python3 - "$out" "$device" "$profile" "$gpu_name" "$status" "$ours_seconds" "${models[@]}" <<'PY' || checks=$?
 import json, os, sys
-out, device, profile, gpu_name, status, start, end = sys.argv[1:8]
+out, device, profile, gpu_name, status, ours_seconds = sys.argv[1:7]
+model_runs = sys.argv[7:]
 result = {
     "ok": status == "0",
     "device": device,
     "gpu": gpu_name or None,
     "profile": profile,
     "threads": int(os.environ["RAYON_NUM_THREADS"]) if os.environ.get("RAYON_NUM_THREADS") else None,
-    "run_seconds": round(float(end) - float(start), 2),
+    "run_seconds": round(float(ours_seconds), 2),
     "models": [],
 }
-models_path = os.path.join(out, "reports", "gpu-check", "models.json")
-if os.path.exists(models_path):
-    for m in json.load(open(models_path))["models"]:
+ours = []
+for run in model_runs:
+    models_path = os.path.join(out, "reports", run, "gpu-check", "models.json")
+    if os.path.exists(models_path):
+        ours += json.load(open(models_path))["models"]
+if ours:
+    for m in ours:
         e, d = m["efficiency"], m.get("details") or {}
         epochs = len(d.get("training_curves") or [])
         result["models"].append({
@@ -177,9 +200,18 @@ if os.path.exists(samples):
             "what": "memory in use on the whole card (nvidia-smi, every 0.2 s) during the run; "
                     "the run was the only process on it",
         }
-torch_path = os.path.join(out, "torch-notebook.json")
-if os.path.exists(torch_path):
-    t = json.load(open(torch_path))
+# The notebook's runs, one file per model, merged into one (torch-notebook.json).
+t = None
+for run in model_runs:
+    path = os.path.join(out, f"torch-notebook-{run}.json")
+    if os.path.exists(path):
+        one = json.load(open(path))
+        if t is None:
+            t = one
+        else:
+            t["models"] += one.get("models", [])
+if t is not None:
+    json.dump(t, open(os.path.join(out, "torch-notebook.json"), "w"), indent=2)
     result["torch"] = {k: t.get(k) for k in ("framework", "torchvision", "device", "gpu", "profile")}
     ratio = lambda a, b: (a / b) if (a is not None and b) else None
     for m in result["models"]:
