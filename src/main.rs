@@ -633,17 +633,28 @@ fn prepare(
     let shard: Shard = shard.parse()?;
     let plan = Plan::from_config(&Config::with_overrides(set)?)?;
     if check {
-        let missing = vidcompare::shard::missing(&plan)?;
-        if missing.is_empty() {
-            println!("every per-video product is cached");
+        let state = vidcompare::shard::check(&plan)?;
+        for (product, video, reason) in &state.unusable {
+            eprintln!(
+                "unusable: {product}: {}: {reason} (the run tries it again and reports it)",
+                video.display()
+            );
+        }
+        if state.missing.is_empty() {
+            match state.unusable.len() {
+                0 => println!("every per-video product is cached"),
+                n => {
+                    println!("every per-video product is cached, but for {n} recorded as unusable")
+                }
+            }
             return Ok(());
         }
-        for (product, video) in &missing {
+        for (product, video) in &state.missing {
             eprintln!("missing: {product}: {}", video.display());
         }
         anyhow::bail!(
             "{} per-video products are not cached: run (or resubmit) the prepare tasks first",
-            missing.len()
+            state.missing.len()
         );
     }
     vidcompare::interrupt::install_interrupt_handler()?;

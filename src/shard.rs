@@ -10,6 +10,11 @@
 //! balanced, and adding videos moves none of the others. Tasks never write the same cache entry,
 //! and the caches' atomic, checksummed writes mean an entry written by a killed task is never read
 //! as complete.
+//!
+//! A video a task cannot use (it does not decode) gets a record next to where its product would
+//! be (`<key>.unusable`, holding the reason): the merge's check counts it as tried, not missing,
+//! and the run tries it once more and reports it as it reports every bad video. Without the
+//! record one bad video would keep the merge from ever starting.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -23,8 +28,9 @@ use crate::dataset::{Dataset, Sample};
 use crate::deep::data::{ClipCache, ClipSpec, load_clips};
 use crate::deep::models::DeepKind;
 use crate::features::cache::FeatureCache;
-use crate::features::extract::{FeatureOptions, try_extract_samples};
+use crate::features::extract::{FeatureOptions, strip_path, try_extract_samples};
 use crate::settings::{DeepSettings, RunPaths};
+use crate::util::cache::BlobCache;
 use crate::{Error, Result};
 
 /// Task `index` of `count` (0-based, as `$SLURM_ARRAY_TASK_ID` counts).
@@ -153,6 +159,23 @@ impl Plan {
         })
     }
 
+    /// The cache folder of `product`'s entries.
+    fn cache_dir(&self, product: &Product) -> &Path {
+        match product {
+            Product::Features(_) => &self.feature_cache,
+            Product::Frames(..) => &self.frame_cache,
+        }
+    }
+
+    /// The cache key of `video` under `product`'s settings (reads the file; decodes nothing).
+    fn key(product: &Product, video: &Path) -> Result<String> {
+        let fingerprint = match product {
+            Product::Features(o) => o.fingerprint(),
+            Product::Frames(spec, _) => spec.fingerprint(),
+        };
+        FeatureCache::key(video, &fingerprint)
+    }
+
     fn samples(&self, product: &Product) -> Vec<Sample> {
         let ds = match product {
             Product::Features(_) => &self.classical,
@@ -182,54 +205,89 @@ pub struct PrepareRow {
     pub seconds: f64,
 }
 
-/// Computes every product of `plan` for the videos `shard` owns, into the caches.
+/// The records of videos a task could not use, in a product's cache folder: `<key>.unusable`,
+/// the reason as UTF-8 text.
+fn unusable_records(dir: &Path) -> BlobCache {
+    BlobCache::new(dir, *b"VCUV", "unusable")
+}
+
+/// Computes every product of `plan` for the videos `shard` owns, into the caches, and records
+/// each video that could not be used (with its reason) so that the merge's check does not wait
+/// for it.
 pub fn prepare(plan: &Plan, shard: Shard, progress: bool) -> Result<Vec<PrepareRow>> {
     let mut rows = Vec::new();
     for product in &plan.products {
         let samples = shard.select(&plan.samples(product));
         let started = std::time::Instant::now();
-        let (reused, loaded, unusable) = match product {
+        let (reused, loaded, skipped) = match product {
             Product::Features(opts) => {
                 let cache = FeatureCache::new(&plan.feature_cache);
                 let m = try_extract_samples(&samples, opts, Some(&cache), progress)?;
-                (m.cache_hits, m.n_videos(), m.skipped.len())
+                (m.cache_hits, m.n_videos(), m.skipped)
             }
             Product::Frames(spec, _) => {
                 let cache = ClipCache::new(&plan.frame_cache);
                 let set = load_clips(&samples, spec, Some(&cache), "frames", progress)?;
-                (set.cache_hits, set.len(), set.skipped.len())
+                (set.cache_hits, set.len(), set.skipped)
             }
         };
+        let records = unusable_records(plan.cache_dir(product));
+        for s in &skipped {
+            // A file that cannot even be read has no key; the run reports it without a record.
+            if let Ok(key) = Plan::key(product, &s.path) {
+                records.put(&key, strip_path(&s.reason, &s.path).as_bytes())?;
+            }
+        }
         rows.push(PrepareRow {
             product: product.describe(),
             videos: samples.len(),
             reused,
             computed: loaded - reused,
-            unusable,
+            unusable: skipped.len(),
             seconds: started.elapsed().as_secs_f64(),
         });
     }
     Ok(rows)
 }
 
-/// The products not yet in the caches, as (product, video) pairs: what a merge would have to
-/// compute itself. Reads each video once per product to key it; decodes nothing.
-pub fn missing(plan: &Plan) -> Result<Vec<(String, PathBuf)>> {
+/// What the caches hold for a plan, product by product: what a merge would still have to compute,
+/// and the videos a task tried and could not use.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CacheCheck {
+    /// (product, video) pairs with neither an entry nor a record: their task has not run (or
+    /// was killed).
+    pub missing: Vec<(String, PathBuf)>,
+    /// (product, video, reason) for videos a task recorded as unusable: the run tries them once
+    /// more and reports them as skipped.
+    pub unusable: Vec<(String, PathBuf, String)>,
+}
+
+/// Which products are not yet in the caches. Reads each video once per product to key it;
+/// decodes nothing. A video that cannot be read at all is the run's to report, in neither list.
+pub fn check(plan: &Plan) -> Result<CacheCheck> {
     let features = FeatureCache::new(&plan.feature_cache);
     let frames = ClipCache::new(&plan.frame_cache);
-    let mut out = Vec::new();
+    let mut out = CacheCheck::default();
     for product in &plan.products {
+        let records = unusable_records(plan.cache_dir(product));
         for s in plan.samples(product) {
-            let present = match product {
-                Product::Features(o) => {
-                    FeatureCache::key(&s.path, &o.fingerprint()).map(|k| features.get(&k).is_some())
-                }
-                Product::Frames(spec, _) => FeatureCache::key(&s.path, &spec.fingerprint())
-                    .map(|k| frames.get(&k).is_some()),
+            let Ok(key) = Plan::key(product, &s.path) else {
+                continue;
             };
-            // A video that cannot be read is the run's to report, not a missing product.
-            if let Ok(false) = present {
-                out.push((product.describe(), s.path.clone()));
+            let present = match product {
+                Product::Features(_) => features.get(&key).is_some(),
+                Product::Frames(..) => frames.get(&key).is_some(),
+            };
+            if present {
+                continue;
+            }
+            match records.get(&key) {
+                Some(reason) => out.unusable.push((
+                    product.describe(),
+                    s.path.clone(),
+                    String::from_utf8_lossy(&reason).into_owned(),
+                )),
+                None => out.missing.push((product.describe(), s.path.clone())),
             }
         }
     }

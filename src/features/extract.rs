@@ -576,7 +576,8 @@ fn extract_impl(
     (m, stopped)
 }
 
-fn strip_path(msg: &str, path: &Path) -> String {
+/// `msg` without a leading `"<path>: "` (the reason of a skipped video, its path said apart).
+pub(crate) fn strip_path(msg: &str, path: &Path) -> String {
     let p = format!("{}: ", path.display());
     msg.strip_prefix(&p).unwrap_or(msg).to_string()
 }

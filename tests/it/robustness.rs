@@ -410,6 +410,92 @@ fn the_notebook_runs_to_the_end_and_reports_every_bad_video() {
     );
 }
 
+/// `vidcompare prepare` over the bad root, as the tasks of a 2-task array, then its `--check`.
+fn prepare(root: &Path, tmp: &Path, extra: &[&str]) -> Output {
+    let r = root.display().to_string();
+    let mut args = vec![
+        "prepare".to_string(),
+        "scripts/comparative_analysis.rhai".to_string(),
+        "--quiet".to_string(),
+    ];
+    args.extend(extra.iter().map(|a| a.to_string()));
+    for set in [
+        format!("data_root_classical={r}"),
+        format!("data_root_deep={r}"),
+        format!("cache_dir={}", tmp.join("cache").display()),
+        "enhance=false".to_string(),
+        "resize_w=160".to_string(),
+        "resize_h=120".to_string(),
+    ] {
+        args.push("--set".to_string());
+        args.push(set);
+    }
+    vidcompare_cmd().args(&args).output().expect("binary runs")
+}
+
+/// Scale-out over a dataset with bad videos: each prepare task records the videos it cannot use,
+/// so the merge's check passes (naming them and why) instead of waiting for products that can
+/// never exist; it still waits for a task that has not run, and for a repaired video (whose
+/// content, hence key, changed).
+#[test]
+fn the_merge_check_counts_bad_videos_as_tried_and_waits_for_tasks_not_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = bad_root(dir.path());
+    let out = prepare(&root, dir.path(), &["--shard", "0/2"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let check = prepare(&root, dir.path(), &["--check"]);
+    let err = text(&check.stderr);
+    assert!(!check.status.success(), "task 1 has not run:\n{err}");
+    assert!(err.contains("missing: features notebook: "), "{err}");
+
+    let out = prepare(&root, dir.path(), &["--shard", "1/2"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let check = prepare(&root, dir.path(), &["--check"]);
+    let err = text(&check.stderr);
+    assert!(check.status.success(), "{err}");
+    assert!(
+        text(&check.stdout).contains("every per-video product is cached, but for"),
+        "{}",
+        text(&check.stdout)
+    );
+    assert!(!err.contains("missing:"), "{err}");
+    let unusable: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("unusable: "))
+        .collect();
+    // The four files that do not decode at all, for each of the three products, with the reason
+    // (and the path said once).
+    for name in ["truncated.mp4", "zero.mp4", "notes.mp4", "audio.wav"] {
+        let lines: Vec<&&str> = unusable.iter().filter(|l| l.contains(name)).collect();
+        assert_eq!(lines.len(), 3, "{name}:\n{err}");
+        for l in lines {
+            assert_eq!(l.matches(name).count(), 1, "{l}");
+            let l = l.to_lowercase();
+            assert!(
+                ["not a video", "invalid data", "no video stream", "empty"]
+                    .iter()
+                    .any(|r| l.contains(r)),
+                "{l}"
+            );
+        }
+    }
+    // No good video is among them.
+    assert!(unusable.iter().all(|l| l.contains("videos/bad/")), "{err}");
+
+    // A repaired video has new content, so its record no longer applies: missing again. (A copy
+    // of a dataset video would be found cached: entries are keyed by content.)
+    write_video(&root.join("videos/bad/notes.mp4"), 30);
+    let check = prepare(&root, dir.path(), &["--check"]);
+    let err = text(&check.stderr);
+    assert!(!check.status.success(), "{err}");
+    let missing: Vec<&str> = err.lines().filter(|l| l.starts_with("missing: ")).collect();
+    assert_eq!(missing.len(), 3, "{err}");
+    assert!(
+        missing.iter().all(|l| l.ends_with("videos/bad/notes.mp4")),
+        "{err}"
+    );
+}
+
 #[test]
 fn a_split_with_no_usable_video_fails_naming_it() {
     let dir = tempfile::tempdir().unwrap();
