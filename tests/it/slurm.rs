@@ -82,6 +82,45 @@ impl Cluster {
             std::thread::sleep(Duration::from_millis(500));
         }
     }
+
+    /// Each task of `job` that has ended (the controller keeps them for `MinJobAge`, 300 s) as
+    /// `(array task id, state, exit code)`, e.g. `("2", "COMPLETED", "0:0")`.
+    fn ended(&self, job: &str) -> Vec<(String, String, String)> {
+        let out = self.run("scontrol", &["show", "job", "-o", job]);
+        text(&out.stdout)
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| {
+                let field = |name: &str| {
+                    l.split_whitespace()
+                        .find_map(|w| w.strip_prefix(name))
+                        .unwrap_or("?")
+                        .to_string()
+                };
+                (
+                    field("ArrayTaskId="),
+                    field("JobState="),
+                    field("ExitCode="),
+                )
+            })
+            .collect()
+    }
+
+    /// Waits for the prepare array `job` and panics unless every task completed with status 0,
+    /// showing a failed task's log (`dir/logs/prepare-JOB_TASK.log`).
+    fn wait_completed(&self, job: &str, dir: &Path, limit: Duration) {
+        self.wait(job, limit);
+        for (task, state, code) in self.ended(job) {
+            if state != "COMPLETED" || code != "0:0" {
+                let log = dir.join(format!("logs/prepare-{job}_{task}.log"));
+                panic!(
+                    "prepare task {job}_{task} ended {state} (exit {code}); its log {}:\n{}",
+                    log.display(),
+                    fs::read_to_string(&log).unwrap_or_else(|e| format!("({e})"))
+                );
+            }
+        }
+    }
 }
 
 impl Drop for Cluster {
@@ -175,6 +214,18 @@ fn products(dir: &Path) -> Vec<(PathBuf, u64)> {
                 continue;
             } else {
                 let mut bytes = fs::read(&p).unwrap();
+                if p.extension().is_some_and(|e| e == "unusable") {
+                    // A task's record of a video it could not use: the reason, as text. None is
+                    // expected here; listed, it shows in the comparison's message.
+                    out.push((
+                        p.strip_prefix(dir).unwrap().with_extension(format!(
+                            "unusable ({})",
+                            String::from_utf8_lossy(&fs::read(&p).unwrap())
+                        )),
+                        0,
+                    ));
+                    continue;
+                }
                 let seconds_at = match p.extension().and_then(|e| e.to_str()) {
                     Some("vcf") => 4 + 4,
                     Some("vcb") => 4 + 12,
@@ -254,7 +305,7 @@ fn a_four_task_array_reproduces_the_single_process_run() {
         .expect("job ids printed");
     let words: Vec<&str> = line.split_whitespace().collect();
     let (array, merge) = (words[3], words[words.len() - 1]);
-    cluster.wait(array, Duration::from_secs(900));
+    cluster.wait_completed(array, &jobs, Duration::from_secs(900));
     cluster.wait(merge, Duration::from_secs(900));
 
     // Each task did its own share, and together they left nothing for the merge to compute.
@@ -338,12 +389,20 @@ fn a_four_task_array_reproduces_the_single_process_run() {
         "sbatch",
         &["--parsable", "--array=2", &prepare.display().to_string()],
     );
-    cluster.wait(text(&again.stdout).trim(), Duration::from_secs(900));
+    let again = text(&again.stdout).trim().to_string();
+    cluster.wait_completed(&again, &jobs2, Duration::from_secs(900));
     let check = vidcompare_cmd()
         .args(with_sets(&["prepare", script, "--check"], &killed))
         .output()
         .unwrap();
-    assert!(check.status.success(), "{}", text(&check.stderr));
+    let log = jobs2.join(format!("logs/prepare-{again}_2.log"));
+    let log = fs::read_to_string(&log).unwrap_or_else(|e| format!("{}: {e}", log.display()));
+    assert!(
+        check.status.success(),
+        "{}\nthe resubmitted task's log:\n{log}",
+        text(&check.stderr)
+    );
+    assert!(log.contains("shard 2/4"), "{log}");
     let (killed, complete) = (products(&cache2), products(&cache));
     assert!(!complete.is_empty());
     let only = |a: &[(PathBuf, u64)], b: &[(PathBuf, u64)]| -> Vec<PathBuf> {
