@@ -103,6 +103,13 @@ def conv3d_cases():
         ((1, 2, 7, 11, 9), (3, 2, 2, 3, 5), (3, 1, 2), (0, 2, 1), True),
         # no padding, kernel covering all of T
         ((2, 3, 3, 6, 7), (2, 3, 3, 2, 2), (1, 1, 1), (0, 0, 0), False),
+        # R3D-18's layer4 at 8 frames: one frame, so the first and last temporal taps read only
+        # padding (their weight gradients are zero)
+        ((2, 6, 1, 5, 4), (5, 6, 3, 3, 3), (1, 1, 1), (1, 1, 1), True),
+        # its first convolution: two frames, stride 2; the first temporal tap reads only padding
+        ((2, 4, 2, 6, 5), (3, 4, 3, 3, 3), (2, 2, 2), (1, 1, 1), False),
+        # one row and one column, padding 2 along W: dead taps on both spatial axes
+        ((1, 3, 4, 1, 2), (2, 3, 3, 3, 5), (1, 1, 1), (1, 1, 2), False),
     ]
 
 
