@@ -238,6 +238,22 @@ pub fn prepare(plan: &Plan, shard: Shard, progress: bool) -> Result<Vec<PrepareR
                 records.put(&key, strip_path(&s.reason, &s.path).as_bytes())?;
             }
         }
+        // A task exists to fill the caches: a product it computed but could not store (disk
+        // full, a cache folder it may not write) fails the task, so that Slurm says so.
+        let unstored: Vec<&Sample> = samples
+            .iter()
+            .filter(|s| matches!(plan.state(product, s), Stored::Missing))
+            .collect();
+        if let Some(first) = unstored.first() {
+            return Err(Error::Data(format!(
+                "{}: {} of this task's products could not be stored in {} (first: {}); see the \
+                 warnings above",
+                product.describe(),
+                unstored.len(),
+                plan.cache_dir(product).display(),
+                first.path.display()
+            )));
+        }
         rows.push(PrepareRow {
             product: product.describe(),
             videos: samples.len(),
@@ -265,33 +281,51 @@ pub struct CacheCheck {
 /// Which products are not yet in the caches. Reads each video once per product to key it;
 /// decodes nothing. A video that cannot be read at all is the run's to report, in neither list.
 pub fn check(plan: &Plan) -> Result<CacheCheck> {
-    let features = FeatureCache::new(&plan.feature_cache);
-    let frames = ClipCache::new(&plan.frame_cache);
     let mut out = CacheCheck::default();
     for product in &plan.products {
-        let records = unusable_records(plan.cache_dir(product));
         for s in plan.samples(product) {
-            let Ok(key) = Plan::key(product, &s.path) else {
-                continue;
-            };
-            let present = match product {
-                Product::Features(_) => features.get(&key).is_some(),
-                Product::Frames(..) => frames.get(&key).is_some(),
-            };
-            if present {
-                continue;
-            }
-            match records.get(&key) {
-                Some(reason) => out.unusable.push((
-                    product.describe(),
-                    s.path.clone(),
-                    String::from_utf8_lossy(&reason).into_owned(),
-                )),
-                None => out.missing.push((product.describe(), s.path.clone())),
+            match plan.state(product, &s) {
+                Stored::Entry | Stored::Unreadable => {}
+                Stored::Unusable(reason) => {
+                    out.unusable
+                        .push((product.describe(), s.path.clone(), reason))
+                }
+                Stored::Missing => out.missing.push((product.describe(), s.path.clone())),
             }
         }
     }
     Ok(out)
+}
+
+/// What the caches hold for one video under one product.
+enum Stored {
+    /// Its complete entry.
+    Entry,
+    /// A task's record that the video cannot be used, with the reason.
+    Unusable(String),
+    /// Neither.
+    Missing,
+    /// The file cannot be read to key it: the run reports it.
+    Unreadable,
+}
+
+impl Plan {
+    fn state(&self, product: &Product, s: &Sample) -> Stored {
+        let Ok(key) = Plan::key(product, &s.path) else {
+            return Stored::Unreadable;
+        };
+        let present = match product {
+            Product::Features(_) => FeatureCache::new(&self.feature_cache).get(&key).is_some(),
+            Product::Frames(..) => ClipCache::new(&self.frame_cache).get(&key).is_some(),
+        };
+        if present {
+            return Stored::Entry;
+        }
+        match unusable_records(self.cache_dir(product)).get(&key) {
+            Some(reason) => Stored::Unusable(String::from_utf8_lossy(&reason).into_owned()),
+            None => Stored::Missing,
+        }
+    }
 }
 
 /// The rows as a text table.

@@ -376,15 +376,17 @@ pub fn load_clips(
                 if let Some(c) = cache.and_then(|c| c.get(&key)) {
                     return Ok((c, Vec::new(), true));
                 }
-                let (clip, warnings) = load_clip(&s.path, spec)?;
+                let (clip, mut warnings) = load_clip(&s.path, spec)?;
                 if clip.frames.is_empty() {
                     return Err(Error::video(
                         &s.path,
                         crate::error::VideoErrorKind::NoFrames,
                     ));
                 }
-                if let Some(c) = cache {
-                    c.put(&key, &clip)?;
+                if let Some(c) = cache
+                    && let Err(err) = c.put(&key, &clip)
+                {
+                    warnings.push(format!("{} ({err})", crate::features::extract::NOT_CACHED));
                 }
                 Ok((clip, warnings, false))
             })();

@@ -582,6 +582,10 @@ pub(crate) fn strip_path(msg: &str, path: &Path) -> String {
     msg.strip_prefix(&p).unwrap_or(msg).to_string()
 }
 
+/// The warning of a video whose product could not be written to the cache (disk full, a
+/// read-only cache): the run uses it all the same.
+pub const NOT_CACHED: &str = "computed but not cached";
+
 /// One video's cache entry, whether it came from the cache, and its warnings.
 type Extracted = (Entry, bool, Vec<String>);
 
@@ -606,8 +610,12 @@ fn one(
         n_frames: f.n_frames as u32,
         seconds: f.seconds,
     };
-    if let (Some(c), Some(k)) = (cache, &key) {
-        c.put(k, &e)?;
+    let mut warnings = f.warnings;
+    if let (Some(c), Some(k)) = (cache, &key)
+        && let Err(err) = c.put(k, &e)
+    {
+        // The values are good; only the next run loses them.
+        warnings.push(format!("{NOT_CACHED} ({err})"));
     }
-    Ok((e, false, f.warnings))
+    Ok((e, false, warnings))
 }

@@ -9,8 +9,9 @@ use std::process::{Command, Output};
 use vidcompare::dataset::check::{CheckStatus, Severity, check_with_progress};
 use vidcompare::dataset::synth::{DemoCounts, VideoRanges, generate_root_with};
 use vidcompare::dataset::{Dataset, SplitName};
+use vidcompare::deep::data::{ClipCache, ClipSpec, DeepSampling, load_clips};
 use vidcompare::features::cache::FeatureCache;
-use vidcompare::features::extract::{FeatureOptions, try_extract_samples};
+use vidcompare::features::extract::{FeatureOptions, NOT_CACHED, try_extract_samples};
 use vidcompare::interrupt::{interrupted, is_interrupted_error, set_interrupted};
 use vidcompare::video::{Codec, Frame, VideoWriter, probe};
 
@@ -492,6 +493,78 @@ fn the_merge_check_counts_bad_videos_as_tried_and_waits_for_tasks_not_run() {
     assert_eq!(missing.len(), 3, "{err}");
     assert!(
         missing.iter().all(|l| l.ends_with("videos/bad/notes.mp4")),
+        "{err}"
+    );
+}
+
+/// A cache that cannot be written (here its folder is a file) loses no video: the run keeps
+/// every computed product and warns that it was not cached; a prepare task, whose purpose is the
+/// cache, fails naming the cache folder.
+#[test]
+fn an_unwritable_cache_loses_no_video_but_fails_a_prepare_task() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = good_root(dir.path());
+    let ds = Dataset::load(&root).unwrap();
+    let blocked = dir.path().join("cache");
+    fs::create_dir_all(&blocked).unwrap();
+    fs::write(
+        blocked.join("features"),
+        b"a file where the folder should be",
+    )
+    .unwrap();
+    fs::write(
+        blocked.join("deep_frames"),
+        b"a file where the folder should be",
+    )
+    .unwrap();
+
+    let opts = FeatureOptions {
+        width: 64,
+        height: 48,
+        enhance: false,
+        ..FeatureOptions::default()
+    };
+    let cache = FeatureCache::new(blocked.join("features"));
+    let m = try_extract_samples(&ds.train, &opts, Some(&cache), false).unwrap();
+    assert_eq!((m.n_videos(), m.skipped.len()), (9, 0));
+    assert_eq!(
+        m.warnings.iter().filter(|w| w.contains(NOT_CACHED)).count(),
+        9,
+        "{:?}",
+        m.warnings
+    );
+    let spec = ClipSpec {
+        size: 32,
+        frames: 4,
+        sampling: DeepSampling::Uniform,
+        enhance: false,
+        seed: 0,
+    };
+    let clips = load_clips(
+        &ds.train,
+        &spec,
+        Some(&ClipCache::new(blocked.join("deep_frames"))),
+        "frames",
+        false,
+    )
+    .unwrap();
+    assert_eq!((clips.len(), clips.skipped.len()), (9, 0));
+    assert_eq!(
+        clips
+            .warnings
+            .iter()
+            .filter(|w| w.contains(NOT_CACHED))
+            .count(),
+        9,
+        "{:?}",
+        clips.warnings
+    );
+
+    let out = prepare(&root, dir.path(), &["--shard", "0/1"]);
+    let err = text(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("products could not be stored in") && err.contains("features"),
         "{err}"
     );
 }
