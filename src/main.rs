@@ -232,10 +232,24 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("{e:#}");
+            eprintln!("{}", error_text(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes, `outer: cause: ...`, leaving out a cause whose text the message
+/// already contains (our I/O errors say their source themselves: `PATH: Not a directory`).
+fn error_text(e: &anyhow::Error) -> String {
+    let mut text = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        if !text.contains(&c) {
+            text.push_str(": ");
+            text.push_str(&c);
+        }
+    }
+    text
 }
 
 /// candle's CPU element-wise operations run on its own pool of worker threads, beside rayon's
@@ -709,5 +723,19 @@ fn slurm(job: &SlurmJob, submit: bool, dry_run: bool) -> anyhow::Result<()> {
 fn list_config() {
     for k in KEYS {
         println!("{:<24} {:<22} {}", k.name, k.default, k.doc);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_text_says_each_cause_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotADirectory, "Not a directory");
+        let e = anyhow::Error::from(vidcompare::Error::io("/cache/features/ab", io));
+        assert_eq!(error_text(&e), "/cache/features/ab: Not a directory");
+        let e = anyhow::Error::from(std::io::Error::other("disk full")).context("writing x");
+        assert_eq!(error_text(&e), "writing x: disk full");
     }
 }
