@@ -219,16 +219,16 @@ pub fn prepare(plan: &Plan, shard: Shard, progress: bool) -> Result<Vec<PrepareR
     for product in &plan.products {
         let samples = shard.select(&plan.samples(product));
         let started = std::time::Instant::now();
-        let (reused, loaded, skipped) = match product {
+        let (reused, loaded, skipped, not_cached) = match product {
             Product::Features(opts) => {
                 let cache = FeatureCache::new(&plan.feature_cache);
                 let m = try_extract_samples(&samples, opts, Some(&cache), progress)?;
-                (m.cache_hits, m.n_videos(), m.skipped)
+                (m.cache_hits, m.n_videos(), m.skipped, m.not_cached)
             }
             Product::Frames(spec, _) => {
                 let cache = ClipCache::new(&plan.frame_cache);
                 let set = load_clips(&samples, spec, Some(&cache), "frames", progress)?;
-                (set.cache_hits, set.len(), set.skipped)
+                (set.cache_hits, set.len(), set.skipped, set.not_cached)
             }
         };
         let records = unusable_records(plan.cache_dir(product));
@@ -240,18 +240,14 @@ pub fn prepare(plan: &Plan, shard: Shard, progress: bool) -> Result<Vec<PrepareR
         }
         // A task exists to fill the caches: a product it computed but could not store (disk
         // full, a cache folder it may not write) fails the task, so that Slurm says so.
-        let unstored: Vec<&Sample> = samples
-            .iter()
-            .filter(|s| matches!(plan.state(product, s), Stored::Missing))
-            .collect();
-        if let Some(first) = unstored.first() {
+        if let Some(first) = not_cached.first() {
             return Err(Error::Data(format!(
                 "{}: {} of this task's products could not be stored in {} (first: {}); see the \
                  warnings above",
                 product.describe(),
-                unstored.len(),
+                not_cached.len(),
                 plan.cache_dir(product).display(),
-                first.path.display()
+                first.display()
             )));
         }
         rows.push(PrepareRow {

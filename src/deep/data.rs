@@ -20,7 +20,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::dataset::Sample;
-use crate::features::extract::SkippedVideo;
+use crate::features::extract::{NOT_CACHED, Origin, SkippedVideo};
 use crate::util::cache::{BlobCache, Reader, file_key};
 use crate::util::progress;
 use crate::video::decode::{decode_indices, probe};
@@ -337,6 +337,9 @@ pub struct ClipSet {
     pub warnings: Vec<String>,
     /// How many clips came from the cache.
     pub cache_hits: usize,
+    /// Videos whose clips were decoded but could not be written to the cache (each also has a
+    /// [`NOT_CACHED`](crate::features::extract::NOT_CACHED) warning).
+    pub not_cached: Vec<PathBuf>,
 }
 
 impl ClipSet {
@@ -364,7 +367,7 @@ pub fn load_clips(
     spec.validate()?;
     let fingerprint = spec.fingerprint();
     let bar = progress::bar(progress, samples.len(), label, "videos");
-    type One = Result<(Clip, Vec<String>, bool)>;
+    type One = Result<(Clip, Vec<String>, Origin)>;
     let results: Vec<One> = samples
         .par_iter()
         .map(|s| {
@@ -374,7 +377,7 @@ pub fn load_clips(
             let r = (|| {
                 let key = file_key(&s.path, &fingerprint)?;
                 if let Some(c) = cache.and_then(|c| c.get(&key)) {
-                    return Ok((c, Vec::new(), true));
+                    return Ok((c, Vec::new(), Origin::Cache));
                 }
                 let (clip, mut warnings) = load_clip(&s.path, spec)?;
                 if clip.frames.is_empty() {
@@ -383,12 +386,14 @@ pub fn load_clips(
                         crate::error::VideoErrorKind::NoFrames,
                     ));
                 }
+                let mut origin = Origin::Computed;
                 if let Some(c) = cache
                     && let Err(err) = c.put(&key, &clip)
                 {
-                    warnings.push(format!("{} ({err})", crate::features::extract::NOT_CACHED));
+                    warnings.push(format!("{NOT_CACHED} ({err})"));
+                    origin = Origin::NotCached;
                 }
-                Ok((clip, warnings, false))
+                Ok((clip, warnings, origin))
             })();
             bar.inc(1);
             r
@@ -398,14 +403,18 @@ pub fn load_clips(
     let mut set = ClipSet::default();
     for (s, r) in samples.iter().zip(results) {
         match r {
-            Ok((clip, warnings, hit)) => {
+            Ok((clip, warnings, origin)) => {
                 set.clips.push(Arc::new(clip));
                 set.labels.push(s.label);
                 set.paths.push(s.rel_path.clone());
                 set.files.push(s.path.clone());
                 set.warnings
                     .extend(warnings.into_iter().map(|w| format!("{}: {w}", s.rel_path)));
-                set.cache_hits += usize::from(hit);
+                match origin {
+                    Origin::Cache => set.cache_hits += 1,
+                    Origin::NotCached => set.not_cached.push(s.path.clone()),
+                    Origin::Computed => {}
+                }
             }
             Err(e) if crate::interrupt::is_interrupted_error(&e) => return Err(e),
             Err(e) => set.skipped.push(SkippedVideo {

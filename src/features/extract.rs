@@ -443,6 +443,9 @@ pub struct FeatureMatrix {
     pub skipped: Vec<SkippedVideo>,
     pub warnings: Vec<String>,
     pub cache_hits: usize,
+    /// Videos whose features were computed but could not be written to the cache (each also has
+    /// a [`NOT_CACHED`] warning).
+    pub not_cached: Vec<PathBuf>,
 }
 
 impl FeatureMatrix {
@@ -529,16 +532,21 @@ fn extract_impl(
         skipped: Vec::new(),
         warnings: Vec::new(),
         cache_hits: 0,
+        not_cached: Vec::new(),
     };
     for (r, s) in results {
         match r {
-            Ok((e, hit, warnings)) if e.values.len() == dim => {
+            Ok((e, origin, warnings)) if e.values.len() == dim => {
                 data.extend_from_slice(&e.values);
                 m.y.push(s.label);
                 m.paths.push(s.path.clone());
                 m.seconds.push(e.seconds);
                 m.n_frames.push(e.n_frames as usize);
-                m.cache_hits += usize::from(hit);
+                match origin {
+                    Origin::Cache => m.cache_hits += 1,
+                    Origin::NotCached => m.not_cached.push(s.path.clone()),
+                    Origin::Computed => {}
+                }
                 m.warnings.extend(
                     warnings
                         .into_iter()
@@ -586,8 +594,19 @@ pub(crate) fn strip_path(msg: &str, path: &Path) -> String {
 /// read-only cache): the run uses it all the same.
 pub const NOT_CACHED: &str = "computed but not cached";
 
-/// One video's cache entry, whether it came from the cache, and its warnings.
-type Extracted = (Entry, bool, Vec<String>);
+/// Where a video's product came from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Origin {
+    /// Read from the cache.
+    Cache,
+    /// Computed (and written to the cache, when there is one).
+    Computed,
+    /// Computed, but the cache write failed.
+    NotCached,
+}
+
+/// One video's cache entry, where it came from, and its warnings.
+type Extracted = (Entry, Origin, Vec<String>);
 
 fn one(
     s: &Sample,
@@ -602,7 +621,7 @@ fn one(
     if let (Some(c), Some(k)) = (cache, &key)
         && let Some(e) = c.get(k)
     {
-        return Ok((e, true, Vec::new()));
+        return Ok((e, Origin::Cache, Vec::new()));
     }
     let f = extract_video(&s.path, opts)?;
     let e = Entry {
@@ -611,11 +630,13 @@ fn one(
         seconds: f.seconds,
     };
     let mut warnings = f.warnings;
+    let mut origin = Origin::Computed;
     if let (Some(c), Some(k)) = (cache, &key)
         && let Err(err) = c.put(k, &e)
     {
         // The values are good; only the next run loses them.
         warnings.push(format!("{NOT_CACHED} ({err})"));
+        origin = Origin::NotCached;
     }
-    Ok((e, false, warnings))
+    Ok((e, origin, warnings))
 }

@@ -55,6 +55,7 @@ fn feature_matrix(x: Array2<f32>, y: Vec<usize>, layout: Layout) -> FeatureMatri
         skipped: Vec::new(),
         warnings: Vec::new(),
         cache_hits: 0,
+        not_cached: Vec::new(),
     }
 }
 

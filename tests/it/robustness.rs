@@ -527,6 +527,7 @@ fn an_unwritable_cache_loses_no_video_but_fails_a_prepare_task() {
     let cache = FeatureCache::new(blocked.join("features"));
     let m = try_extract_samples(&ds.train, &opts, Some(&cache), false).unwrap();
     assert_eq!((m.n_videos(), m.skipped.len()), (9, 0));
+    assert_eq!(m.not_cached.len(), 9);
     assert_eq!(
         m.warnings.iter().filter(|w| w.contains(NOT_CACHED)).count(),
         9,
@@ -549,6 +550,7 @@ fn an_unwritable_cache_loses_no_video_but_fails_a_prepare_task() {
     )
     .unwrap();
     assert_eq!((clips.len(), clips.skipped.len()), (9, 0));
+    assert_eq!(clips.not_cached.len(), 9);
     assert_eq!(
         clips
             .warnings
