@@ -121,6 +121,9 @@ ours_seconds=0
 for i in "${!models[@]}"; do
     m="${models[$i]}"
     sed "s/deep::models()/[\"$m\"]/" "$here/gpu-check.rhai" > "$work/gpu-check-$m.rhai"
+    # The script must have taken the model list: otherwise each run would train all four.
+    grep -q "\[\"$m\"\]" "$work/gpu-check-$m.rhai" \
+        || { echo "gpu-check: $here/gpu-check.rhai no longer loops over deep::models()" >&2; exit 2; }
     start=$(date +%s.%N)
     set +e
     "$bin" run "$work/gpu-check-$m.rhai" --quiet \
@@ -163,28 +166,27 @@ for run in model_runs:
     models_path = os.path.join(out, "reports", run, "gpu-check", "models.json")
     if os.path.exists(models_path):
         ours += json.load(open(models_path))["models"]
-if ours:
-    for m in ours:
-        e, d = m["efficiency"], m.get("details") or {}
-        epochs = len(d.get("training_curves") or [])
-        result["models"].append({
-            "model": m["name"],
-            "kind": m.get("kind"),
-            "accuracy": m["metrics"]["accuracy"],
-            "macro_f1": m["metrics"]["f1"],
-            "epochs": epochs,
-            "train_time_s": e["train_time_s"],
-            "train_s_per_epoch": e["train_time_s"] / epochs if epochs else None,
-            "forward_s_per_video": e["infer_time_s_per_video"],
-            "end_to_end_s_per_video": e.get("infer_time_s_per_video_e2e"),
-            # On the GPU: the model's own peak of the driver's memory pool ("GPU peak");
-            # host heap or resident set otherwise, as memory_kind says.
-            "memory_mb": e.get("memory_mb"),
-            "memory_kind": e.get("memory_kind"),
-            "host_rss_peak_mb": e.get("rss_peak_mb"),
-            "params": e.get("params"),
-            "device_used": d.get("device"),
-        })
+for m in ours:
+    e, d = m["efficiency"], m.get("details") or {}
+    epochs = len(d.get("training_curves") or [])
+    result["models"].append({
+        "model": m["name"],
+        "kind": m.get("kind"),
+        "accuracy": m["metrics"]["accuracy"],
+        "macro_f1": m["metrics"]["f1"],
+        "epochs": epochs,
+        "train_time_s": e["train_time_s"],
+        "train_s_per_epoch": e["train_time_s"] / epochs if epochs else None,
+        "forward_s_per_video": e["infer_time_s_per_video"],
+        "end_to_end_s_per_video": e.get("infer_time_s_per_video_e2e"),
+        # On the GPU: the model's own peak of the driver's memory pool ("GPU peak");
+        # host heap or resident set otherwise, as memory_kind says.
+        "memory_mb": e.get("memory_mb"),
+        "memory_kind": e.get("memory_kind"),
+        "host_rss_peak_mb": e.get("rss_peak_mb"),
+        "params": e.get("params"),
+        "device_used": d.get("device"),
+    })
 samples = os.path.join(out, "gpu-memory.csv")
 if os.path.exists(samples):
     used = []
