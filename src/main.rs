@@ -207,6 +207,10 @@ enum BenchWhat {
         /// Frames per R3D-18 clip.
         #[arg(long, default_value_t = 16)]
         clip_len: usize,
+        /// Time only the workloads whose name contains this text (repeat for several; the
+        /// checks always run).
+        #[arg(long = "only", value_name = "TEXT")]
+        only: Vec<String>,
         /// Also write everything as JSON here.
         #[arg(long)]
         json: Option<PathBuf>,
@@ -353,6 +357,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     frames,
                     clips,
                     clip_len,
+                    only,
                     json,
                 },
         } => {
@@ -366,7 +371,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 clip_len,
                 reps,
             };
-            let report = bench_kernels(&device, &fixtures, sizes)?;
+            let report = bench_kernels(&device, &fixtures, sizes, &only)?;
             print!("{}", report.render());
             if let Some(path) = json {
                 std::fs::write(&path, serde_json::to_string_pretty(&report)?)

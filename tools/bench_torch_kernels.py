@@ -20,7 +20,10 @@ PyTorch's defaults are kept: cuDNN with TF32 convolutions on Ampere and newer
 
     python3 tools/bench_torch_kernels.py --device cuda|cpu --out FILE.json \
         [--reps 5] [--size 224] [--frames 32] [--clips 2] [--clip-len 16] [--threads N] \
-        [--ours OURS.json]
+        [--ours OURS.json] [--only TEXT]...
+
+--only TEXT times only the workloads whose name contains TEXT, as `vidcompare bench kernels
+--only` does (`tools/alternate_kernels.py` alternates the two sides on a few workloads).
 
 With --ours (the JSON of `vidcompare bench kernels --json`), the output adds, per workload timed
 on both sides, ours / torch of the median.
@@ -29,6 +32,7 @@ on both sides, ours / torch of the median.
 import argparse
 import json
 import statistics
+import sys
 import time
 
 import torch
@@ -75,6 +79,8 @@ def main():
     ap.add_argument("--threads", type=int)
     ap.add_argument("--no-tf32", action="store_true")
     ap.add_argument("--ours")
+    ap.add_argument("--only", action="append", default=[], metavar="TEXT",
+                    help="time only the workloads whose name contains TEXT (repeatable)")
     a = ap.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
@@ -84,7 +90,16 @@ def main():
     torch.manual_seed(42)
     timings = []
 
-    def push(name, t):
+    seen = []
+
+    def timed(name, run):
+        """Times the workload `name` (run() gives median and minimum ms) unless --only leaves
+        it out."""
+        if name not in seen:
+            seen.append(name)
+        if a.only and not any(p in name for p in a.only):
+            return
+        t = run()
         timings.append({"name": name, "path": "torch", "median_ms": t[0], "min_ms": t[1],
                         "reps": a.reps})
 
@@ -97,8 +112,8 @@ def main():
         x = torch.rand(a.frames, c, side, side, device=device) * 2 - 1
         w = torch.rand(c, 1, k, k, device=device) * 2 - 1
         with torch.no_grad():
-            push(f"{name}, forward",
-                 time_ms(device, a.reps, lambda: F.conv2d(x, w, stride=s, padding=p, groups=c)))
+            timed(f"{name}, forward",
+                 lambda: time_ms(device, a.reps, lambda: F.conv2d(x, w, stride=s, padding=p, groups=c)))
         xg = x.clone().requires_grad_(True)
         wg = w.clone().requires_grad_(True)
 
@@ -107,7 +122,7 @@ def main():
             gx, gw = torch.autograd.grad(y.sum(), (xg, wg))
             return gw
 
-        push(f"{name}, forward + backward", time_ms(device, a.reps, fwd_bwd))
+        timed(f"{name}, forward + backward", lambda: time_ms(device, a.reps, fwd_bwd))
 
     net = torchvision.models.efficientnet_b0(weights=None).features.to(device).eval()
     frames = torch.rand(a.frames, 3, a.size, a.size, device=device) * 2 - 1
@@ -116,9 +131,9 @@ def main():
         x = frames
         for i, stage in enumerate(net):
             inp = x
-            push(f"EfficientNet-B0 features[{i}], {tag}", time_ms(device, a.reps, lambda: stage(inp)))
+            timed(f"EfficientNet-B0 features[{i}], {tag}", lambda: time_ms(device, a.reps, lambda: stage(inp)))
             x = stage(inp)
-        push(f"EfficientNet-B0 whole, {tag}", time_ms(device, a.reps, lambda: net(frames)))
+        timed(f"EfficientNet-B0 whole, {tag}", lambda: time_ms(device, a.reps, lambda: net(frames)))
 
     r3d = torchvision.models.video.r3d_18(weights=None).to(device).eval()
     clips = torch.rand(a.clips, 3, a.clip_len, a.size, a.size, device=device) * 2 - 1
@@ -130,11 +145,11 @@ def main():
 
     with torch.no_grad():
         t = trunk(clips)
-        push(f"R3D-18 trunk (stem..layer3), {clip_tag}", time_ms(device, a.reps, lambda: trunk(clips)))
-        push(f"R3D-18 layer4 + pool, {clip_tag}",
-             time_ms(device, a.reps, lambda: r3d.avgpool(r3d.layer4(t)).flatten(1)))
-        push(f"R3D-18 whole, {clip_tag}",
-             time_ms(device, a.reps, lambda: r3d.avgpool(r3d.layer4(trunk(clips))).flatten(1)))
+        timed(f"R3D-18 trunk (stem..layer3), {clip_tag}", lambda: time_ms(device, a.reps, lambda: trunk(clips)))
+        timed(f"R3D-18 layer4 + pool, {clip_tag}",
+             lambda: time_ms(device, a.reps, lambda: r3d.avgpool(r3d.layer4(t)).flatten(1)))
+        timed(f"R3D-18 whole, {clip_tag}",
+             lambda: time_ms(device, a.reps, lambda: r3d.avgpool(r3d.layer4(trunk(clips))).flatten(1)))
 
     # One of R3D-18's layer1 convolutions, as `vidcompare bench kernels` times it (with cuDNN),
     # and a matrix product of the same size.
@@ -146,13 +161,18 @@ def main():
     cols = torch.rand(n * t * side * side, c * 27, device=device) * 2 - 1
     w_mat = w.reshape(c, c * 27).t()
     with torch.no_grad():
-        push(f"conv3d channels-last, {conv_tag}",
-             time_ms(device, a.reps, lambda: F.conv3d(x, w, padding=1)))
+        timed(f"conv3d channels-last, {conv_tag}",
+             lambda: time_ms(device, a.reps, lambda: F.conv3d(x, w, padding=1)))
         # The same convolution under the name of ours at inference (torch has one path).
-        push(f"conv3d channels-last, inference, {conv_tag}",
-             time_ms(device, a.reps, lambda: F.conv3d(x, w, padding=1)))
-        push(f"matrix product of the same size, {conv_tag}",
-             time_ms(device, a.reps, lambda: cols @ w_mat))
+        timed(f"conv3d channels-last, inference, {conv_tag}",
+             lambda: time_ms(device, a.reps, lambda: F.conv3d(x, w, padding=1)))
+        timed(f"matrix product of the same size, {conv_tag}",
+             lambda: time_ms(device, a.reps, lambda: cols @ w_mat))
+
+    for p in a.only:
+        if not any(p in name for name in seen):
+            sys.exit(f"bench_torch_kernels: --only {p!r}: no workload's name contains it; "
+                     "the workloads are:\n  " + "\n  ".join(seen))
 
     result = {
         "framework": f"torch {torch.__version__}",

@@ -549,23 +549,52 @@ fn time_ms(
     })
 }
 
+/// The timed workloads, restricted to those whose name contains one of `only` (all when it is
+/// empty); `seen` collects every workload's name, timed or not.
+struct Timer<'a> {
+    reps: usize,
+    only: &'a [String],
+    seen: Vec<String>,
+    out: &'a mut Vec<Timing>,
+}
+
+impl Timer<'_> {
+    /// Whether the workload `name` is timed.
+    fn wants(&self, name: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|p| name.contains(p.as_str()))
+    }
+
+    /// Times `f` as the workload `name` on `path` when it is wanted.
+    fn run(
+        &mut self,
+        name: String,
+        path: &str,
+        f: impl FnOnce() -> Result<(f64, f64)>,
+    ) -> Result<()> {
+        let wanted = self.wants(&name);
+        self.seen.push(name.clone());
+        if wanted {
+            let (median_ms, min_ms) = f()?;
+            self.out.push(Timing {
+                name,
+                path: path.to_string(),
+                median_ms,
+                min_ms,
+                reps: self.reps,
+            });
+        }
+        Ok(())
+    }
+}
+
 fn timings(
     nets: &Nets,
     device: &Device,
     sizes: BenchSizes,
-    out: &mut Vec<Timing>,
+    timer: &mut Timer,
     checks: &mut Vec<Check>,
 ) -> Result<()> {
     let reps = sizes.reps;
-    let push = |out: &mut Vec<Timing>, name: String, path: &str, (median_ms, min_ms)| {
-        out.push(Timing {
-            name,
-            path: path.to_string(),
-            median_ms,
-            min_ms,
-            reps,
-        })
-    };
     // The depthwise convolution alone, on a video's frames at 224 px.
     for (i, &(stage, c, side, k, s)) in DEPTHWISE_CASES.iter().enumerate() {
         let side = side * sizes.size / 224;
@@ -577,23 +606,24 @@ fn timings(
         let x = uniform(&[sizes.frames, c, side, side], 50 + i as u64)?.to_device(device)?;
         let w = uniform(&[c, 1, k, k], 60 + i as u64)?.to_device(device)?;
         for path in KernelPath::ALL {
-            let t = path.run(|| time_ms(device, reps, || Ok(depthwise_conv2d(&x, &w, s, p)?)))?;
-            push(out, format!("depthwise {name}, forward"), path.name(), t);
+            timer.run(format!("depthwise {name}, forward"), path.name(), || {
+                path.run(|| time_ms(device, reps, || Ok(depthwise_conv2d(&x, &w, s, p)?)))
+            })?;
             let xv = Var::from_tensor(&x)?;
             let wv = Var::from_tensor(&w)?;
-            let t = path.run(|| {
-                time_ms(device, reps, || {
-                    let y = depthwise_conv2d(&xv, &wv, s, p)?;
-                    let grads = y.sum_all()?.backward()?;
-                    Ok(grads.get(&wv).cloned().unwrap_or_else(|| y.clone()))
-                })
-            })?;
-            push(
-                out,
+            timer.run(
                 format!("depthwise {name}, forward + backward"),
                 path.name(),
-                t,
-            );
+                || {
+                    path.run(|| {
+                        time_ms(device, reps, || {
+                            let y = depthwise_conv2d(&xv, &wv, s, p)?;
+                            let grads = y.sum_all()?.backward()?;
+                            Ok(grads.get(&wv).cloned().unwrap_or_else(|| y.clone()))
+                        })
+                    })
+                },
+            )?;
         }
     }
     // EfficientNet-B0 on one video's frames, stage by stage and whole (evaluation mode, inside
@@ -605,27 +635,26 @@ fn timings(
         let mut x = frames.clone();
         for stage in 0..NUM_STAGES {
             let input = x.clone();
-            let t = time_ms(device, reps, || {
-                Ok(no_grad(|| {
-                    nets.effnet.forward_features(&input, stage..stage + 1, None)
-                })?)
-            })?;
-            push(
-                out,
+            timer.run(
                 format!("EfficientNet-B0 features[{stage}], {tag}"),
                 path.name(),
-                t,
-            );
-            x = nets
-                .effnet
-                .forward_features(&input, stage..stage + 1, None)?;
+                || {
+                    time_ms(device, reps, || {
+                        Ok(no_grad(|| {
+                            nets.effnet.forward_features(&input, stage..stage + 1, None)
+                        })?)
+                    })
+                },
+            )?;
+            x = no_grad(|| nets.effnet.forward_features(&input, stage..stage + 1, None))?;
         }
-        let t = time_ms(device, reps, || {
-            Ok(no_grad(|| {
-                nets.effnet.forward_features(&frames, 0..NUM_STAGES, None)
-            })?)
+        timer.run(format!("EfficientNet-B0 whole, {tag}"), path.name(), || {
+            time_ms(device, reps, || {
+                Ok(no_grad(|| {
+                    nets.effnet.forward_features(&frames, 0..NUM_STAGES, None)
+                })?)
+            })
         })?;
-        push(out, format!("EfficientNet-B0 whole, {tag}"), path.name(), t);
     }
     // R3D-18 on one video's clips: the trunk (stem..layer3) and layer4 + pooling.
     let clips = uniform(
@@ -637,27 +666,29 @@ fn timings(
         "{} x {} frames x {} px",
         sizes.clips, sizes.clip_len, sizes.size
     );
-    let trunk = nets.r3d.forward_trunk(&clips)?;
-    let t = time_ms(device, reps, || {
-        Ok(no_grad(|| nets.r3d.forward_trunk(&clips))?)
-    })?;
-    push(
-        out,
+    timer.run(
         format!("R3D-18 trunk (stem..layer3), {clip_tag}"),
         "fast",
-        t,
-    );
-    let t = time_ms(device, reps, || {
-        Ok(no_grad(|| nets.r3d.forward_embedding(&trunk, None))?)
+        || {
+            time_ms(device, reps, || {
+                Ok(no_grad(|| nets.r3d.forward_trunk(&clips))?)
+            })
+        },
+    )?;
+    timer.run(format!("R3D-18 layer4 + pool, {clip_tag}"), "fast", || {
+        let trunk = no_grad(|| nets.r3d.forward_trunk(&clips))?;
+        time_ms(device, reps, || {
+            Ok(no_grad(|| nets.r3d.forward_embedding(&trunk, None))?)
+        })
     })?;
-    push(out, format!("R3D-18 layer4 + pool, {clip_tag}"), "fast", t);
-    let t = time_ms(device, reps, || {
-        Ok(no_grad(|| {
-            let trunk = nets.r3d.forward_trunk(&clips)?;
-            nets.r3d.forward_embedding(&trunk, None)
-        })?)
+    timer.run(format!("R3D-18 whole, {clip_tag}"), "fast", || {
+        time_ms(device, reps, || {
+            Ok(no_grad(|| {
+                let trunk = nets.r3d.forward_trunk(&clips)?;
+                nets.r3d.forward_embedding(&trunk, None)
+            })?)
+        })
     })?;
-    push(out, format!("R3D-18 whole, {clip_tag}"), "fast", t);
     // One of R3D-18's layer1 convolutions (64 -> 64 channels, 3x3x3, at half the side) and
     // its parts: the whole channels-last convolution as the network trains it (channel-major
     // patches, differentiable) and as its frozen trunk runs it at inference; the same on an
@@ -673,64 +704,62 @@ fn timings(
     let w2 = w.reshape((c, c * 3, 3, 3))?;
     let cols = uniform(&[n * t * side * side, c * 27], 75)?.to_device(device)?;
     let w_mat = w.reshape((c, c * 27))?.t()?;
-    let t_ = time_ms(device, reps, || {
-        Ok(conv3d_channels_last(&x_cl, &w, [1; 3], [1; 3])?)
+    timer.run(format!("conv3d channels-last, {conv_tag}"), "fast", || {
+        time_ms(device, reps, || {
+            Ok(conv3d_channels_last(&x_cl, &w, [1; 3], [1; 3])?)
+        })
     })?;
-    push(out, format!("conv3d channels-last, {conv_tag}"), "fast", t_);
     // As the frozen trunk runs it at inference: tap-major, the patch rows built tile by tile
     // beside the product on the CPU.
-    let t_ = time_ms(device, reps, || {
-        Ok(conv3d_channels_last_inference(&x_cl, &w, [1; 3], [1; 3])?)
-    })?;
-    push(
-        out,
+    timer.run(
         format!("conv3d channels-last, inference, {conv_tag}"),
         "fast",
-        t_,
-    );
-    let t_ = time_ms(device, reps, || {
-        Ok(conv3d_ntchw(&x_ntchw, &w, [1; 3], [1; 3])?)
-    })?;
-    push(
-        out,
+        || {
+            time_ms(device, reps, || {
+                Ok(conv3d_channels_last_inference(&x_cl, &w, [1; 3], [1; 3])?)
+            })
+        },
+    )?;
+    timer.run(
         format!("conv3d NTCHW (no permutes), {conv_tag}"),
         "generic",
-        t_,
-    );
-    let t_ = time_ms(device, reps, || Ok(folded.conv2d(&w2, 1, 1, 1, 1)?))?;
-    push(
-        out,
+        || {
+            time_ms(device, reps, || {
+                Ok(conv3d_ntchw(&x_ntchw, &w, [1; 3], [1; 3])?)
+            })
+        },
+    )?;
+    timer.run(
         format!("candle conv2d on the folded taps, {conv_tag}"),
         "generic",
-        t_,
-    );
-    let t_ = time_ms(device, reps, || Ok(cols.matmul(&w_mat)?))?;
-    push(
-        out,
+        || time_ms(device, reps, || Ok(folded.conv2d(&w2, 1, 1, 1, 1)?)),
+    )?;
+    timer.run(
         format!("matrix product of the same size, {conv_tag}"),
         "generic",
-        t_,
-    );
+        || time_ms(device, reps, || Ok(cols.matmul(&w_mat)?)),
+    )?;
     // On CUDA: the same networks with TF32 matrix products (PyTorch's default for cuDNN
     // convolutions), timed, and what it costs in accuracy on the check inputs.
     if device.is_cuda() {
         let before = candle_core::cuda::gemm_reduced_precision_f32();
         candle_core::cuda::set_gemm_reduced_precision_f32(true);
         let result = (|| -> Result<()> {
-            let t = time_ms(device, reps, || {
-                Ok(nets.effnet.forward_features(&frames, 0..NUM_STAGES, None)?)
-            })?;
-            push(
-                out,
+            timer.run(
                 format!("EfficientNet-B0 whole, {tag}, TF32"),
                 "fast",
-                t,
-            );
-            let t = time_ms(device, reps, || {
-                let trunk = nets.r3d.forward_trunk(&clips)?;
-                Ok(nets.r3d.forward_embedding(&trunk, None)?)
+                || {
+                    time_ms(device, reps, || {
+                        Ok(nets.effnet.forward_features(&frames, 0..NUM_STAGES, None)?)
+                    })
+                },
+            )?;
+            timer.run(format!("R3D-18 whole, {clip_tag}, TF32"), "fast", || {
+                time_ms(device, reps, || {
+                    let trunk = nets.r3d.forward_trunk(&clips)?;
+                    Ok(nets.r3d.forward_embedding(&trunk, None)?)
+                })
             })?;
-            push(out, format!("R3D-18 whole, {clip_tag}, TF32"), "fast", t);
             let mut fast = Vec::new();
             network_checks(nets, device, &mut fast)?;
             for mut c in fast.into_iter().filter(|c| c.path == "fast") {
@@ -751,8 +780,14 @@ fn timings(
 /// Checks every dispatching deep operation on `device` (both paths) against the torch fixtures
 /// in `fixtures` (the folder of `effnet_depthwise.safetensors` and `r3d_conv3d.safetensors`)
 /// and the CPU kernels, then, with
-/// `sizes.reps > 0`, times them.
-pub fn bench_kernels(device: &Device, fixtures: &Path, sizes: BenchSizes) -> Result<KernelReport> {
+/// `sizes.reps > 0`, times them: every workload, or, when `only` is not empty, those whose name
+/// contains one of its strings (an error names the workloads when one of them matches none).
+pub fn bench_kernels(
+    device: &Device,
+    fixtures: &Path,
+    sizes: BenchSizes,
+    only: &[String],
+) -> Result<KernelReport> {
     let mut checks = Vec::new();
     fixture_checks(device, fixtures, &mut checks)?;
     conv3d_fixture_checks(device, fixtures, &mut checks)?;
@@ -761,7 +796,27 @@ pub fn bench_kernels(device: &Device, fixtures: &Path, sizes: BenchSizes) -> Res
     network_checks(&nets, device, &mut checks)?;
     let mut timed = Vec::new();
     if sizes.reps > 0 {
-        timings(&nets, device, sizes, &mut timed, &mut checks)?;
+        let mut timer = Timer {
+            reps: sizes.reps,
+            only,
+            seen: Vec::new(),
+            out: &mut timed,
+        };
+        timings(&nets, device, sizes, &mut timer, &mut checks)?;
+        let mut seen = timer.seen;
+        // One name per workload (each path is timed under the same name).
+        let mut names = std::collections::HashSet::new();
+        seen.retain(|n| names.insert(n.clone()));
+        if let Some(p) = only
+            .iter()
+            .find(|p| !seen.iter().any(|n| n.contains(p.as_str())))
+        {
+            return Err(Error::Config(format!(
+                "bench kernels --only {p:?}: no workload's name contains it; the workloads \
+                 are:\n  {}",
+                seen.join("\n  ")
+            )));
+        }
     }
     let ok = checks.iter().all(|c| c.ok);
     Ok(KernelReport {

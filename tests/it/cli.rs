@@ -269,6 +269,70 @@ fn bench_kernels_checks_both_paths_against_torch_fixtures() {
     let stdout = text(&out.stdout);
     assert!(stdout.contains("all checks passed"), "{stdout}");
 
+    // --only: just the workloads named (on every path), the checks all the same; a text that
+    // names no workload is an error listing them.
+    let small = [
+        "bench",
+        "kernels",
+        "--reps",
+        "1",
+        "--size",
+        "32",
+        "--frames",
+        "2",
+        "--clips",
+        "1",
+        "--clip-len",
+        "4",
+    ];
+    let only_json = tmp.path().join("only.json");
+    let mut args = small.to_vec();
+    args.extend([
+        "--only",
+        "R3D-18 whole",
+        "--only",
+        "EfficientNet-B0 whole",
+        "--json",
+        only_json.to_str().unwrap(),
+    ]);
+    let out = vidcompare(&args);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let only: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&only_json).unwrap()).unwrap();
+    let mut timed: Vec<(String, String)> = only["timings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["name"].as_str().unwrap().into(),
+                t["path"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    timed.sort();
+    let pair = |n: &str, p: &str| (n.to_string(), p.to_string());
+    assert_eq!(
+        timed,
+        [
+            pair("EfficientNet-B0 whole, 2 x 32 px", "fast"),
+            pair("EfficientNet-B0 whole, 2 x 32 px", "generic"),
+            pair("R3D-18 whole, 1 x 4 frames x 32 px", "fast"),
+        ]
+    );
+    assert_eq!(only["checks"].as_array().unwrap().len(), checks.len());
+    let mut args = small.to_vec();
+    args.extend(["--only", "R3D-18 whole", "--only", "ResNet-50"]);
+    let out = vidcompare(&args);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("--only \"ResNet-50\"")
+            && err.contains("\n  R3D-18 layer4 + pool, 1 x 4 frames x 32 px\n")
+            && err.matches("EfficientNet-B0 whole, 2 x 32 px").count() == 1,
+        "{err}"
+    );
+
     let missing = tmp.path().join("no-fixtures");
     let out = vidcompare(&[
         "bench",
