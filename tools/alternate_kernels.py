@@ -13,11 +13,14 @@ ours / torch of every round, their median, minimum and maximum, and each side's 
 rounds.
 
     python3 tools/alternate_kernels.py --out FILE.json [--rounds 6] [--threads N]
-        [--bin target/release/vidcompare] [--size 112] [--frames 8] [--clips 1]
-        [--clip-len 8] [--reps 5] [--only TEXT]...
+        [--device cpu|cuda] [--bin target/release/vidcompare] [--size 112] [--frames 8]
+        [--clips 1] [--clip-len 8] [--reps 5] [--only TEXT]...
 
 The sizes default to the quick profile (112 px, 8 frames, one 8-frame clip); the notebook's are
---size 224 --frames 32 --clips 2 --clip-len 16. Needs python3 with torch and torchvision.
+--size 224 --frames 32 --clips 2 --clip-len 16. On a GPU (--device cuda, the binary built with
+the `cuda` feature) both sides run there; torch keeps its default TF32 convolutions, and ours are
+compared by name (our "..., TF32" rows are left out here: `bench kernels` prints them). --threads
+sets the CPU threads of both sides either way. Needs python3 with torch and torchvision.
 """
 
 import argparse
@@ -60,6 +63,7 @@ def timings(path, want_path):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", required=True)
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("--rounds", type=int, default=6)
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--bin", default="target/release/vidcompare")
@@ -84,12 +88,12 @@ def main():
         ours_json, torch_json = os.path.join(tmp, "ours.json"), os.path.join(tmp, "torch.json")
 
         def ours():
-            run([a.bin, "bench", "kernels", "--device", "cpu", *sizes, *filters,
+            run([a.bin, "bench", "kernels", "--device", a.device, *sizes, *filters,
                  "--json", ours_json], env=env)
             return timings(ours_json, "fast")
 
         def torch():
-            run([sys.executable, os.path.join(HERE, "bench_torch_kernels.py"), "--device", "cpu",
+            run([sys.executable, os.path.join(HERE, "bench_torch_kernels.py"), "--device", a.device,
                  "--out", torch_json, "--threads", str(a.threads), *sizes, *filters])
             return timings(torch_json, "torch")
 
@@ -120,6 +124,7 @@ def main():
             "ratio_max": max(ratios),
         })
     result = {
+        "device": a.device,
         "cpu": cpu_model(),
         "logical_cpus": os.cpu_count(),
         "threads": a.threads,
@@ -132,7 +137,7 @@ def main():
     with open(a.out, "w") as f:
         json.dump(result, f, indent=2)
     print(f"\n{'workload':<44} {'ours ms':>9} {'torch ms':>9} {'ratio':>7} {'range':>13}"
-          f"  ({a.rounds} rounds, {a.threads} threads)")
+          f"  ({a.rounds} rounds, {a.threads} thread{'s' if a.threads > 1 else ''})")
     for s in summary:
         print(f"{s['name']:<44} {s['ours_median_ms']:>9.1f} {s['torch_median_ms']:>9.1f} "
               f"{s['ratio_median']:>6.2f}x {s['ratio_min']:>5.2f}-{s['ratio_max']:.2f}x")
