@@ -177,8 +177,25 @@ impl CustomOp2 for PatchProduct {
             )
         }
         let [to, ho, wo] = g.output;
-        let (c, lines) = (g.channels, g.batch * to * ho);
+        let lines = g.batch * to * ho;
         let threads = rayon::current_num_threads().max(1);
+        // Stride 1 across the image: the patch columns are views of the (padded) input.
+        let out = if g.stride[1] == 1 && g.stride[2] == 1 && lines * wo >= TILE_ROWS * threads {
+            shifted_product(&g, src, wm, o)
+        } else {
+            patch_rows_product(&g, src, wm, o, threads)
+        };
+        Ok((CpuStorage::F32(out), Shape::from((lines * wo, o))))
+    }
+}
+
+/// [`PatchProduct`] by patch rows: tiles of output lines build their rows of the patch matrix
+/// in a scratch and multiply them by the weight.
+fn patch_rows_product(g: &Geometry, src: &[f32], wm: &[f32], o: usize, threads: usize) -> Vec<f32> {
+    let k = g.patch_len();
+    let [to, ho, wo] = g.output;
+    let (c, lines) = (g.channels, g.batch * to * ho);
+    {
         // Few output positions per thread: one tile, the product itself in parallel; otherwise
         // tiles of whole lines, at least two per thread.
         let (lines_per_tile, parallelism) = if lines * wo < TILE_ROWS * threads {
@@ -231,8 +248,109 @@ impl CustomOp2 for PatchProduct {
                     )
                 };
             });
-        Ok((CpuStorage::F32(out), Shape::from((lines * wo, o))))
+        out
     }
+}
+
+/// Rows of the product of one tile of [`shifted_product`], about.
+const SHIFTED_TILE_ROWS: usize = 384;
+
+/// [`PatchProduct`] for a stride of 1 along H and W, without patch rows: the input is copied
+/// once with its H and W padding as zeros, `(N, T, Hp, Wp, C)`; then, for a tile of output lines
+/// of one frame, each kernel tap's patch columns *are* that padded input, shifted: output
+/// position `(oh, ow)` reads `(oh + dh, ow + dw)`, and as `ow` runs along a line and on to the
+/// next, the positions read run along the padded rows with a step of one pixel (C values). So
+/// each tap is one product of that strided view (rows `(r - 1) Wp + Wo`, the `Wp - Wo`
+/// positions past the end of each line being thrown away) by the tap's `(C, O)` rows of the
+/// weight, summed into the tile; a tap whose frame lies in the temporal padding is skipped.
+/// Same sums as the patch rows, by tap instead of all at once.
+fn shifted_product(g: &Geometry, src: &[f32], wm: &[f32], o: usize) -> Vec<f32> {
+    let [t, h, w] = g.input;
+    let [kt, kh, kw] = g.kernel;
+    let [st, _, _] = g.stride;
+    let [pt, ph, pw] = g.padding;
+    let [to, ho, wo] = g.output;
+    let c = g.channels;
+    let (hp, wp) = (h + 2 * ph, w + 2 * pw);
+    // The padded copy, a frame per task.
+    let mut padded = vec![0f32; g.batch * t * hp * wp * c];
+    padded
+        .par_chunks_mut(hp * wp * c)
+        .zip(src.par_chunks(h * w * c))
+        .for_each(|(dst, frame)| {
+            for (y, row) in frame.chunks_exact(w * c).enumerate() {
+                let at = ((y + ph) * wp + pw) * c;
+                dst[at..at + w * c].copy_from_slice(row);
+            }
+        });
+    // Tiles: up to `r` lines of one output frame.
+    let r = SHIFTED_TILE_ROWS.div_ceil(wp).clamp(1, ho);
+    let frames = g.batch * to;
+    let mut out = vec![0f32; frames * ho * wo * o];
+    out.par_chunks_mut(ho * wo * o)
+        .enumerate()
+        .flat_map(|(frame, lines)| {
+            lines
+                .par_chunks_mut(r * wo * o)
+                .enumerate()
+                .map(move |(k, tile)| (frame, k * r, tile))
+        })
+        .for_each_init(Vec::new, |scratch: &mut Vec<f32>, (frame, first, tile)| {
+            let (n, ot) = (frame / to, frame % to);
+            let n_lines = tile.len() / (wo * o);
+            let rows = (n_lines - 1) * wp + wo;
+            scratch.resize(rows * o, 0.0);
+            let mut started = false;
+            for dt in 0..kt {
+                let Some(ti) = (ot * st + dt).checked_sub(pt).filter(|&v| v < t) else {
+                    continue;
+                };
+                for dh in 0..kh {
+                    for dw in 0..kw {
+                        let tap = (dt * kh + dh) * kw + dw;
+                        let at = (((n * t + ti) * hp + first + dh) * wp + dw) * c;
+                        debug_assert!(at + rows * c <= padded.len());
+                        // SAFETY: the view reads rows x c values from `at` with row stride c,
+                        // inside `padded` (the last row read is line first + r - 1 + dh <= hp - 1,
+                        // column wo - 1 + dw <= wp - 1); the weight rows tap * c.. (c x o, row
+                        // stride o) are inside `wm`; `scratch` holds rows x o values. None
+                        // overlap.
+                        unsafe {
+                            gemm::gemm(
+                                rows,
+                                o,
+                                c,
+                                scratch.as_mut_ptr(),
+                                1,
+                                o as isize,
+                                started,
+                                padded.as_ptr().add(at),
+                                1,
+                                c as isize,
+                                wm.as_ptr().add(tap * c * o),
+                                1,
+                                o as isize,
+                                1.0,
+                                1.0,
+                                false,
+                                false,
+                                false,
+                                gemm::Parallelism::None,
+                            )
+                        };
+                        started = true;
+                    }
+                }
+            }
+            for (l, line) in tile.chunks_exact_mut(wo * o).enumerate() {
+                if started {
+                    line.copy_from_slice(&scratch[l * wp * o..(l * wp + wo) * o]);
+                } else {
+                    line.fill(0.0);
+                }
+            }
+        });
+    out
 }
 
 /// The tap-major weight matrix of [`PatchProduct`] from a torch-layout 3D convolution weight
@@ -469,5 +587,117 @@ mod cuda {
             slice: CudaStorageSlice::F32(out),
             device: dev,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Direct definition in f64: `y[pos, o] = sum over taps and channels of x * w` (zero
+    /// padding), with `wm` tap-major, `(kt * kh * kw * C, O)`.
+    fn reference(g: &Geometry, x: &[f32], wm: &[f32], o: usize) -> Vec<f64> {
+        let [t, h, w] = g.input;
+        let [kt, kh, kw] = g.kernel;
+        let [to, ho, wo] = g.output;
+        let c = g.channels;
+        let mut y = vec![0f64; g.batch * to * ho * wo * o];
+        for n in 0..g.batch {
+            for (ot, oh, ow) in
+                (0..to).flat_map(|a| (0..ho).flat_map(move |b| (0..wo).map(move |d| (a, b, d))))
+            {
+                let row = ((n * to + ot) * ho + oh) * wo + ow;
+                for (dt, dh, dw) in
+                    (0..kt).flat_map(|a| (0..kh).flat_map(move |b| (0..kw).map(move |d| (a, b, d))))
+                {
+                    let ti = (ot * g.stride[0] + dt) as isize - g.padding[0] as isize;
+                    let hi = (oh * g.stride[1] + dh) as isize - g.padding[1] as isize;
+                    let wi = (ow * g.stride[2] + dw) as isize - g.padding[2] as isize;
+                    if ti < 0 || hi < 0 || wi < 0 {
+                        continue;
+                    }
+                    let (ti, hi, wi) = (ti as usize, hi as usize, wi as usize);
+                    if ti >= t || hi >= h || wi >= w {
+                        continue;
+                    }
+                    let tap = (dt * kh + dh) * kw + dw;
+                    for ci in 0..c {
+                        let xv = f64::from(x[(((n * t + ti) * h + hi) * w + wi) * c + ci]);
+                        for oi in 0..o {
+                            y[row * o + oi] += xv * f64::from(wm[(tap * c + ci) * o + oi]);
+                        }
+                    }
+                }
+            }
+        }
+        y
+    }
+
+    /// Values in [-1, 1) from a fixed linear congruential sequence.
+    fn values(n: usize, seed: u64) -> Vec<f32> {
+        let mut s = seed;
+        (0..n)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+            })
+            .collect()
+    }
+
+    /// The shifted-input product and the patch-row product both give the direct definition's
+    /// sums, on kernels with and without padding, a temporal stride, a kernel that is not
+    /// square, channel and output counts off the SIMD widths, and tiles that end mid-frame.
+    #[test]
+    fn shifted_and_patch_row_products_match_the_definition() {
+        // (batch, input [t, h, w], channels, kernel, stride, padding, out channels)
+        let cases = [
+            (2, [5, 9, 11], 5, [3, 3, 3], [1, 1, 1], [1, 1, 1], 7),
+            (1, [6, 7, 40], 3, [3, 3, 3], [2, 1, 1], [1, 1, 1], 16),
+            (1, [4, 30, 20], 8, [1, 3, 3], [1, 1, 1], [0, 1, 1], 9),
+            (2, [3, 8, 9], 4, [3, 3, 3], [1, 1, 1], [0, 0, 0], 5),
+            (1, [4, 12, 10], 6, [3, 5, 3], [1, 1, 1], [1, 2, 0], 17),
+            (1, [2, 5, 6], 3, [1, 1, 1], [1, 1, 1], [0, 0, 0], 4),
+        ];
+        for (i, &(batch, input, channels, kernel, stride, padding, o)) in cases.iter().enumerate() {
+            let output: [usize; 3] =
+                std::array::from_fn(|d| (input[d] + 2 * padding[d] - kernel[d]) / stride[d] + 1);
+            let g = Geometry {
+                batch,
+                input,
+                channels,
+                kernel,
+                stride,
+                padding,
+                output,
+            };
+            let x = values(
+                batch * input.iter().product::<usize>() * channels,
+                1 + i as u64,
+            );
+            let wm = values(g.patch_len() * o, 100 + i as u64);
+            let want = reference(&g, &x, &wm, o);
+            let scale = want.iter().fold(0f64, |m, v| m.max(v.abs()));
+            let check = |got: &[f32], what: &str| {
+                assert_eq!(got.len(), want.len(), "case {i}, {what}");
+                let err = got
+                    .iter()
+                    .zip(&want)
+                    .fold(0f64, |m, (&a, &b)| m.max((f64::from(a) - b).abs()));
+                assert!(
+                    err <= 1e-5 * scale,
+                    "case {i}, {what}: error {err}, scale {scale}"
+                );
+            };
+            check(&patch_rows_product(&g, &x, &wm, o, 1), "patch rows");
+            check(
+                &patch_rows_product(&g, &x, &wm, o, 4),
+                "patch rows, 4 threads",
+            );
+            if stride[1] == 1 && stride[2] == 1 {
+                check(&shifted_product(&g, &x, &wm, o), "shifted");
+            }
+        }
     }
 }
