@@ -253,17 +253,18 @@ fn patch_rows_product(g: &Geometry, src: &[f32], wm: &[f32], o: usize, threads: 
 }
 
 /// Rows of the product of one tile of [`shifted_product`], about.
-const SHIFTED_TILE_ROWS: usize = 384;
+const SHIFTED_TILE_ROWS: usize = 768;
 
-/// [`PatchProduct`] for a stride of 1 along H and W, without patch rows: the input is copied
-/// once with its H and W padding as zeros, `(N, T, Hp, Wp, C)`; then, for a tile of output lines
-/// of one frame, each kernel tap's patch columns *are* that padded input, shifted: output
-/// position `(oh, ow)` reads `(oh + dh, ow + dw)`, and as `ow` runs along a line and on to the
-/// next, the positions read run along the padded rows with a step of one pixel (C values). So
-/// each tap is one product of that strided view (rows `(r - 1) Wp + Wo`, the `Wp - Wo`
-/// positions past the end of each line being thrown away) by the tap's `(C, O)` rows of the
-/// weight, summed into the tile; a tap whose frame lies in the temporal padding is skipped.
-/// Same sums as the patch rows, by tap instead of all at once.
+/// [`PatchProduct`] for a stride of 1 along H and W, without patch rows. A tile is a few output
+/// lines of one frame; for each input frame its window reaches, the input rows under the tile
+/// are copied, with the H and W padding as zeros, into a scratch that stays in the core's cache
+/// (`kh - 1` rows more than the tile's lines, `Wp = W + 2 pw` pixels each). Then each kernel
+/// tap's patch columns *are* that scratch, shifted: output position `(oh, ow)` reads `(oh + dh,
+/// ow + dw)`, and as `ow` runs along a line and on to the next, the positions read run along
+/// the padded rows one pixel (C values) at a time. So each tap is one product of that strided
+/// view (`(r - 1) Wp + Wo` rows for `r` lines, the `Wp - Wo` positions past the end of each line
+/// thrown away) by the tap's `(C, O)` rows of the weight, summed into the tile; a frame in the
+/// temporal padding is skipped. The same sums as the patch rows, by tap instead of all at once.
 fn shifted_product(g: &Geometry, src: &[f32], wm: &[f32], o: usize) -> Vec<f32> {
     let [t, h, w] = g.input;
     let [kt, kh, kw] = g.kernel;
@@ -271,19 +272,7 @@ fn shifted_product(g: &Geometry, src: &[f32], wm: &[f32], o: usize) -> Vec<f32> 
     let [pt, ph, pw] = g.padding;
     let [to, ho, wo] = g.output;
     let c = g.channels;
-    let (hp, wp) = (h + 2 * ph, w + 2 * pw);
-    // The padded copy, a frame per task.
-    let mut padded = vec![0f32; g.batch * t * hp * wp * c];
-    padded
-        .par_chunks_mut(hp * wp * c)
-        .zip(src.par_chunks(h * w * c))
-        .for_each(|(dst, frame)| {
-            for (y, row) in frame.chunks_exact(w * c).enumerate() {
-                let at = ((y + ph) * wp + pw) * c;
-                dst[at..at + w * c].copy_from_slice(row);
-            }
-        });
-    // Tiles: up to `r` lines of one output frame.
+    let wp = w + 2 * pw;
     let r = SHIFTED_TILE_ROWS.div_ceil(wp).clamp(1, ho);
     let frames = g.batch * to;
     let mut out = vec![0f32; frames * ho * wo * o];
@@ -295,61 +284,79 @@ fn shifted_product(g: &Geometry, src: &[f32], wm: &[f32], o: usize) -> Vec<f32> 
                 .enumerate()
                 .map(move |(k, tile)| (frame, k * r, tile))
         })
-        .for_each_init(Vec::new, |scratch: &mut Vec<f32>, (frame, first, tile)| {
-            let (n, ot) = (frame / to, frame % to);
-            let n_lines = tile.len() / (wo * o);
-            let rows = (n_lines - 1) * wp + wo;
-            scratch.resize(rows * o, 0.0);
-            let mut started = false;
-            for dt in 0..kt {
-                let Some(ti) = (ot * st + dt).checked_sub(pt).filter(|&v| v < t) else {
-                    continue;
-                };
-                for dh in 0..kh {
-                    for dw in 0..kw {
-                        let tap = (dt * kh + dh) * kw + dw;
-                        let at = (((n * t + ti) * hp + first + dh) * wp + dw) * c;
-                        debug_assert!(at + rows * c <= padded.len());
-                        // SAFETY: the view reads rows x c values from `at` with row stride c,
-                        // inside `padded` (the last row read is line first + r - 1 + dh <= hp - 1,
-                        // column wo - 1 + dw <= wp - 1); the weight rows tap * c.. (c x o, row
-                        // stride o) are inside `wm`; `scratch` holds rows x o values. None
-                        // overlap.
-                        unsafe {
-                            gemm::gemm(
-                                rows,
-                                o,
-                                c,
-                                scratch.as_mut_ptr(),
-                                1,
-                                o as isize,
-                                started,
-                                padded.as_ptr().add(at),
-                                1,
-                                c as isize,
-                                wm.as_ptr().add(tap * c * o),
-                                1,
-                                o as isize,
-                                1.0,
-                                1.0,
-                                false,
-                                false,
-                                false,
-                                gemm::Parallelism::None,
-                            )
-                        };
-                        started = true;
+        .for_each_init(
+            || (Vec::new(), Vec::new()),
+            |(input, acc): &mut (Vec<f32>, Vec<f32>), (frame, first, tile)| {
+                let (n, ot) = (frame / to, frame % to);
+                let n_lines = tile.len() / (wo * o);
+                let rows = (n_lines - 1) * wp + wo;
+                // Padded rows first..first + n_lines + kh - 1 of one input frame.
+                let in_rows = n_lines + kh - 1;
+                // Every value is written below, for each input frame.
+                input.resize(in_rows * wp * c, 0.0);
+                acc.resize(rows * o, 0.0);
+                let mut started = false;
+                for dt in 0..kt {
+                    let Some(ti) = (ot * st + dt).checked_sub(pt).filter(|&v| v < t) else {
+                        continue;
+                    };
+                    let plane = &src[(n * t + ti) * h * w * c..][..h * w * c];
+                    for (y, dst) in input.chunks_exact_mut(wp * c).enumerate() {
+                        let inside = (first + y).checked_sub(ph).filter(|&v| v < h);
+                        let (left, rest) = dst.split_at_mut(pw * c);
+                        let (mid, right) = rest.split_at_mut(w * c);
+                        left.fill(0.0);
+                        right.fill(0.0);
+                        match inside {
+                            Some(hi) => mid.copy_from_slice(&plane[hi * w * c..][..w * c]),
+                            None => mid.fill(0.0),
+                        }
+                    }
+                    for dh in 0..kh {
+                        for dw in 0..kw {
+                            let tap = (dt * kh + dh) * kw + dw;
+                            let at = (dh * wp + dw) * c;
+                            debug_assert!(at + rows * c <= input.len());
+                            // SAFETY: the view reads rows x c values from `at` with row stride
+                            // c inside `input` (its last row is (n_lines - 1 + dh) Wp + wo - 1
+                            // + dw < in_rows Wp); the weight rows tap * c.. (c x o, row stride
+                            // o) are inside `wm`; `acc` holds rows x o values. None overlap.
+                            unsafe {
+                                gemm::gemm(
+                                    rows,
+                                    o,
+                                    c,
+                                    acc.as_mut_ptr(),
+                                    1,
+                                    o as isize,
+                                    started,
+                                    input.as_ptr().add(at),
+                                    1,
+                                    c as isize,
+                                    wm.as_ptr().add(tap * c * o),
+                                    1,
+                                    o as isize,
+                                    1.0,
+                                    1.0,
+                                    false,
+                                    false,
+                                    false,
+                                    gemm::Parallelism::None,
+                                )
+                            };
+                            started = true;
+                        }
                     }
                 }
-            }
-            for (l, line) in tile.chunks_exact_mut(wo * o).enumerate() {
-                if started {
-                    line.copy_from_slice(&scratch[l * wp * o..(l * wp + wo) * o]);
-                } else {
-                    line.fill(0.0);
+                for (l, line) in tile.chunks_exact_mut(wo * o).enumerate() {
+                    if started {
+                        line.copy_from_slice(&acc[l * wp * o..(l * wp + wo) * o]);
+                    } else {
+                        line.fill(0.0);
+                    }
                 }
-            }
-        });
+            },
+        );
     out
 }
 
