@@ -284,8 +284,9 @@ fn conv3d_channels_last_chunked(
         channel_major || (x.device().is_cpu() && positions < TAP_MAJOR_MIN_POSITIONS);
     if !channel_major && f32s && x.device().is_cpu() && super::ops::use_cpu_kernel(x.device(), true)
     {
-        // Tap-major on the CPU (inference): the weight matrix in one pass, then the patch rows
-        // built tile by tile beside the product. No backward pass: the differentiable path is
+        // Tap-major on the CPU (inference): the weight matrix in one pass, then, tile by tile,
+        // the products of each tap's shifted input (stride 1 across the image) or of the patch
+        // rows built beside them. No backward pass: the differentiable path is
         // channel-major.
         let w_mat = w.contiguous()?.apply_op1_no_bwd(&TapMajorWeight)?;
         let geometry = Geometry {

@@ -197,7 +197,8 @@ fn unknown_set_key_and_missing_video_fail_cleanly() {
 fn bench_kernels_checks_both_paths_against_torch_fixtures() {
     let tmp = tempfile::tempdir().unwrap();
     let json = tmp.path().join("kernels.json");
-    let out = vidcompare(&[
+    // One repetition of every workload at small sizes.
+    let small = [
         "bench",
         "kernels",
         "--device",
@@ -212,9 +213,10 @@ fn bench_kernels_checks_both_paths_against_torch_fixtures() {
         "1",
         "--clip-len",
         "4",
-        "--json",
-        json.to_str().unwrap(),
-    ]);
+    ];
+    let mut args = small.to_vec();
+    args.extend(["--json", json.to_str().unwrap()]);
+    let out = vidcompare(&args);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let report: serde_json::Value =
         serde_json::from_str(&fs::read_to_string(&json).unwrap()).unwrap();
@@ -271,20 +273,6 @@ fn bench_kernels_checks_both_paths_against_torch_fixtures() {
 
     // --only: just the workloads named (on every path), the checks all the same; a text that
     // names no workload is an error listing them.
-    let small = [
-        "bench",
-        "kernels",
-        "--reps",
-        "1",
-        "--size",
-        "32",
-        "--frames",
-        "2",
-        "--clips",
-        "1",
-        "--clip-len",
-        "4",
-    ];
     let only_json = tmp.path().join("only.json");
     let mut args = small.to_vec();
     args.extend([

@@ -128,12 +128,14 @@ impl CustomOp1 for PatchMatrix {
 
 /// The tap-major convolution on the CPU without the whole patch matrix: `(x, w)` with `x` the
 /// `(N, T, H, W, C)` clip and `w` the `(kt * kh * kw * C, O)` tap-major weight matrix, to the
-/// `(N * To * Ho * Wo, O)` output. Tiles of output positions (whole output lines, about
-/// [`TILE_ROWS`] rows, at least two tiles per thread) run in parallel; each builds its rows of
-/// the patch matrix in a scratch that stays in the core's cache and multiplies them by `w` into
-/// its rows of the output (single-threaded `gemm`; with fewer positions than [`TILE_ROWS`] per
-/// thread, one tile and a multi-threaded product). No backward pass: meant for inference
-/// (R3D-18's folded, frozen trunk); the differentiable path is [`PatchMatrix`] and a product.
+/// `(N * To * Ho * Wo, O)` output. With a stride of 1 along H and W and at least [`TILE_ROWS`]
+/// positions per thread, [`shifted_product`] (each tap a product of a shifted view of the
+/// input). Otherwise tiles of output positions (whole output lines, about [`TILE_ROWS`] rows,
+/// at least two tiles per thread) run in parallel; each builds its rows of the patch matrix in
+/// a scratch that stays in the core's cache and multiplies them by `w` into its rows of the
+/// output (single-threaded `gemm`; with fewer positions than [`TILE_ROWS`] per thread, one tile
+/// and a multi-threaded product). No backward pass: meant for inference (R3D-18's folded,
+/// frozen trunk); the differentiable path is [`PatchMatrix`] and a product.
 pub(crate) struct PatchProduct {
     pub(crate) geometry: Geometry,
 }
