@@ -197,61 +197,59 @@ fn patch_rows_product(g: &Geometry, src: &[f32], wm: &[f32], o: usize, threads: 
     let k = g.patch_len();
     let [to, ho, wo] = g.output;
     let (c, lines) = (g.channels, g.batch * to * ho);
-    {
-        // Few output positions per thread: one tile, the product itself in parallel; otherwise
-        // tiles of whole lines, at least two per thread.
-        let (lines_per_tile, parallelism) = if lines * wo < TILE_ROWS * threads {
-            (lines, gemm::Parallelism::Rayon(threads))
-        } else {
-            let per_tile = TILE_ROWS.div_ceil(wo).min(lines.div_ceil(2 * threads));
-            (per_tile.max(1), gemm::Parallelism::None)
-        };
-        let mut out = vec![0f32; lines * wo * o];
-        out.par_chunks_mut(lines_per_tile * wo * o)
-            .enumerate()
-            .for_each_init(Vec::new, |patches: &mut Vec<f32>, (tile, dst)| {
-                let rows = dst.len() / o;
-                if patches.len() < rows * k {
-                    patches.resize(rows * k, 0.0);
+    // Few output positions per thread: one tile, the product itself in parallel; otherwise
+    // tiles of whole lines, at least two per thread.
+    let (lines_per_tile, parallelism) = if lines * wo < TILE_ROWS * threads {
+        (lines, gemm::Parallelism::Rayon(threads))
+    } else {
+        let per_tile = TILE_ROWS.div_ceil(wo).min(lines.div_ceil(2 * threads));
+        (per_tile.max(1), gemm::Parallelism::None)
+    };
+    let mut out = vec![0f32; lines * wo * o];
+    out.par_chunks_mut(lines_per_tile * wo * o)
+        .enumerate()
+        .for_each_init(Vec::new, |patches: &mut Vec<f32>, (tile, dst)| {
+            let rows = dst.len() / o;
+            if patches.len() < rows * k {
+                patches.resize(rows * k, 0.0);
+            }
+            for (r, row) in patches[..rows * k].chunks_exact_mut(k).enumerate() {
+                let line = tile * lines_per_tile + r / wo;
+                let (frame, oh, ow) = (line / ho, line % ho, r % wo);
+                if !g.window_inside(frame, oh, ow) {
+                    row.fill(0.0);
                 }
-                for (r, row) in patches[..rows * k].chunks_exact_mut(k).enumerate() {
-                    let line = tile * lines_per_tile + r / wo;
-                    let (frame, oh, ow) = (line / ho, line % ho, r % wo);
-                    if !g.window_inside(frame, oh, ow) {
-                        row.fill(0.0);
-                    }
-                    g.for_each_tap(frame, oh, ow, |col, at| {
-                        row[col..col + c].copy_from_slice(&src[at..at + c]);
-                    });
-                }
-                // SAFETY: `patches` holds rows x k values (row stride k), `wm` k x o (row
-                // stride o) and `dst` rows x o (row stride o); the three do not overlap.
-                unsafe {
-                    gemm::gemm(
-                        rows,
-                        o,
-                        k,
-                        dst.as_mut_ptr(),
-                        1,
-                        o as isize,
-                        false,
-                        patches.as_ptr(),
-                        1,
-                        k as isize,
-                        wm.as_ptr(),
-                        1,
-                        o as isize,
-                        0.0,
-                        1.0,
-                        false,
-                        false,
-                        false,
-                        parallelism,
-                    )
-                };
-            });
-        out
-    }
+                g.for_each_tap(frame, oh, ow, |col, at| {
+                    row[col..col + c].copy_from_slice(&src[at..at + c]);
+                });
+            }
+            // SAFETY: `patches` holds rows x k values (row stride k), `wm` k x o (row
+            // stride o) and `dst` rows x o (row stride o); the three do not overlap.
+            unsafe {
+                gemm::gemm(
+                    rows,
+                    o,
+                    k,
+                    dst.as_mut_ptr(),
+                    1,
+                    o as isize,
+                    false,
+                    patches.as_ptr(),
+                    1,
+                    k as isize,
+                    wm.as_ptr(),
+                    1,
+                    o as isize,
+                    0.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    parallelism,
+                )
+            };
+        });
+    out
 }
 
 /// Rows of the product of one tile of [`shifted_product`], about.
