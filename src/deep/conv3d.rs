@@ -258,8 +258,9 @@ pub(crate) fn conv3d_channels_last_inference(
 
 /// Fewest output positions for the CPU's tap-major convolution (see
 /// [`conv3d_channels_last_chunked`]). R3D-18's layer4 at 224 px on two 16-frame clips (784
-/// positions) is 13 % faster tap-major than channel-major, at one thread and two; at 112 px on
-/// one 8-frame clip (49) it is slower.
+/// positions) is 13 % faster tap-major than channel-major, at one thread and two (interleaved
+/// runs); smaller calls, such as layer4 at 112 px on one 8-frame clip (49 positions), keep the
+/// channel-major path chosen before the shifted-input product (not measured again since).
 const TAP_MAJOR_MIN_POSITIONS: usize = 512;
 
 /// The channels-last convolution with patch matrices of at most about `max_patch_elements`
