@@ -232,8 +232,18 @@ pub fn lbp_uniform_codes(gray: &GrayImage) -> GrayImage {
     out
 }
 
-/// [`lbp_codes_impl`], compiled for AVX2 where the CPU has it; no FMA, so both round alike.
+/// [`lbp_codes_impl`], compiled for AVX-512 (F, BW) or AVX2 where the CPU has them; no FMA,
+/// so every build rounds alike.
 fn lbp_codes_padded(padded: &[f64], w: usize, h: usize, codes: &mut [u8]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f")
+        && std::arch::is_x86_feature_detected!("avx512bw")
+    {
+        // SAFETY: the CPU supports AVX-512 F and BW, checked just above; the function is
+        // otherwise the same safe code as `lbp_codes_impl`.
+        unsafe { lbp_codes_avx512(padded, w, h, codes) };
+        return;
+    }
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU supports AVX2, checked just above; the function is otherwise the same
@@ -247,6 +257,12 @@ fn lbp_codes_padded(padded: &[f64], w: usize, h: usize, codes: &mut [u8]) {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn lbp_codes_avx2(padded: &[f64], w: usize, h: usize, codes: &mut [u8]) {
+    lbp_codes_impl(padded, w, h, codes);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw")]
+unsafe fn lbp_codes_avx512(padded: &[f64], w: usize, h: usize, codes: &mut [u8]) {
     lbp_codes_impl(padded, w, h, codes);
 }
 
@@ -285,6 +301,14 @@ fn lbp_codes_impl(padded: &[f64], w: usize, h: usize, codes: &mut [u8]) {
             let dc = &dc[k][..w];
             let centre = &centre[..w];
             let bits = &mut bits[..w];
+            if dr == 0.0 && cp == cp.floor() {
+                // An axis point (every dc is 0 too): the bilinear sum is (1 - 0) tl + 0 tr, then
+                // (1 - 0) top + 0 bottom, exactly tl for the finite values here.
+                for c in 0..w {
+                    bits[c] |= u8::from(tl[c] - centre[c] >= 0.0) << k;
+                }
+                continue;
+            }
             for c in 0..w {
                 let top = (1.0 - dc[c]) * tl[c] + dc[c] * tr[c];
                 let bottom = (1.0 - dc[c]) * bl[c] + dc[c] * br[c];
@@ -711,6 +735,33 @@ pub fn gabor_features(gray: &GrayImage) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lbp_builds_give_the_portable_codes() {
+        // The dispatch runs an AVX-512 or AVX2 build of the same loops; the codes must be the
+        // portable build's. Few grey levels make many ties with the centre (where `>=` and
+        // rounding of the diagonal samples decide), and odd sizes exercise the row ends.
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        for (w, h) in [(37, 23), (1, 9), (9, 1), (64, 17)] {
+            let img = GrayImage::from_fn(w, h, |_, _| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                image::Luma([[0, 100, 101, 255][(state >> 62) as usize]])
+            });
+            let (w, h) = (w as usize, h as usize);
+            let pw = w + 2;
+            let mut padded = vec![0.0f64; pw * (h + 2)];
+            for (y, row) in img.as_raw().chunks_exact(w).enumerate() {
+                for (x, &v) in row.iter().enumerate() {
+                    padded[(y + 1) * pw + x + 1] = f64::from(v);
+                }
+            }
+            let mut portable = vec![0u8; w * h];
+            lbp_codes_impl(&padded, w, h, &mut portable);
+            assert_eq!(lbp_uniform_codes(&img).as_raw(), &portable, "{w}x{h}");
+        }
+    }
 
     #[test]
     fn gabor_block_widths_and_instruction_sets_round_alike() {
