@@ -529,6 +529,8 @@ def main():
     ap.add_argument('--profile', choices=sorted(PROFILES), default='notebook')
     ap.add_argument('--out', required=True, help='JSON file to write')
     ap.add_argument('--threads', type=int, default=None, help='CPU threads for torch and OpenCV')
+    ap.add_argument('--epochs', type=int, default=None,
+                    help="train this many epochs instead of the profile's")
     ap.add_argument('--models', default=None,
                     help='comma-separated subset of ' + ','.join(m[0] for m in MODELS))
     args = ap.parse_args()
@@ -539,7 +541,11 @@ def main():
     if args.threads:
         torch.set_num_threads(args.threads)
         cv2.setNumThreads(args.threads)
-    prof = PROFILES[args.profile]
+    prof = dict(PROFILES[args.profile])
+    if args.epochs is not None:
+        if args.epochs < 1:
+            sys.exit('bench_notebook_deep: --epochs must be at least 1')
+        prof['epochs'] = args.epochs
     root = args.data
     train_rows, val_rows, test_rows, n_classes = load_splits(root)
     wanted = MODELS

@@ -4,7 +4,7 @@
 #
 #   tools/gpu-check.sh [--device cuda|cpu] [--profile notebook|quick] [--bin PATH]
 #                      [--data DIR] [--out DIR] [--no-torch] [--torch-timeout SECONDS]
-#                      [--threads N]
+#                      [--threads N] [--epochs N]
 #
 # Defaults: --device cuda --profile notebook (224 px, 32 frames, 16-frame clips, 6 epochs),
 # --bin target-cuda/release/vidcompare (or target/release/vidcompare for --device cpu),
@@ -38,6 +38,7 @@ out="${OUT:-gpu-check}"
 torch=1
 torch_timeout=300
 threads=""
+epochs=""
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --device) device="$2"; shift 2 ;;
@@ -48,6 +49,7 @@ while [[ $# -gt 0 ]]; do
         --no-torch) torch=0; shift ;;
         --torch-timeout) torch_timeout="$2"; shift 2 ;;
         --threads) threads="$2"; shift 2 ;;
+        --epochs) epochs="$2"; shift 2 ;;
         *) echo "gpu-check: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -102,6 +104,16 @@ if [[ -n "$threads" ]]; then
     say "$threads thread(s) on both sides"
 fi
 
+# --epochs N trains N epochs on both sides instead of the profile's (the notebook profile's 6 take
+# hours on a CPU); each side's per-epoch time is what the JSON compares.
+epoch_args=()
+torch_epochs=()
+if [[ -n "$epochs" ]]; then
+    epoch_args=(--set "epochs=$epochs")
+    torch_epochs=(--epochs "$epochs")
+    say "$epochs epoch(s) on both sides"
+fi
+
 work="$(mktemp -d)"
 # The binary's built-in report templates (an empty folder): a checkout's templates/ may be newer
 # than a carried binary.
@@ -130,7 +142,8 @@ for i in "${!models[@]}"; do
         --set "data_root_deep=$data" --set "data_root_classical=$data" \
         --set "device=$device" --set "deep_profile=$profile" --set enhance=false \
         --set "report_dir=$out/reports/$m" --set run_name=gpu-check \
-        --set "cache_dir=$work/cache" --templates "$work/builtin" 2>&1 | tee -a "$log"
+        --set "cache_dir=$work/cache" "${epoch_args[@]}" --templates "$work/builtin" 2>&1 \
+        | tee -a "$log"
     st=${PIPESTATUS[0]}
     set -e
     end=$(date +%s.%N)
@@ -141,7 +154,7 @@ for i in "${!models[@]}"; do
         say "${torch_names[$i]}: the notebook's PyTorch code on the same data (timeout ${torch_timeout} s)"
         timeout "$torch_timeout" python3 "$here/bench_notebook_deep.py" --data "$data" \
             --device "$device" --profile "$profile" --models "${torch_names[$i]}" \
-            --out "$out/torch-notebook-$m.json" "${torch_threads[@]}" 2>&1 \
+            --out "$out/torch-notebook-$m.json" "${torch_threads[@]}" "${torch_epochs[@]}" 2>&1 \
             | tee -a "$log" || say "the PyTorch run stopped early"
     fi
 done

@@ -8,7 +8,7 @@
 //! Activations travel through the network channels-last, `(N, T, H, W, C)` (see
 //! [`crate::deep::conv3d`]); the public methods take and return torch's `(N, C, T, H, W)`.
 
-use candle_core::{D, Result, Tensor, bail};
+use candle_core::{D, Result, Tensor, Var, bail};
 use candle_nn::{BatchNorm, BatchNormConfig, Init, Linear, Module, ModuleT, VarBuilder};
 
 use super::conv3d::{Conv3d, conv3d_channels_last_inference};
@@ -27,6 +27,9 @@ pub const HEAD_DROPOUT: f32 = 0.3;
 /// Channels of the trunk output (layer3).
 pub const TRUNK_CHANNELS: usize = 256;
 
+/// torch's `BatchNorm3d` momentum for the running statistics.
+const BN_MOMENTUM: f64 = 0.1;
+
 /// `BatchNorm3d` as torch builds it (eps 1e-5, momentum 0.1, affine).
 fn batch_norm3d(vb: VarBuilder, channels: usize) -> Result<BatchNorm> {
     candle_nn::batch_norm(
@@ -35,7 +38,7 @@ fn batch_norm3d(vb: VarBuilder, channels: usize) -> Result<BatchNorm> {
             eps: 1e-5,
             remove_mean: true,
             affine: true,
-            momentum: 0.1,
+            momentum: BN_MOMENTUM,
         },
         vb,
     )
@@ -46,7 +49,48 @@ fn batch_norm3d(vb: VarBuilder, channels: usize) -> Result<BatchNorm> {
 fn batch_norm_channels_last(bn: &BatchNorm, x: &Tensor, train: bool) -> Result<Tensor> {
     let dims = x.dims().to_vec();
     let c = dims.last().copied().unwrap_or(0);
-    bn.forward_t(&x.reshape(((), c))?, train)?.reshape(dims)
+    let rows = x.reshape(((), c))?;
+    let y = if train {
+        batch_norm_rows_train(bn, &rows)?
+    } else {
+        bn.forward_t(&rows, false)?
+    };
+    y.reshape(dims)
+}
+
+/// torch's `BatchNorm` in training mode on an `(M, C)` matrix whose columns are the channels:
+/// normalised with the batch's mean and biased variance per channel, scaled and shifted, and
+/// the running statistics updated (`(1 - momentum) running + momentum batch`, the variance
+/// unbiased, `M / (M - 1)`). Differentiable in `x` and the affine parameters.
+///
+/// candle_nn's `forward_train` transposes the activation to `(C, M)` and back, two strided
+/// copies of it (and of its gradient) per batch norm; here the column sums are products with
+/// a row of ones, which stay in the channels-last layout.
+fn batch_norm_rows_train(bn: &BatchNorm, x: &Tensor) -> Result<Tensor> {
+    let m = x.dim(0)?;
+    if m < 2 {
+        bail!("batch norm in training mode needs more than one value per channel, got {m}");
+    }
+    let ones = Tensor::ones((1, m), x.dtype(), x.device())?;
+    let inv_m = 1.0 / m as f64;
+    let mean = (ones.matmul(x)? * inv_m)?;
+    let centred = x.broadcast_sub(&mean)?;
+    let var = (ones.matmul(&centred.sqr()?)? * inv_m)?;
+    let update = |running: &Tensor, batch: &Tensor, scale: f64| -> Result<()> {
+        let next = ((running * (1.0 - BN_MOMENTUM))? + (batch.detach().flatten_all()? * scale)?)?;
+        Var::from_tensor(running)?.set(&next)
+    };
+    update(bn.running_mean(), &mean, BN_MOMENTUM)?;
+    update(
+        bn.running_var(),
+        &var,
+        BN_MOMENTUM * m as f64 / (m - 1) as f64,
+    )?;
+    let y = centred.broadcast_div(&(var + bn.eps())?.sqrt()?)?;
+    match bn.weight_and_bias() {
+        Some((gamma, beta)) => y.broadcast_mul(gamma)?.broadcast_add(beta),
+        None => Ok(y),
+    }
 }
 
 /// `(N, C, T, H, W)` to channels-last `(N, T, H, W, C)`, contiguous.

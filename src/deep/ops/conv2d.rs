@@ -10,7 +10,7 @@
 use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor, bail};
 use rayon::prelude::*;
 
-use super::cpu::f32_slice;
+use super::cpu::{f32_slice, matmul_rows};
 use super::in_place::{self, Tail};
 
 /// `conv2d(x, w, stride, padding)` without bias, torch's semantics: `x` (N, C, H, W), `w`
@@ -126,25 +126,14 @@ impl CustomOp2 for Conv2dInference {
                 // SAFETY: `w` is o x kk (row stride kk), `rhs` kk x plane (row stride plane),
                 // `out` o x plane (row stride plane); they do not overlap.
                 unsafe {
-                    gemm::gemm(
+                    matmul_rows(
                         g.o,
                         plane,
                         kk,
                         out.as_mut_ptr().cast::<f32>(),
-                        1,
-                        plane as isize,
                         false,
                         w.as_ptr(),
-                        1,
-                        kk as isize,
                         rhs.as_ptr(),
-                        1,
-                        plane as isize,
-                        0.0,
-                        1.0,
-                        false,
-                        false,
-                        false,
                         parallelism,
                     );
                 }

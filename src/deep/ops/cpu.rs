@@ -83,3 +83,50 @@ pub(crate) fn dispatch2(
         _ => bail!("{name}: only f32/f64 tensors of one dtype"),
     }
 }
+
+/// `dst = lhs rhs` (or `dst += lhs rhs` when `accumulate`) for row-major f32 matrices with
+/// tightly packed rows: `dst` is m x n, `lhs` m x k, `rhs` k x n. One call to `gemm` with the
+/// strides and flags every kernel here uses.
+///
+/// # Safety
+/// `dst` must be valid for writes (and, when `accumulate`, reads) of `m n` values, `lhs` for
+/// reads of `m k` and `rhs` of `k n`; `dst` must not overlap either input.
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn matmul_rows(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: *mut f32,
+    accumulate: bool,
+    lhs: *const f32,
+    rhs: *const f32,
+    parallelism: gemm::Parallelism,
+) {
+    // gemm's alpha scales the destination it reads, beta the product.
+    let alpha = if accumulate { 1.0 } else { 0.0 };
+    // SAFETY: the caller's: the three matrices with these sizes and row strides (column stride
+    // 1), `dst` apart from the inputs.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst,
+            1,
+            n as isize,
+            accumulate,
+            lhs,
+            1,
+            k as isize,
+            rhs,
+            1,
+            n as isize,
+            alpha,
+            1.0,
+            false,
+            false,
+            false,
+            parallelism,
+        );
+    }
+}

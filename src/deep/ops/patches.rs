@@ -5,7 +5,7 @@
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor, bail};
 use rayon::prelude::*;
 
-use super::cpu::f32_slice;
+use super::cpu::{f32_slice, matmul_rows};
 
 /// Geometry of a channels-last 3D convolution (`[t, h, w]` triples).
 #[derive(Clone, Copy, Debug)]
@@ -226,25 +226,14 @@ fn patch_rows_product(g: &Geometry, src: &[f32], wm: &[f32], o: usize, threads: 
             // SAFETY: `patches` holds rows x k values (row stride k), `wm` k x o (row
             // stride o) and `dst` rows x o (row stride o); the three do not overlap.
             unsafe {
-                gemm::gemm(
+                matmul_rows(
                     rows,
                     o,
                     k,
                     dst.as_mut_ptr(),
-                    1,
-                    o as isize,
                     false,
                     patches.as_ptr(),
-                    1,
-                    k as isize,
                     wm.as_ptr(),
-                    1,
-                    o as isize,
-                    0.0,
-                    1.0,
-                    false,
-                    false,
-                    false,
                     parallelism,
                 )
             };
@@ -322,25 +311,14 @@ fn shifted_product(g: &Geometry, src: &[f32], wm: &[f32], o: usize) -> Vec<f32> 
                             // + dw < in_rows Wp); the weight rows tap * c.. (c x o, row stride
                             // o) are inside `wm`; `acc` holds rows x o values. None overlap.
                             unsafe {
-                                gemm::gemm(
+                                matmul_rows(
                                     rows,
                                     o,
                                     c,
                                     acc.as_mut_ptr(),
-                                    1,
-                                    o as isize,
                                     started,
                                     input.as_ptr().add(at),
-                                    1,
-                                    c as isize,
                                     wm.as_ptr().add(tap * c * o),
-                                    1,
-                                    o as isize,
-                                    1.0,
-                                    1.0,
-                                    false,
-                                    false,
-                                    false,
                                     gemm::Parallelism::None,
                                 )
                             };
