@@ -15,7 +15,7 @@
 
 pub(crate) mod adam;
 pub mod conv2d;
-mod cpu;
+pub(crate) mod cpu;
 #[cfg(feature = "cuda")]
 mod cuda;
 pub mod depthwise;
