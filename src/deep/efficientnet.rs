@@ -27,14 +27,13 @@
 
 use std::ops::Range;
 
-use candle_core::{DType, Result, Storage, Tensor, Var, bail};
+use candle_core::{DType, Result, Tensor, bail};
 use candle_nn::init::{FanInOut, NonLinearity, NormalOrUniform};
 use candle_nn::{BatchNorm, BatchNormConfig, Init, VarBuilder};
-use rayon::prelude::*;
 
+use super::batch_stats::{channel_mean_var_nchw, fold_train_batch_norm};
 use super::nn::{Noise, grad_disabled, param, settle};
 use super::ops::conv2d::conv2d_inference_with_tail;
-use super::ops::cpu::f32_slice;
 use super::ops::in_place::{self, Tail};
 use super::ops::{conv2d_inference, depthwise_conv2d, use_cpu_kernel};
 
@@ -160,9 +159,9 @@ impl ConvNormAct {
             // differentiate, so the batch statistics fold into a scale and shift applied with
             // the SiLU in one pass over the convolution's fresh output, as in evaluation.
             let y = self.conv(x, &weight, false)?;
-            if let Some((mean, var)) = channel_mean_var(&y)? {
+            if let Some((mean, var)) = channel_mean_var_nchw(&y)? {
                 let m = y.elem_count() / mean.len();
-                let scale_shift = train_batch_norm_fold(&self.bn, &mean, &var, m)?;
+                let scale_shift = fold_train_batch_norm(&self.bn, BN_MOMENTUM, &mean, &var, m)?;
                 let tail = if self.silu {
                     Tail::AffineSilu
                 } else {
@@ -228,87 +227,6 @@ fn pointwise_conv2d_batched(x: &Tensor, weight: &Tensor) -> Result<Tensor> {
         .broadcast_left(n)?
         .matmul(&x.contiguous()?.reshape((n, c_in, h * w))?)?
         .reshape((n, c_out, h, w))
-}
-
-/// Per-channel mean and biased variance of an `(N, C, H, W)` f32 tensor on the CPU, in f64
-/// (two passes: the mean, then the squared deviations from it), or `None` elsewhere.
-fn channel_mean_var(x: &Tensor) -> Result<Option<(Vec<f64>, Vec<f64>)>> {
-    let (n, c, h, w) = x.dims4()?;
-    if x.dtype() != DType::F32 || !x.device().is_cpu() || n * h * w == 0 {
-        return Ok(None);
-    }
-    let (storage, layout) = x.storage_and_layout();
-    let Storage::Cpu(cpu) = &*storage else {
-        return Ok(None);
-    };
-    if !layout.is_contiguous() {
-        return Ok(None);
-    }
-    let data = f32_slice(cpu, layout, "batch statistics")?;
-    let plane = h * w;
-    let m = (n * plane) as f64;
-    // Sums in eight f64 lanes (vectorised; an exact-order sum is not needed).
-    let lane_sum = |values: &[f32], f: &dyn Fn(f64) -> f64| -> f64 {
-        let mut acc = [0.0f64; 8];
-        let chunks = values.chunks_exact(8);
-        let tail: f64 = chunks.remainder().iter().map(|&v| f(f64::from(v))).sum();
-        for chunk in chunks {
-            for l in 0..8 {
-                acc[l] += f(f64::from(chunk[l]));
-            }
-        }
-        acc.iter().sum::<f64>() + tail
-    };
-    let planes = |ci: usize| (0..n).map(move |ni| &data[(ni * c + ci) * plane..][..plane]);
-    let stats: Vec<(f64, f64)> = (0..c)
-        .into_par_iter()
-        .map(|ci| {
-            let mean = planes(ci).map(|p| lane_sum(p, &|v| v)).sum::<f64>() / m;
-            let var = planes(ci)
-                .map(|p| lane_sum(p, &|v| (v - mean) * (v - mean)))
-                .sum::<f64>()
-                / m;
-            (mean, var)
-        })
-        .collect();
-    Ok(Some(stats.into_iter().unzip()))
-}
-
-/// Training-mode BatchNorm from the batch's per-channel `mean` and biased `var` over `m` values
-/// each: moves the running statistics as torch does (`(1 - momentum) running + momentum
-/// batch`, the variance unbiased by `m / (m - 1)`) and returns the `(2, C)` scale and shift
-/// that normalise with the batch statistics, `scale = gamma / sqrt(var + eps)` and `shift =
-/// beta - mean scale`.
-fn train_batch_norm_fold(bn: &BatchNorm, mean: &[f64], var: &[f64], m: usize) -> Result<Tensor> {
-    let device = bn.running_mean().device().clone();
-    let c = mean.len();
-    let unbias = if m > 1 {
-        m as f64 / (m - 1) as f64
-    } else {
-        f64::NAN // torch refuses one value per channel; a NaN running variance says so
-    };
-    let moved = |running: &Tensor, batch: &mut dyn Iterator<Item = f64>| -> Result<()> {
-        let old = running.to_vec1::<f32>()?;
-        let new: Vec<f32> = old
-            .iter()
-            .zip(batch)
-            .map(|(&r, b)| ((1.0 - BN_MOMENTUM) * f64::from(r) + BN_MOMENTUM * b) as f32)
-            .collect();
-        Var::from_tensor(running)?.set(&Tensor::from_vec(new, c, &device)?)
-    };
-    moved(bn.running_mean(), &mut mean.iter().copied())?;
-    moved(bn.running_var(), &mut var.iter().map(|v| v * unbias))?;
-    let (gamma, beta) = match bn.weight_and_bias() {
-        Some((g, b)) => (g.to_vec1::<f32>()?, b.to_vec1::<f32>()?),
-        None => (vec![1.0; c], vec![0.0; c]),
-    };
-    let mut v = Vec::with_capacity(2 * c);
-    let scale: Vec<f64> = (0..c)
-        .map(|i| f64::from(gamma[i]) / (var[i] + bn.eps()).sqrt())
-        .collect();
-    v.extend(scale.iter().map(|&s| s as f32));
-    v.extend((0..c).map(|i| (f64::from(beta[i]) - mean[i] * scale[i]) as f32));
-    Tensor::from_vec(v, (2, c), &device)
 }
 
 /// Evaluation-mode BatchNorm as `y = x * scale + shift` (running statistics do not train).

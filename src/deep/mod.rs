@@ -1,5 +1,6 @@
 //! Deep models on candle: the notebook's EfficientNet-B0 with temporal pooling and R3D-18.
 
+pub(crate) mod batch_stats;
 pub mod conv3d;
 pub mod data;
 pub mod device;

@@ -11,6 +11,7 @@
 use candle_core::{D, Result, Tensor, Var, bail};
 use candle_nn::{BatchNorm, BatchNormConfig, Init, Linear, Module, ModuleT, VarBuilder};
 
+use super::batch_stats::{channel_mean_var_rows, fold_train_batch_norm};
 use super::conv3d::{Conv3d, conv3d_channels_last_inference};
 use super::nn::{Noise, settle};
 use super::ops::in_place::{self, LastTail};
@@ -165,6 +166,36 @@ impl ConvBn {
         Ok(settle(batch_norm_channels_last(&self.bn, &y, train)?))
     }
 
+    /// The frozen trunk in training mode, inside [`super::nn::no_grad`]: the convolution's
+    /// inference path, then the batch's statistics (which move the running ones) folded into a
+    /// scale and shift applied in place, with the ReLU that follows when `relu`. Where the
+    /// statistics are not computed directly (another device), the tensor path.
+    fn forward_frozen_train(&self, x: &Tensor, relu: bool) -> Result<Tensor> {
+        let y = conv3d_channels_last_inference(
+            &x.detach(),
+            &self.conv.weight().detach(),
+            self.conv.stride(),
+            self.conv.padding(),
+        )?;
+        match channel_mean_var_rows(&y)? {
+            Some((mean, var)) => {
+                let m = y.elem_count() / mean.len();
+                let scale_shift = fold_train_batch_norm(&self.bn, BN_MOMENTUM, &mean, &var, m)?;
+                let tail = if relu {
+                    LastTail::AffineRelu
+                } else {
+                    LastTail::Affine
+                };
+                // The convolution's output is fresh: the scale and shift may overwrite it.
+                in_place::apply_channels_last(y, &scale_shift, tail)
+            }
+            None => {
+                let y = batch_norm_channels_last(&self.bn, &y, true)?.detach();
+                if relu { y.relu() } else { Ok(y) }
+            }
+        }
+    }
+
     /// Eval-mode inference on a channels-last clip, the batch norm reduced to a per-channel
     /// scale and shift applied to the convolution's output in one pass
     /// (`conv(x, w) * s + (beta - mean * s)`, `s = gamma / sqrt(var + eps)`).
@@ -261,6 +292,19 @@ impl BasicBlock {
         Ok(settle((out + residual)?.relu()?))
     }
 
+    /// The frozen trunk's block in training mode inside [`super::nn::no_grad`] (batch
+    /// statistics, running statistics moved; see [`ConvBn::forward_frozen_train`]): the same
+    /// values as [`Self::forward_channels_last`] with `train`, without autograd.
+    fn forward_channels_last_frozen_train(&self, x: &Tensor) -> Result<Tensor> {
+        let out = self.conv1.forward_frozen_train(x, true)?;
+        let out = self.conv2.forward_frozen_train(&out, false)?;
+        let residual = match &self.downsample {
+            Some(ds) => ds.forward_frozen_train(x, false)?,
+            None => x.clone(),
+        };
+        in_place::apply_channels_last(out, &residual, LastTail::AddRelu)
+    }
+
     /// Eval-mode inference on a channels-last `(N, T, H, W, C)` clip with the batch norms
     /// reduced to a scale and shift per channel (the frozen trunk's path); records no gradient.
     pub fn forward_channels_last_eval(&self, x: &Tensor) -> Result<Tensor> {
@@ -333,14 +377,21 @@ impl R3d18 {
     /// eval mode with folded batch norms (`train == false`, no gradient), or torch's train
     /// mode (batch statistics, running statistics updated).
     fn trunk_channels_last(&self, x: &Tensor, train: bool) -> Result<Tensor> {
-        let mut x = if train {
+        // Training mode without autograd (the frozen trunk's usual case): batch statistics
+        // folded into in-place scale and shift passes.
+        let frozen = train && super::nn::grad_disabled();
+        let mut x = if frozen {
+            self.stem.forward_frozen_train(x, true)?
+        } else if train {
             self.stem.forward(x, true)?.relu()?
         } else {
             self.stem.forward_folded(x, true)?
         };
         for layer in &self.layers[..3] {
             for block in layer {
-                x = if train {
+                x = if frozen {
+                    block.forward_channels_last_frozen_train(&x)?
+                } else if train {
                     block.forward_channels_last(&x, true)?
                 } else {
                     block.forward_channels_last_eval(&x)?
