@@ -296,22 +296,26 @@ impl BasicBlock {
     /// statistics, running statistics moved; see [`ConvBn::forward_frozen_train`]): the same
     /// values as [`Self::forward_channels_last`] with `train`, without autograd.
     fn forward_channels_last_frozen_train(&self, x: &Tensor) -> Result<Tensor> {
-        let out = self.conv1.forward_frozen_train(x, true)?;
-        let out = self.conv2.forward_frozen_train(&out, false)?;
-        let residual = match &self.downsample {
-            Some(ds) => ds.forward_frozen_train(x, false)?,
-            None => x.clone(),
-        };
-        in_place::apply_channels_last(out, &residual, LastTail::AddRelu)
+        self.forward_without_grad(x, ConvBn::forward_frozen_train)
     }
 
     /// Eval-mode inference on a channels-last `(N, T, H, W, C)` clip with the batch norms
     /// reduced to a scale and shift per channel (the frozen trunk's path); records no gradient.
     pub fn forward_channels_last_eval(&self, x: &Tensor) -> Result<Tensor> {
-        let out = self.conv1.forward_folded(x, true)?;
-        let out = self.conv2.forward_folded(&out, false)?;
+        self.forward_without_grad(x, ConvBn::forward_folded)
+    }
+
+    /// The block with each convolution + batch norm (+ ReLU when the flag says so) computed by
+    /// `conv_bn` into a fresh output, the residual sum and ReLU then applied in place.
+    fn forward_without_grad(
+        &self,
+        x: &Tensor,
+        conv_bn: impl Fn(&ConvBn, &Tensor, bool) -> Result<Tensor>,
+    ) -> Result<Tensor> {
+        let out = conv_bn(&self.conv1, x, true)?;
+        let out = conv_bn(&self.conv2, &out, false)?;
         let residual = match &self.downsample {
-            Some(ds) => ds.forward_folded(x, false)?,
+            Some(ds) => conv_bn(ds, x, false)?,
             None => x.clone(),
         };
         // `out` is conv2's fresh output.
