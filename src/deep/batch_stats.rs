@@ -118,11 +118,35 @@ pub(crate) fn channel_mean_var_rows(x: &Tensor) -> Result<Option<(Vec<f64>, Vec<
     })
 }
 
+/// Moves a batch norm's running statistics by one training step as torch does: `(1 -
+/// momentum) running + momentum batch`, with the batch's biased variance `var` over `m` values
+/// per channel unbiased by `m / (m - 1)`. `mean` and `var` are `(C)` or `(1, C)` tensors on the
+/// batch norm's device.
+pub(crate) fn move_running_stats(
+    bn: &BatchNorm,
+    momentum: f64,
+    mean: &Tensor,
+    var: &Tensor,
+    m: usize,
+) -> Result<()> {
+    let unbias = if m > 1 {
+        m as f64 / (m - 1) as f64
+    } else {
+        f64::NAN // torch refuses one value per channel; a NaN running variance says so
+    };
+    let moved = |running: &Tensor, batch: &Tensor, scale: f64| -> Result<()> {
+        let batch = batch.detach().flatten_all()?.to_dtype(running.dtype())?;
+        let next = ((running * (1.0 - momentum))? + (batch * (momentum * scale))?)?;
+        Var::from_tensor(running)?.set(&next)
+    };
+    moved(bn.running_mean(), mean, 1.0)?;
+    moved(bn.running_var(), var, unbias)
+}
+
 /// Training-mode BatchNorm from the batch's per-channel `mean` and biased `var` over `m` values
-/// each: moves the running statistics as torch does (`(1 - momentum) running + momentum
-/// batch`, the variance unbiased by `m / (m - 1)`) and returns the `(2, C)` scale and shift
-/// that normalise with the batch statistics, `scale = gamma / sqrt(var + eps)` and `shift =
-/// beta - mean scale`.
+/// each: moves the running statistics ([`move_running_stats`]) and returns the `(2, C)` scale
+/// and shift that normalise with the batch statistics, `scale = gamma / sqrt(var + eps)` and
+/// `shift = beta - mean scale`.
 pub(crate) fn fold_train_batch_norm(
     bn: &BatchNorm,
     momentum: f64,
@@ -132,22 +156,8 @@ pub(crate) fn fold_train_batch_norm(
 ) -> Result<Tensor> {
     let device = bn.running_mean().device().clone();
     let c = mean.len();
-    let unbias = if m > 1 {
-        m as f64 / (m - 1) as f64
-    } else {
-        f64::NAN // torch refuses one value per channel; a NaN running variance says so
-    };
-    let moved = |running: &Tensor, batch: &mut dyn Iterator<Item = f64>| -> Result<()> {
-        let old = running.to_vec1::<f32>()?;
-        let new: Vec<f32> = old
-            .iter()
-            .zip(batch)
-            .map(|(&r, b)| ((1.0 - momentum) * f64::from(r) + momentum * b) as f32)
-            .collect();
-        Var::from_tensor(running)?.set(&Tensor::from_vec(new, c, &device)?)
-    };
-    moved(bn.running_mean(), &mut mean.iter().copied())?;
-    moved(bn.running_var(), &mut var.iter().map(|v| v * unbias))?;
+    let as_tensor = |v: &[f64]| Tensor::from_iter(v.iter().map(|&x| x as f32), &device);
+    move_running_stats(bn, momentum, &as_tensor(mean)?, &as_tensor(var)?, m)?;
     let (gamma, beta) = match bn.weight_and_bias() {
         Some((g, b)) => (g.to_vec1::<f32>()?, b.to_vec1::<f32>()?),
         None => (vec![1.0; c], vec![0.0; c]),

@@ -8,10 +8,10 @@
 //! Activations travel through the network channels-last, `(N, T, H, W, C)` (see
 //! [`crate::deep::conv3d`]); the public methods take and return torch's `(N, C, T, H, W)`.
 
-use candle_core::{D, Result, Tensor, Var, bail};
+use candle_core::{D, Result, Tensor, bail};
 use candle_nn::{BatchNorm, BatchNormConfig, Init, Linear, Module, ModuleT, VarBuilder};
 
-use super::batch_stats::{channel_mean_var_rows, fold_train_batch_norm};
+use super::batch_stats::{channel_mean_var_rows, fold_train_batch_norm, move_running_stats};
 use super::conv3d::{Conv3d, conv3d_channels_last_inference};
 use super::nn::{Noise, settle};
 use super::ops::in_place::{self, LastTail};
@@ -77,16 +77,7 @@ fn batch_norm_rows_train(bn: &BatchNorm, x: &Tensor) -> Result<Tensor> {
     let mean = (ones.matmul(x)? * inv_m)?;
     let centred = x.broadcast_sub(&mean)?;
     let var = (ones.matmul(&centred.sqr()?)? * inv_m)?;
-    let update = |running: &Tensor, batch: &Tensor, scale: f64| -> Result<()> {
-        let next = ((running * (1.0 - BN_MOMENTUM))? + (batch.detach().flatten_all()? * scale)?)?;
-        Var::from_tensor(running)?.set(&next)
-    };
-    update(bn.running_mean(), &mean, BN_MOMENTUM)?;
-    update(
-        bn.running_var(),
-        &var,
-        BN_MOMENTUM * m as f64 / (m - 1) as f64,
-    )?;
+    move_running_stats(bn, BN_MOMENTUM, &mean, &var, m)?;
     let y = centred.broadcast_div(&(var + bn.eps())?.sqrt()?)?;
     match bn.weight_and_bias() {
         Some((gamma, beta)) => y.broadcast_mul(gamma)?.broadcast_add(beta),
@@ -171,23 +162,13 @@ impl ConvBn {
     /// scale and shift applied in place, with the ReLU that follows when `relu`. Where the
     /// statistics are not computed directly (another device), the tensor path.
     fn forward_frozen_train(&self, x: &Tensor, relu: bool) -> Result<Tensor> {
-        let y = conv3d_channels_last_inference(
-            &x.detach(),
-            &self.conv.weight().detach(),
-            self.conv.stride(),
-            self.conv.padding(),
-        )?;
+        let y = self.conv_inference(x)?;
         match channel_mean_var_rows(&y)? {
             Some((mean, var)) => {
                 let m = y.elem_count() / mean.len();
                 let scale_shift = fold_train_batch_norm(&self.bn, BN_MOMENTUM, &mean, &var, m)?;
-                let tail = if relu {
-                    LastTail::AffineRelu
-                } else {
-                    LastTail::Affine
-                };
                 // The convolution's output is fresh: the scale and shift may overwrite it.
-                in_place::apply_channels_last(y, &scale_shift, tail)
+                Self::scale_shift_in_place(y, &scale_shift, relu)
             }
             None => {
                 let y = batch_norm_channels_last(&self.bn, &y, true)?.detach();
@@ -215,19 +196,30 @@ impl ConvBn {
                 (inv_std, shift)
             }
         };
-        let y = conv3d_channels_last_inference(
+        let y = self.conv_inference(x)?;
+        // The convolution's output is fresh: the scale and shift (and ReLU) may overwrite it.
+        Self::scale_shift_in_place(y, &Tensor::stack(&[&scale, &shift], 0)?, relu)
+    }
+
+    /// The convolution's inference path (no autograd) on a channels-last clip.
+    fn conv_inference(&self, x: &Tensor) -> Result<Tensor> {
+        conv3d_channels_last_inference(
             &x.detach(),
             &self.conv.weight().detach(),
             self.conv.stride(),
             self.conv.padding(),
-        )?;
-        // The convolution's output is fresh: the scale and shift (and ReLU) may overwrite it.
+        )
+    }
+
+    /// `y * scale + shift` per channel (`scale_shift` is `(2, C)`), then the ReLU when `relu`,
+    /// written over `y`, which must be a fresh tensor no one else holds.
+    fn scale_shift_in_place(y: Tensor, scale_shift: &Tensor, relu: bool) -> Result<Tensor> {
         let tail = if relu {
             LastTail::AffineRelu
         } else {
             LastTail::Affine
         };
-        in_place::apply_channels_last(y, &Tensor::stack(&[&scale, &shift], 0)?, tail)
+        in_place::apply_channels_last(y, scale_shift, tail)
     }
 }
 
