@@ -340,7 +340,17 @@ fn conv3d_channels_last_chunked(
         w.permute((0, 2, 3, 4, 1))?.reshape((o, k))?.t()?
     };
     let lines_total = n * to * ho;
-    let lines_per_chunk = (max_patch_elements / (wo * k).max(1)).clamp(1, lines_total);
+    // Chunks bound the memory of a pass without autograd (each patch matrix is dropped after its
+    // product). With autograd, every chunk's patch matrix stays alive for the backward pass
+    // anyway, so one product over all positions: larger products run faster (layer4 of R3D-18
+    // in training, 1568 positions against chunks of 294: 260-270 against 200-215 GFLOP/s at 2
+    // threads), and the backward pass adds one weight gradient instead of one per chunk.
+    let recorded = x.track_op() || w.track_op();
+    let lines_per_chunk = if recorded {
+        lines_total
+    } else {
+        (max_patch_elements / (wo * k).max(1)).clamp(1, lines_total)
+    };
     let mut chunks = Vec::with_capacity(lines_total.div_ceil(lines_per_chunk));
     let mut first = 0;
     while first < lines_total {
