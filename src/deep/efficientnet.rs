@@ -148,41 +148,38 @@ impl ConvNormAct {
         }
     }
 
+    /// The element-wise tail after the batch norm's scale and shift: SiLU or none.
+    fn tail(&self) -> Tail {
+        if self.silu {
+            Tail::AffineSilu
+        } else {
+            Tail::Affine
+        }
+    }
+
     /// Training mode uses batch statistics and moves the running ones; evaluation reduces the
     /// running statistics to one per-channel scale and shift, applied to the convolution's
     /// output in the same pass as the SiLU (see [`in_place`]).
     /// Inside [`super::nn::no_grad`] the output carries no autograd history.
     fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
         let weight = param(&self.weight);
-        if train && grad_disabled() {
-            // The frozen stages in training mode (`frozen_bn = train`): nothing to
-            // differentiate, so the batch statistics fold into a scale and shift applied with
+        if train {
+            // The frozen stages in training mode (`frozen_bn = train`) have nothing to
+            // differentiate: their batch statistics fold into a scale and shift applied with
             // the SiLU in one pass over the convolution's fresh output, as in evaluation.
-            let y = self.conv(x, &weight, false)?;
-            if let Some((mean, var)) = channel_mean_var_nchw(&y)? {
+            let frozen = grad_disabled();
+            let y = self.conv(x, &weight, !frozen)?;
+            if frozen && let Some((mean, var)) = channel_mean_var_nchw(&y)? {
                 let m = y.elem_count() / mean.len();
                 let scale_shift = fold_train_batch_norm(&self.bn, BN_MOMENTUM, &mean, &var, m)?;
-                let tail = if self.silu {
-                    Tail::AffineSilu
-                } else {
-                    Tail::Affine
-                };
-                return Ok(settle(in_place::apply(y, &scale_shift, tail)?));
+                return Ok(settle(in_place::apply(y, &scale_shift, self.tail())?));
             }
             let y = self.bn.forward_train(&y)?;
             return Ok(settle(if self.silu { y.silu()? } else { y }));
         }
-        if train {
-            let y = self.bn.forward_train(&self.conv(x, &weight, true)?)?;
-            return Ok(settle(if self.silu { y.silu()? } else { y }));
-        }
         let (scale, shift) = folded_batch_norm(&self.bn)?;
         let scale_shift = param(&Tensor::stack(&[&scale, &shift], 0)?);
-        let tail = if self.silu {
-            Tail::AffineSilu
-        } else {
-            Tail::Affine
-        };
+        let tail = self.tail();
         if self.conv_inference(x, &weight) {
             // The tail on each image's output while it is in cache.
             let y = conv2d_inference_with_tail(
