@@ -610,3 +610,45 @@ fn motion_plus_vector_extends_the_notebook_vector() {
         bad[0]
     );
 }
+
+/// `bench features` times the notebook's vector as run (Horn-Schunck's zero placeholder, as the
+/// notebook computes it) and, apart, our default with the real flow; the stage pass covers the
+/// nine stages in order on every sampled frame.
+#[test]
+fn feature_bench_times_the_notebook_vector_and_the_real_flow_apart() {
+    use vidcompare::dataset::synth::{DemoCounts, VideoRanges, generate_root_with};
+    use vidcompare::features::bench::{BenchOptions, STAGES, bench_features_with};
+    let dir = tempfile::TempDir::new().unwrap();
+    let root = dir.path().join("data");
+    let ranges = VideoRanges {
+        sizes: vec![(64, 48)],
+        fps: (10, 10),
+        duration_s: (2.0, 2.0),
+    };
+    generate_root_with(&root, DemoCounts::new(1, 1, 1), &ranges, 3, false).unwrap();
+    let o = BenchOptions {
+        n_videos: 2,
+        threads: 1,
+        notebook: false,
+        enhance: false,
+    };
+    let t = bench_features_with(&root, &o).unwrap();
+    assert_eq!(t.videos, 2);
+    // Uniform sampling at one frame per second over two seconds, per video.
+    assert!(t.frames >= 2 * 2, "{} frames", t.frames);
+    let names: Vec<&str> = t.stages.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, STAGES);
+    // Enhancement off: its stage takes no time, every other one some.
+    for s in &t.stages {
+        assert_eq!(s.ours_s > 0.0, s.name != "enhance", "{s:?}");
+        assert_eq!(s.notebook_s, None);
+    }
+    assert!(t.as_run_s > 0.0 && t.as_run_real_hs_s > 0.0);
+    assert_eq!(t.ratios(), None);
+    let text = t.render();
+    assert!(text.contains("real Horn-Schunck flow"), "{text}");
+    assert!(
+        text.contains("notebook side skipped: not requested"),
+        "{text}"
+    );
+}
