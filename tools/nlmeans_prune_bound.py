@@ -80,8 +80,9 @@ def main():
             # pair: the pixel p's patch and its partner's, both exact.
             b = r + T // 2
             pad = np.pad(img, ((b, b), (b, b), (0, 0)), mode="reflect")
-            ph, pw = hh + 2 * r, ww + 2 * r
-            sums = np.stack([box_valid(pad[:, :, k]) for k in range(c)], -1)  # (ph, pw, c)
+            # Template sums at every pixel of the image and of its r-wide border: (hh + 2r,
+            # ww + 2r, c).
+            sums = np.stack([box_valid(pad[:, :, k]) for k in range(c)], -1)
             inner = pad[r:r + hh + T - 1, r:r + ww + T - 1]
             zero = proved = tiles = 0
             n_tiles = 0
